@@ -1,0 +1,51 @@
+"""Crash-safe file writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; on success fsync and rename it over ``dest``.
+
+    The temporary file lives in the same folder so the rename is atomic (same file
+    system); on any failure it is removed and ``dest`` is left as it was.
+    """
+    dest = Path(dest)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        if dest.exists():
+            # Keep the permissions of the file we replace (mkstemp makes 0600).
+            os.chmod(tmp, dest.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_text(dest: Path, text: str) -> None:
+    with atomic_path(Path(dest)) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a folder be fsynced
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

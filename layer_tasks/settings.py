@@ -1,0 +1,384 @@
+"""Layer settings: the defaults every ``layer.*`` key has, and their validation.
+
+Invoke only applies an ``INVOKE_LAYER_<KEY>`` environment override to a key that
+already exists in the configuration, so every key is declared here with a default
+(`DEFAULTS`, registered on the ``layer`` collection). `LayerSettings.from_mapping`
+turns the merged ``c.layer`` mapping into a typed, validated value; nothing below
+the task modules ever sees an Invoke ``Context``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import LayerError
+
+# Lambda's Python runtimes and the glibc of the Amazon Linux each runs on.
+# python3.10/3.11: Amazon Linux 2 (glibc 2.26); python3.12+: Amazon Linux 2023 (glibc 2.34).
+PYTHON_GLIBC: dict[str, tuple[int, int]] = {
+    "3.10": (2, 26),
+    "3.11": (2, 26),
+    "3.12": (2, 34),
+    "3.13": (2, 34),
+    "3.14": (2, 34),
+}
+ARCHITECTURES = ("x86_64", "arm64")
+INSTALLERS = ("uv", "pip")
+
+# Lambda limits (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+UNZIPPED_LIMIT_BYTES = 262_144_000  # function + all layers, unzipped ("250 MB")
+DIRECT_UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # zipped, direct upload ("50 MB")
+MAX_LAYERS_PER_FUNCTION = 5
+MB = 1024 * 1024  # budget_mb is in the same MiB Lambda uses: 250 -> 262,144,000 bytes
+
+# Built-in prune rules and whether each is on by default (see prune.BUILTIN_RULES).
+DEFAULT_PRUNE: dict[str, bool] = {
+    "tests": True,
+    "pycache": True,
+    "bytecode": True,
+    "markdown": True,
+    "docs": True,
+    "dist_info": True,
+    "type_stubs": False,
+    "c_sources": False,
+    "strip_so": False,
+}
+
+DEFAULTS: dict[str, Any] = {
+    "name": "python-deps-layer",
+    "requirements": "requirements-all.txt",
+    # Glob of the split requirement sets whose union must equal `requirements`.
+    "split_requirements": "requirements-*.txt",
+    "python": "3.12",
+    "architecture": "x86_64",
+    "installer": "uv",
+    "bucket": "",
+    # Empty: boto3's own chain decides (AWS_REGION, AWS_DEFAULT_REGION, profile).
+    "region": "",
+    "prefix": "layers",
+    "stage": "prod",
+    "chalice_config": ".chalice/config.json",
+    "arn_file": ".layer-arn.txt",
+    "dist_dir": "dist",
+    # Build trees, caches, the local sandbox's state and locks; keep it out of git.
+    "state_dir": ".layer-tasks",
+    "lifecycle_days": 90,
+    "budget_mb": 250,
+    # Room kept for the function's own code and any other layer, inside budget_mb.
+    "reserve_mb": 0,
+    "compression_level": 9,
+    # Zip worker processes; 0 means one per available core.
+    "workers": 0,
+    "verify": True,
+    "prune": dict(DEFAULT_PRUNE),
+    # name -> {"patterns": [...], "keep": [...]}; globs relative to the layer's python/ dir.
+    "prune_custom": {},
+    "kms_key_id": "",
+    "license_info": "",
+    "share_with": [],
+    "function": "",
+    "retry_mode": "standard",
+    "max_attempts": 5,
+}
+
+_LAYER_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,140}$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+def validate_layer_name(name: str) -> str:
+    if not _LAYER_NAME_RE.match(name):
+        raise LayerError(
+            f"layer.name {name!r} is not a valid Lambda layer name: use 1-140 letters, "
+            "digits, '-' or '_'"
+        )
+    return name
+
+
+def validate_bucket_name(bucket: str) -> str:
+    """S3's general-purpose bucket naming rules, checked before any AWS call."""
+    if not bucket:
+        raise LayerError(
+            "no S3 bucket configured: set layer.bucket in invoke.yaml or INVOKE_LAYER_BUCKET"
+        )
+    problem = None
+    if not _BUCKET_RE.match(bucket):
+        problem = (
+            "use 3-63 lowercase letters, digits, '.' or '-', starting and ending "
+            "with a letter or digit"
+        )
+    elif ".." in bucket or ".-" in bucket or "-." in bucket:
+        problem = "adjacent '.', '.-' or '-.' are not allowed"
+    elif _IPV4_RE.match(bucket):
+        problem = "it must not look like an IP address"
+    elif bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-")):
+        problem = "the prefixes 'xn--', 'sthree-' and 'amzn-s3-demo-' are reserved"
+    elif bucket.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")):
+        problem = "that suffix is reserved by S3"
+    if problem:
+        raise LayerError(f"layer.bucket {bucket!r} is not a valid S3 bucket name: {problem}")
+    return bucket
+
+
+def _int(key: str, value: Any, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise LayerError(f"layer.{key} must be a whole number, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise LayerError(f"layer.{key} must be a whole number, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise LayerError(f"layer.{key} must be at least {minimum}, got {number}")
+    return number
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise LayerError(f"layer.{key} must be a number of MiB, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise LayerError(f"layer.{key} must be a number of MiB, got {value!r}") from None
+    if number < 0 or number != number:
+        raise LayerError(f"layer.{key} must be zero or more, got {value!r}")
+    return number
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return value.lower() in ("1", "true", "yes", "on")
+    raise LayerError(f"layer.{key} must be true or false, got {value!r}")
+
+
+def _str(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise LayerError(f"layer.{key} must be a string, got {value!r}")
+    return value
+
+
+def _str_list(key: str, value: Any) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        # Comma-separated, so that one string (e.g. from YAML) also works.
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int)) for v in value):
+        return tuple(str(v) for v in value)
+    raise LayerError(f"layer.{key} must be a list of strings, got {value!r}")
+
+
+@dataclass(frozen=True)
+class CustomRule:
+    name: str
+    patterns: tuple[str, ...]
+    keep: tuple[str, ...] = ()
+
+
+def _prune(value: Any) -> dict[str, bool]:
+    if not isinstance(value, Mapping):
+        raise LayerError(f"layer.prune must be a mapping of rule name to true/false, got {value!r}")
+    unknown = sorted(set(value) - set(DEFAULT_PRUNE))
+    if unknown:
+        raise LayerError(
+            f"layer.prune has unknown rule(s) {', '.join(unknown)}; built-in rules are "
+            f"{', '.join(DEFAULT_PRUNE)} (put your own globs under layer.prune_custom)"
+        )
+    merged = dict(DEFAULT_PRUNE)
+    for rule, enabled in value.items():
+        merged[rule] = _bool(f"prune.{rule}", enabled)
+    return merged
+
+
+def _prune_custom(value: Any) -> tuple[CustomRule, ...]:
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, Mapping):
+        raise LayerError(
+            "layer.prune_custom must map a rule name to {patterns: [...], keep: [...]}"
+        )
+    rules = []
+    for name, body in value.items():
+        if isinstance(body, (list, tuple)):
+            body = {"patterns": body}
+        if not isinstance(body, Mapping) or not body.get("patterns"):
+            raise LayerError(f"layer.prune_custom.{name} needs a non-empty 'patterns' list")
+        extra = sorted(set(body) - {"patterns", "keep"})
+        if extra:
+            raise LayerError(
+                f"layer.prune_custom.{name} has unknown key(s) {', '.join(extra)}; "
+                "use 'patterns' and 'keep'"
+            )
+        patterns = _str_list(f"prune_custom.{name}.patterns", body.get("patterns"))
+        keep = _str_list(f"prune_custom.{name}.keep", body.get("keep"))
+        for pattern in patterns + keep:
+            if pattern.startswith("/") or ".." in Path(pattern).parts:
+                raise LayerError(
+                    f"layer.prune_custom.{name}: pattern {pattern!r} must be relative to the "
+                    "layer's python/ folder and must not contain '..'"
+                )
+        rules.append(CustomRule(str(name), patterns, keep))
+    return tuple(rules)
+
+
+@dataclass(frozen=True)
+class LayerSettings:
+    """Validated ``layer.*`` configuration. Paths are absolute."""
+
+    name: str
+    requirements: Path
+    split_requirements: str
+    python: str
+    architecture: str
+    installer: str
+    bucket: str
+    region: str
+    prefix: str
+    stage: str
+    chalice_config: Path
+    arn_file: Path
+    dist_dir: Path
+    state_dir: Path
+    lifecycle_days: int
+    budget_mb: float
+    reserve_mb: float
+    compression_level: int
+    workers: int
+    verify: bool
+    prune: dict[str, bool]
+    prune_custom: tuple[CustomRule, ...]
+    kms_key_id: str
+    license_info: str
+    share_with: tuple[str, ...]
+    function: str
+    retry_mode: str
+    max_attempts: int
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    @property
+    def runtime(self) -> str:
+        """The Lambda runtime identifier, e.g. ``python3.12``."""
+        return f"python{self.python}"
+
+    @property
+    def glibc(self) -> tuple[int, int]:
+        return PYTHON_GLIBC[self.python]
+
+    @property
+    def budget_bytes(self) -> int:
+        return int(self.budget_mb * MB)
+
+    @property
+    def reserve_bytes(self) -> int:
+        return int(self.reserve_mb * MB)
+
+    @property
+    def zip_path(self) -> Path:
+        return self.dist_dir / f"{self.name}.zip"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dist_dir / f"{self.name}.manifest.json"
+
+    @property
+    def effective_workers(self) -> int:
+        if self.workers > 0:
+            return self.workers
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return os.cpu_count() or 1
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], base_dir: Path | None = None) -> LayerSettings:
+        """Validate the merged ``layer`` config; raise `LayerError` naming the bad key."""
+        base = (base_dir or Path.cwd()).resolve()
+        unknown = sorted(set(raw) - set(DEFAULTS))
+        if unknown:
+            raise LayerError(
+                f"unknown layer setting(s) {', '.join(unknown)} in invoke.yaml; "
+                f"known keys are {', '.join(DEFAULTS)}"
+            )
+        merged = {**DEFAULTS, **dict(raw)}
+
+        def path(key: str) -> Path:
+            text = _str(key, merged[key])
+            if not text:
+                raise LayerError(f"layer.{key} must not be empty")
+            p = Path(os.path.expanduser(text))
+            return p if p.is_absolute() else base / p
+
+        python = str(merged["python"]).strip()
+        if python not in PYTHON_GLIBC:
+            raise LayerError(
+                f"layer.python {python!r} is not a Lambda Python runtime; use one of "
+                f"{', '.join(PYTHON_GLIBC)}"
+            )
+        architecture = _str("architecture", merged["architecture"])
+        if architecture not in ARCHITECTURES:
+            raise LayerError(
+                f"layer.architecture {architecture!r} is not a Lambda architecture; use "
+                f"{' or '.join(ARCHITECTURES)}"
+            )
+        installer = _str("installer", merged["installer"])
+        if installer not in INSTALLERS:
+            raise LayerError(f"layer.installer {installer!r} is not supported; use uv or pip")
+        bucket = _str("bucket", merged["bucket"])
+        if bucket:
+            validate_bucket_name(bucket)
+        region = _str("region", merged["region"])
+        if region and not _REGION_RE.match(region):
+            raise LayerError(f"layer.region {region!r} is not an AWS region name (e.g. us-east-1)")
+        prefix = _str("prefix", merged["prefix"]).strip("/")
+        level = _int("compression_level", merged["compression_level"], 0)
+        if level > 9:
+            raise LayerError(f"layer.compression_level must be 0-9, got {level}")
+        retry_mode = _str("retry_mode", merged["retry_mode"])
+        if retry_mode not in ("standard", "adaptive"):
+            raise LayerError(f"layer.retry_mode must be standard or adaptive, got {retry_mode!r}")
+        stage = _str("stage", merged["stage"])
+        if not stage:
+            raise LayerError("layer.stage must not be empty")
+        license_info = _str("license_info", merged["license_info"])
+        if len(license_info) > 512:
+            raise LayerError("layer.license_info must be at most 512 characters")
+        return cls(
+            name=validate_layer_name(_str("name", merged["name"])),
+            requirements=path("requirements"),
+            split_requirements=_str("split_requirements", merged["split_requirements"]),
+            python=python,
+            architecture=architecture,
+            installer=installer,
+            bucket=bucket,
+            region=region,
+            prefix=prefix,
+            stage=stage,
+            chalice_config=path("chalice_config"),
+            arn_file=path("arn_file"),
+            dist_dir=path("dist_dir"),
+            state_dir=path("state_dir"),
+            lifecycle_days=_int("lifecycle_days", merged["lifecycle_days"], 1),
+            budget_mb=_number("budget_mb", merged["budget_mb"]),
+            reserve_mb=_number("reserve_mb", merged["reserve_mb"]),
+            compression_level=level,
+            workers=_int("workers", merged["workers"], 0),
+            verify=_bool("verify", merged["verify"]),
+            prune=_prune(merged["prune"]),
+            prune_custom=_prune_custom(merged["prune_custom"]),
+            kms_key_id=_str("kms_key_id", merged["kms_key_id"]),
+            license_info=license_info,
+            share_with=_str_list("share_with", merged["share_with"]),
+            function=_str("function", merged["function"]),
+            retry_mode=retry_mode,
+            max_attempts=_int("max_attempts", merged["max_attempts"], 1),
+            base_dir=base,
+        )

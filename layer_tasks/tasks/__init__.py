@@ -1,0 +1,26 @@
+"""The Invoke namespaces: ``layer.*`` (the pipeline) and ``local.*`` (the sandbox)."""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from ..settings import DEFAULTS
+from . import aws, build, config, local
+
+
+def _collection(name: str, *modules: object) -> Collection:
+    coll = Collection(name)
+    for module in modules:
+        for task in Collection.from_module(module).tasks.values():
+            coll.add_task(task)
+    return coll
+
+
+layer = _collection("layer", build, aws, config)
+# Every key has a default here, so INVOKE_LAYER_<KEY> overrides work for each one.
+layer.configure({"layer": DEFAULTS})
+
+ns = Collection()
+ns.add_collection(layer)
+ns.add_collection(_collection("local", local))
+ns.configure({"layer": DEFAULTS})
