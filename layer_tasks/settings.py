@@ -38,6 +38,9 @@ MB = 1024 * 1024  # budget_mb is in the same MiB Lambda uses: 250 -> 262,144,000
 
 # Built-in prune rules and whether each is on by default (see prune.BUILTIN_RULES).
 DEFAULT_PRUNE: dict[str, bool] = {
+    # Console scripts in bin/: their shebang names the build host's Python, and Lambda
+    # does not put /opt/python/bin on PATH. entry_points.txt stays.
+    "scripts": True,
     "tests": True,
     "pycache": True,
     "bytecode": True,
@@ -85,6 +88,21 @@ DEFAULTS: dict[str, Any] = {
     "retry_mode": "standard",
     "max_attempts": 5,
 }
+
+
+def _for_invoke(value: Any) -> Any:
+    # Invoke casts an INVOKE_LAYER_* string to the type of the default it replaces:
+    # int("lots") would end in a traceback before any task runs, bool("false") is True,
+    # and a list cannot be set at all. Registering None for every non-string value makes
+    # Invoke pass the raw string through, and `from_mapping` parses it with a clear error.
+    if isinstance(value, dict):
+        return {k: _for_invoke(v) for k, v in value.items()} if value else {}
+    return value if isinstance(value, str) else None
+
+
+# What is registered on the `layer` collection: every key present, so every key can be
+# overridden from the environment; None means "the default in DEFAULTS".
+INVOKE_DEFAULTS: dict[str, Any] = {key: _for_invoke(value) for key, value in DEFAULTS.items()}
 
 _LAYER_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,140}$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -153,7 +171,16 @@ def _number(key: str, value: Any) -> float:
 def _bool(key: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+    if isinstance(value, str) and value.lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+        "0",
+        "false",
+        "no",
+        "off",
+    ):
         return value.lower() in ("1", "true", "yes", "on")
     raise LayerError(f"layer.{key} must be true or false, got {value!r}")
 
@@ -195,7 +222,8 @@ def _prune(value: Any) -> dict[str, bool]:
         )
     merged = dict(DEFAULT_PRUNE)
     for rule, enabled in value.items():
-        merged[rule] = _bool(f"prune.{rule}", enabled)
+        if enabled is not None:
+            merged[rule] = _bool(f"prune.{rule}", enabled)
     return merged
 
 
@@ -308,7 +336,7 @@ class LayerSettings:
                 f"unknown layer setting(s) {', '.join(unknown)} in invoke.yaml; "
                 f"known keys are {', '.join(DEFAULTS)}"
             )
-        merged = {**DEFAULTS, **dict(raw)}
+        merged = {**DEFAULTS, **{k: v for k, v in dict(raw).items() if v is not None}}
 
         def path(key: str) -> Path:
             text = _str(key, merged[key])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from invoke import Collection
 
-from ..settings import DEFAULTS
+from ..settings import INVOKE_DEFAULTS
 from . import aws, build, config, local
 
 
-def _collection(name: str, *modules: object) -> Collection:
+def _collection(name: str, *modules: ModuleType) -> Collection:
     coll = Collection(name)
     for module in modules:
         for task in Collection.from_module(module).tasks.values():
@@ -18,9 +20,9 @@ def _collection(name: str, *modules: object) -> Collection:
 
 layer = _collection("layer", build, aws, config)
 # Every key has a default here, so INVOKE_LAYER_<KEY> overrides work for each one.
-layer.configure({"layer": DEFAULTS})
+layer.configure({"layer": INVOKE_DEFAULTS})
 
 ns = Collection()
 ns.add_collection(layer)
 ns.add_collection(_collection("local", local))
-ns.configure({"layer": DEFAULTS})
+ns.configure({"layer": INVOKE_DEFAULTS})

@@ -64,17 +64,32 @@ def translate(exc: BaseException) -> LayerError | None:
     if isinstance(exc, bx.ProfileNotFound):
         return LayerError(f"{exc}: check AWS_PROFILE and ~/.aws/config")
     if isinstance(exc, bx.EndpointConnectionError):
-        return LayerError(f"cannot reach AWS: {exc}; check the network, AWS_ENDPOINT_URL and the region")
+        return LayerError(
+            f"cannot reach AWS: {exc}; check the network, AWS_ENDPOINT_URL and the region"
+        )
     if isinstance(exc, bx.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         op = getattr(exc, "operation_name", "AWS call")
         if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
-            return LayerError(f"AWS credentials have expired ({op}): refresh them (aws sso login, new session token)")
-        if code in ("InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            return LayerError(f"AWS rejected the credentials ({op}: {code}): check AWS_PROFILE or the access keys")
+            return LayerError(
+                f"AWS credentials have expired ({op}): refresh them (aws sso login, new session token)"
+            )
+        if code in (
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+        ):
+            return LayerError(
+                f"AWS rejected the credentials ({op}: {code}): check AWS_PROFILE or the access keys"
+            )
         if code in ("AccessDenied", "AccessDeniedException"):
-            return LayerError(f"access denied on {op}: grant it to this identity (see docs/s3-layer-deployment-guide.md, IAM)")
-        return LayerError(f"{op} failed: {code}: {exc.response.get('Error', {}).get('Message', '')}")
+            return LayerError(
+                f"access denied on {op}: grant it to this identity (see docs/s3-layer-deployment-guide.md, IAM)"
+            )
+        return LayerError(
+            f"{op} failed: {code}: {exc.response.get('Error', {}).get('Message', '')}"
+        )
     return None
 
 

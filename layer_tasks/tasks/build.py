@@ -1,1 +1,120 @@
-"""Placeholder: filled in by its own change."""
+"""Local tasks: build, size-report, budget, check-requirements."""
+
+from __future__ import annotations
+
+import glob
+import sys
+from pathlib import Path
+
+from invoke import Context
+
+from ..build import BuildResult, build_layer, current_manifest
+from ..errors import LayerError
+from ..footprint import budget_for, naturalsize, over_budget_message, report_json, report_text
+from ..manifest import Manifest
+from ..requirements import compare_union, read_requirements
+from ..settings import LayerSettings
+from ._common import layer_task, settings_from
+
+
+def _log(message: str) -> None:
+    # Progress and step lines go to stderr so that --json output on stdout stays clean.
+    print(message, file=sys.stderr, flush=True)
+
+
+def _manifest_or_build(settings: LayerSettings) -> Manifest:
+    manifest = current_manifest(settings)
+    if manifest is None:
+        _log("no current build: building first")
+        manifest = build_layer(settings, log=_log).manifest
+    return manifest
+
+
+@layer_task(
+    help={
+        "force": "Rebuild even when the inputs have not changed since the last build.",
+        "requirements": "Requirements file (default: layer.requirements).",
+        "python": "Lambda Python version, 3.10-3.14 (default: layer.python).",
+        "architecture": "x86_64 or arm64 (default: layer.architecture).",
+        "installer": "uv or pip (default: layer.installer).",
+    }
+)
+def build(
+    c: Context,
+    force: bool = False,
+    requirements: str | None = None,
+    python: str | None = None,
+    architecture: str | None = None,
+    installer: str | None = None,
+) -> BuildResult:
+    """Install for the Lambda target, prune, verify imports, zip; write zip + manifest."""
+    settings = settings_from(
+        c, requirements=requirements, python=python, architecture=architecture, installer=installer
+    )
+    result = build_layer(settings, force=force, log=_log)
+    m = result.manifest
+    print(
+        f"{result.zip_path}: {naturalsize(m.zip_bytes)} zipped, {naturalsize(m.unzipped_bytes)} "
+        f"unzipped, {m.files:,} files, CodeSha256 {m.code_sha256}"
+    )
+    return result
+
+
+@layer_task(
+    help={
+        "json": "Print the report as JSON.",
+        "top": "Show only the N largest distributions (the rest are summed).",
+    }
+)
+def size_report(c: Context, json: bool = False, top: int = 0) -> None:
+    """Per-distribution footprint and totals against the Lambda limits (builds if needed)."""
+    if top < 0:
+        raise LayerError(f"--top must be a positive number, got {top}")
+    settings = settings_from(c)
+    manifest = _manifest_or_build(settings)
+    render = report_json if json else report_text
+    sys.stdout.write(render(manifest, settings, top or None))
+
+
+@layer_task
+def budget(c: Context) -> None:
+    """Fail (exit 1) when the layer's unzipped size plus reserve_mb exceeds budget_mb."""
+    settings = settings_from(c)
+    manifest = _manifest_or_build(settings)
+    message = over_budget_message(manifest, settings)
+    if message:
+        raise LayerError(message)
+    b = budget_for(manifest, settings)
+    print(
+        f"budget ok: {naturalsize(b.used_bytes)} used of {naturalsize(b.budget_bytes)}, "
+        f"margin {naturalsize(b.margin)} ({b.margin:,} bytes)"
+    )
+
+
+@layer_task(
+    help={"parts": "Glob of the split requirement files (default: layer.split_requirements)."}
+)
+def check_requirements(c: Context, parts: str | None = None) -> None:
+    """Check that requirements-all.txt equals the union of the split requirements-*.txt."""
+    settings = settings_from(c)
+    unified = read_requirements(settings.requirements)
+    pattern = parts or settings.split_requirements
+    base = settings.requirements.parent
+    files = sorted(
+        Path(p)
+        for p in glob.glob(str(Path(pattern) if Path(pattern).is_absolute() else base / pattern))
+        if Path(p).resolve() != settings.requirements.resolve()
+    )
+    if not files:
+        raise LayerError(f"no split requirement files match {pattern!r} in {base}")
+    problems = compare_union(unified, [read_requirements(f) for f in files])
+    names = ", ".join(f.name for f in files)
+    if problems:
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise LayerError(
+            f"{settings.requirements.name} is not the union of {names}: {len(problems)} "
+            f"difference(s), listed above"
+        )
+    count = len(unified.requirements)
+    print(f"ok: {settings.requirements.name} ({count} requirements) is the union of {names}")

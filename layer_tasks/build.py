@@ -1,0 +1,291 @@
+"""The local half of the pipeline: install -> prune -> verify -> zip -> manifest.
+
+Work happens under ``<state_dir>/build/<name>/``: ``install/`` is what the installer
+wrote, ``python/`` a hard-linked copy of it that pruning edits (links are removed, never
+written through), so the unpruned tree is still there to tell whether an import failure
+was caused by pruning. The zip and manifest are written to temporary files and renamed,
+so a failed build never leaves a half zip at ``<dist_dir>/<name>.zip``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import __version__
+from .archive import code_sha256, write_layer_zip
+from .errors import LayerError
+from .footprint import distributions_footprint, tree_totals
+from .install import IndexConfig, Target, pip_index_config, run_install
+from .manifest import Manifest
+from .progress import byte_progress, spinner
+from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool
+from .requirements import RequirementSet, read_requirements, require_non_empty
+from .settings import LayerSettings
+from .verify import CheckResult, check_tree, read_records, top_level_modules
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    zip_path: Path
+    manifest_path: Path
+    manifest: Manifest
+    reused: bool
+
+
+def build_key(settings: LayerSettings, reqs: RequirementSet, index: IndexConfig) -> str:
+    """A hash of every input that can change the zip's bytes (and of the verify setting)."""
+    inputs = {
+        "tool": __version__,
+        "requirements": reqs.sha256,
+        "python": settings.python,
+        "architecture": settings.architecture,
+        "installer": settings.installer,
+        "index": index.as_key(),
+        "prune": sorted(settings.prune.items()),
+        "prune_custom": [asdict(rule) for rule in settings.prune_custom],
+        "compression_level": settings.compression_level,
+        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
+        "verify": settings.verify,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def prepare_dist_dir(dist_dir: Path) -> None:
+    if dist_dir.exists() and not dist_dir.is_dir():
+        raise LayerError(
+            f"layer.dist_dir {dist_dir} is a file, not a folder: remove it or change dist_dir"
+        )
+    try:
+        dist_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LayerError(f"cannot create layer.dist_dir {dist_dir}: {exc.strerror}") from None
+    if not os.access(dist_dir, os.W_OK | os.X_OK):
+        raise LayerError(
+            f"layer.dist_dir {dist_dir} is not writable: fix its permissions or change dist_dir"
+        )
+
+
+def reusable_build(settings: LayerSettings, key: str) -> Manifest | None:
+    """The existing build when it was made from the same inputs and its zip is intact."""
+    if not (settings.manifest_path.is_file() and settings.zip_path.is_file()):
+        return None
+    try:
+        manifest = Manifest.load(settings.manifest_path)
+    except LayerError:
+        return None
+    if manifest.build_key != key or settings.zip_path.stat().st_size != manifest.zip_bytes:
+        return None
+    if code_sha256(settings.zip_path) != manifest.code_sha256:
+        return None
+    return manifest
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    """Copy ``src`` to ``dest`` with hard links (fast, no extra space); copy across devices."""
+
+    def link(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    shutil.copytree(src, dest, symlinks=True, copy_function=link)
+
+
+def _timed(log: Log, label: str) -> Callable[[str], None]:
+    start = time.perf_counter()
+
+    def done(detail: str) -> None:
+        log(f"{label}: {detail} ({time.perf_counter() - start:.1f} s)")
+
+    return done
+
+
+def _verify(
+    settings: LayerSettings,
+    raw: Path,
+    stage: Path,
+    modules: list[str],
+    dist_names: list[str],
+    rules_for: Callable[[str], list[str]],
+    log: Log,
+) -> CheckResult:
+    after = check_tree(stage, settings.python, settings.architecture, modules, dist_names)
+    if not after.ran:
+        log(f"verify: skipped, {after.skipped_reason}; the layer's imports were NOT checked")
+        return after
+    if not after.failures:
+        return after
+    # Something fails: was it already failing before pruning? Only the failing names are
+    # checked again, on the unpruned tree.
+    failing_modules = [k.split(" ", 1)[1] for k in after.failures if k.startswith("import ")]
+    failing_dists = [k.split(" ", 1)[1] for k in after.failures if k.startswith("version ")]
+    if "import (all)" in after.failures:
+        failing_modules, failing_dists = modules, dist_names
+    before = check_tree(raw, settings.python, settings.architecture, failing_modules, failing_dists)
+    introduced = {k: v for k, v in after.failures.items() if k not in before.failures}
+    already = {k: v for k, v in after.failures.items() if k in before.failures}
+    if already:
+        listed = "; ".join(
+            f"{what.split(' ', 1)[1]} ({why})" for what, why in sorted(already.items())
+        )
+        log(
+            f"warning: {len(already)} check(s) fail even without pruning (an optional dependency?): {listed}"
+        )
+    if introduced:
+        what, why = sorted(introduced.items())[0]
+        top = what.split(" ", 1)[1].split(".")[0]
+        rules = rules_for(top) or ["(a rule removing files elsewhere)"]
+        more = f" (and {len(introduced) - 1} more)" if len(introduced) > 1 else ""
+        raise LayerError(
+            f"pruning broke `{what}`{more}: {why}; rule(s) that removed files in {top}: "
+            f"{', '.join(rules)}. Turn the rule off or add a keep pattern"
+        )
+    return after
+
+
+def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = print) -> BuildResult:
+    """Build ``<dist_dir>/<name>.zip`` and its manifest, or reuse an unchanged build."""
+    reqs = read_requirements(settings.requirements)
+    require_non_empty(reqs)
+    prepare_dist_dir(settings.dist_dir)
+    # pip reads its own configuration; uv gets pip's index settings translated.
+    index = pip_index_config() if settings.installer == "uv" else IndexConfig()
+    key = build_key(settings, reqs, index)
+    if not force:
+        cached = reusable_build(settings, key)
+        if cached is not None:
+            log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
+            return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
+
+    target = Target(settings.python, settings.architecture, settings.glibc)
+    work = settings.state_dir / "build" / settings.name
+    raw, stage = work / "install", work / "python"
+    for folder in (raw, stage):
+        shutil.rmtree(folder, ignore_errors=True)
+    raw.mkdir(parents=True)
+
+    done = _timed(log, "install")
+    with spinner(f"install ({settings.installer})"):
+        installed = run_install(
+            settings.installer, settings.requirements, raw, target, index, log=log
+        )
+    installed_bytes, _ = tree_totals(raw)
+    done(
+        f"{len(installed.distributions)} distributions for {target.describe()} with "
+        f"{settings.installer}, {installed_bytes:,} bytes"
+    )
+    records = read_records(raw)
+    modules = top_level_modules(raw, records)
+    dist_names = [_dist_name(raw, info) for info in sorted(records)]
+
+    done = _timed(log, "prune")
+    _link_tree(raw, stage)
+    plan = plan_prune(stage, settings.prune, settings.prune_custom)
+    apply_prune(stage, plan)
+    pruned = plan.bytes_by_rule()
+    if settings.prune.get("strip_so") and plan.strip:
+        tool = strip_tool(settings.architecture)
+        if tool is None:
+            log(
+                f"warning: strip_so: no strip tool for {settings.architecture} on this host; skipped"
+            )
+        else:
+            pruned["strip_so"] = strip_shared_objects(
+                stage, plan.strip, tool, warn=lambda m: log(f"warning: {m}")
+            )
+    dists, unowned, unzipped = distributions_footprint(stage, records)
+    done(f"removed {sum(pruned.values()):,} bytes; {unzipped:,} bytes left")
+
+    # Verify (a subprocess, mostly one core) while the zip is written (the other cores):
+    # the zip goes to a partial file and only becomes <name>.zip once verify passed.
+    partial = settings.dist_dir / f".{settings.name}.zip.partial"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        verifying = None
+        if settings.verify:
+            done_verify = _timed(log, "verify")
+            verifying = pool.submit(
+                _verify, settings, raw, stage, modules, dist_names, plan.rule_for, log
+            )
+        try:
+            done = _timed(log, "zip")
+            with byte_progress("zip", unzipped) as advance:
+                archive = write_layer_zip(
+                    stage,
+                    partial,
+                    level=settings.compression_level,
+                    workers=settings.effective_workers,
+                    progress=advance,
+                )
+            done(f"{archive.entries:,} files, {archive.zip_bytes:,} bytes")
+            check = (
+                verifying.result()
+                if verifying
+                else CheckResult(ran=False, skipped_reason="layer.verify is false")
+            )
+        except BaseException:
+            if verifying:
+                verifying.cancel()
+            partial.unlink(missing_ok=True)
+            raise
+    if check.ran:
+        ok = len(check.modules) - sum(k.startswith("import ") for k in check.failures)
+        done_verify(
+            f"{ok} of {len(check.modules)} modules import and {len(dist_names)} distributions "
+            f"report their version in python{settings.python} ({check.interpreter})"
+        )
+    os.replace(partial, settings.zip_path)
+
+    manifest = Manifest(
+        name=settings.name,
+        python=settings.python,
+        architecture=settings.architecture,
+        code_sha256=archive.code_sha256,
+        zip_bytes=archive.zip_bytes,
+        unzipped_bytes=archive.unzipped_bytes,
+        files=archive.entries,
+        requirements_sha256=reqs.sha256,
+        distributions=tuple(dists),
+        pruned=pruned,
+        unowned_bytes=unowned,
+        installed_bytes=installed_bytes,
+        build_key=key,
+        tool_version=__version__,
+        installer=settings.installer,
+        compression_level=settings.compression_level,
+        verify={
+            "checked": check.ran,
+            "modules": len(check.modules),
+            "distributions": len(check.distributions),
+            "warnings": sorted(check.failures),
+            "skipped_reason": check.skipped_reason,
+        },
+    )
+    manifest.write(settings.manifest_path)
+    return BuildResult(settings.zip_path, settings.manifest_path, manifest, reused=False)
+
+
+def _dist_name(tree: Path, info_name: str) -> str:
+    from .footprint import distribution_name
+
+    return distribution_name(tree / info_name)[0]
+
+
+def current_manifest(settings: LayerSettings) -> Manifest | None:
+    """The manifest of the current build, if its zip is still the one it describes."""
+    try:
+        reqs = read_requirements(settings.requirements)
+    except LayerError:
+        return None
+    index = pip_index_config() if settings.installer == "uv" else IndexConfig()
+    return reusable_build(settings, build_key(settings, reqs, index))

@@ -1,0 +1,278 @@
+"""Install the requirements for the Lambda target (not the build host) into a folder.
+
+uv is the default installer (a PyPI dependency, so no separate set-up): it resolves
+for another platform with ``--python-platform``/``--python-version``. pip is the
+alternative (``installer: pip``) with ``--platform``/``--abi``. Both take binary wheels
+only (Lambda cannot build an sdist at run time, and a wheel built on this host would be
+built for this host), and neither byte-compiles (the ``.pyc`` would be pruned).
+
+pip reads pip.conf and ``PIP_*`` variables itself; uv does not, so the user's pip
+index configuration is translated into uv flags: both installers then see the same
+indexes, whichever runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from .errors import LayerError
+
+_CPU = {"x86_64": "x86_64", "arm64": "aarch64"}
+# The manylinux glibc levels uv can name as a --python-platform. 2.26 (Amazon Linux 2)
+# is not one of them, so python3.10/3.11 resolve against the highest level below it.
+_UV_GLIBC_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
+
+
+@dataclass(frozen=True)
+class Target:
+    python: str  # "3.12"
+    architecture: str  # "x86_64" | "arm64"
+    glibc: tuple[int, int]
+
+    @property
+    def cpu(self) -> str:
+        return _CPU[self.architecture]
+
+    @property
+    def abi(self) -> str:
+        return "cp" + self.python.replace(".", "")
+
+    def uv_platform(self) -> str:
+        major, minor = self.glibc
+        usable = [m for m in _UV_GLIBC_MINORS if m <= minor]
+        return f"{self.cpu}-manylinux_{major}_{max(usable)}"
+
+    def pip_platforms(self) -> list[str]:
+        """Every manylinux tag the target's glibc accepts, newest first (pip does not expand)."""
+        major, minor = self.glibc
+        tags = [f"manylinux_{major}_{m}_{self.cpu}" for m in range(minor, 16, -1)]
+        tags.append(f"manylinux2014_{self.cpu}")
+        if self.cpu == "x86_64":
+            tags += ["manylinux2010_x86_64", "manylinux1_x86_64"]
+        return tags
+
+    def describe(self) -> str:
+        return f"python{self.python} {self.architecture} (glibc {self.glibc[0]}.{self.glibc[1]})"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """The index settings pip would use (pip.conf files and PIP_* variables)."""
+
+    index_url: str = ""
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def uv_args(self) -> list[str]:
+        args: list[str] = []
+        if self.no_index:
+            args.append("--no-index")
+        if self.index_url:
+            args += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            args += ["--extra-index-url", url]
+        for link in self.find_links:
+            args += ["--find-links", link]
+        if self.extra_index_urls:
+            # pip takes the best version across all indexes; uv's default stops at the
+            # first index that has the name. Match pip, so the same config means the same set.
+            args += ["--index-strategy", "unsafe-best-match"]
+        return args
+
+    def as_key(self) -> str:
+        return repr(self)
+
+
+# pip's configuration scopes, lowest precedence first (pip's own loading order).
+_SCOPE_RANK = {"global": 0, "user": 1, "site": 2, ":env:": 3}
+
+
+def pip_index_config(python: str = sys.executable) -> IndexConfig:
+    """Ask pip itself (``pip config list``) so every file and variable pip reads counts."""
+    try:
+        proc = subprocess.run(
+            [python, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return IndexConfig()
+    if proc.returncode != 0:
+        return IndexConfig()
+    values: dict[str, tuple[int, str]] = {}
+    for line in proc.stdout.splitlines():
+        match = re.match(r"^(?P<scope>[^.]+|:env:)\.(?P<key>[\w-]+)='(?P<value>.*)'$", line)
+        if not match:
+            continue
+        rank = _SCOPE_RANK.get(match["scope"], 0)
+        key = match["key"].replace("_", "-")
+        if key not in values or rank >= values[key][0]:
+            values[key] = (rank, match["value"])
+
+    def words(key: str) -> tuple[str, ...]:
+        return tuple(values[key][1].split()) if key in values else ()
+
+    no_index = values.get("no-index", (0, ""))[1].lower() in ("1", "true", "yes", "on")
+    return IndexConfig(
+        index_url=values.get("index-url", (0, ""))[1],
+        extra_index_urls=words("extra-index-url"),
+        find_links=words("find-links"),
+        no_index=no_index,
+    )
+
+
+def uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if not found:
+            raise LayerError(
+                "uv is not installed: `python -m pip install uv`, or set layer.installer: pip"
+            ) from None
+        return found
+
+
+def install_command(
+    installer: str,
+    requirements: Path,
+    target_dir: Path,
+    target: Target,
+    index: IndexConfig,
+) -> list[str]:
+    if installer == "uv":
+        return [
+            uv_binary(), "pip", "install",
+            "--target", str(target_dir),
+            "--python-platform", target.uv_platform(),
+            "--python-version", target.python,
+            "--only-binary", ":all:",
+            *index.uv_args(),
+            "-r", str(requirements),
+        ]  # fmt: skip
+    platforms = [arg for tag in target.pip_platforms() for arg in ("--platform", tag)]
+    return [
+        sys.executable, "-m", "pip", "install",
+        "--target", str(target_dir),
+        *platforms,
+        "--python-version", target.python,
+        "--implementation", "cp",
+        "--abi", target.abi, "--abi", "abi3", "--abi", "none",
+        "--only-binary", ":all:",
+        "--no-compile",
+        "--no-warn-script-location",
+        "--disable-pip-version-check",
+        "--no-input",
+        "-r", str(requirements),
+    ]  # fmt: skip
+
+
+@dataclass
+class InstallResult:
+    distributions: dict[str, str] = field(default_factory=dict)  # canonical name -> version
+    output: str = ""
+
+
+def _clean_env(installer: str) -> dict[str, str]:
+    env = dict(os.environ)
+    # The host interpreter's own path settings must not leak into the target tree.
+    for var in (
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONUSERBASE",
+        "PIP_TARGET",
+        "PIP_PREFIX",
+        "PIP_USER",
+    ):
+        env.pop(var, None)
+    env.setdefault("UV_NO_PROGRESS", "1")
+    if installer == "pip":
+        env["PIP_NO_COMPILE"] = "1"
+    return env
+
+
+def _failure_line(output: str, target: Target) -> str:
+    """The one sentence of installer output that says what is wrong."""
+    text = " ".join(output.split())
+    # Sentences end at ". " (a version such as 1.0 has no space after its dot).
+    for pattern in (
+        r"(Because .*?we can conclude that .*?\.)(?:\s|$)",
+        r"(No matching distribution found for \S+)",
+        r"(Could not find a version that satisfies the requirement [^)]*\))",
+        r"((?:ERROR|error): .*?\.)(?:\s|$)",
+    ):
+        match = re.search(pattern, text)
+        if match:
+            reason = match.group(1).strip()
+            break
+    else:
+        reason = text[-300:] or "the installer failed without output"
+    reason = reason.replace("╰─▶", "").strip()
+    reason = re.sub(r"^(ERROR|error): ", "", reason)
+    return f"cannot install the layer for {target.describe()}: {reason}" + (
+        " (a layer takes binary wheels only: pin a version that has a wheel for this target)"
+        if re.search(
+            r"no (usable |matching )?wheels?|only .* sdist|No matching distribution", reason, re.I
+        )
+        else ""
+    )
+
+
+def run_install(
+    installer: str,
+    requirements: Path,
+    target_dir: Path,
+    target: Target,
+    index: IndexConfig,
+    *,
+    log: Callable[[str], None] = print,
+) -> InstallResult:
+    """Install into an empty ``target_dir``; raise `LayerError` with the installer's reason."""
+    cmd = install_command(installer, requirements, target_dir, target, index)
+    try:
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            env=_clean_env(installer),
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except OSError as exc:
+        raise LayerError(f"cannot run {installer}: {exc}") from None
+    output = (proc.stdout or "") + (proc.stderr or "")
+    if proc.returncode != 0:
+        raise LayerError(_failure_line(output, target))
+    # uv's --target install leaves its lock file behind; it is not part of the layer.
+    (target_dir / ".lock").unlink(missing_ok=True)
+    return InstallResult(distributions=installed_distributions(target_dir), output=output)
+
+
+def installed_distributions(tree: Path) -> dict[str, str]:
+    """canonical name -> version, from the ``*.dist-info`` folders; each exactly once."""
+    found: dict[str, list[str]] = {}
+    for info in sorted(tree.glob("*.dist-info")):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        found.setdefault(canonicalize_name(name), []).append(version)
+    duplicates = {name: versions for name, versions in found.items() if len(versions) > 1}
+    if duplicates:
+        listed = "; ".join(f"{n} {', '.join(v)}" for n, v in sorted(duplicates.items()))
+        raise LayerError(
+            f"the layer would hold two versions of one distribution ({listed}): "
+            "pin one version in the requirements"
+        )
+    return {name: versions[0] for name, versions in found.items()}

@@ -1,0 +1,225 @@
+"""Verify that a layer tree still imports, the way Lambda will load it.
+
+The check runs in a fresh interpreter of the *target* Python (when this host has one
+and the target's CPU is this host's): ``-I -S`` so neither the host's site-packages
+nor its ``PYTHON*`` variables take part, and the tree is put on ``sys.path`` as a plain
+entry, as Lambda does with ``/opt/python`` (so ``.pth`` files in it are not processed).
+It imports every top-level module and asks ``importlib.metadata.version()`` of every
+distribution, and reports failures as data; deciding what a failure means (pruning
+broke it, or it was already broken) is `compare`'s job.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_CHECK_SCRIPT = r"""
+import importlib, importlib.metadata, json, sys
+tree, modules, dists = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+sys.path.insert(0, tree)
+failures = {}
+for name in modules:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:  # SystemExit and friends count as failures too
+        failures["import " + name] = (type(exc).__name__ + ": " + str(exc))[:300]
+for dist in dists:
+    try:
+        if not importlib.metadata.version(dist):
+            failures["version " + dist] = "metadata has no Version (METADATA missing?)"
+    except BaseException as exc:
+        failures["version " + dist] = (type(exc).__name__ + ": " + str(exc))[:300]
+sys.stdout.write("\n@@RESULT@@" + json.dumps(failures))
+"""
+
+# Top-level folders that hold data or vendored libraries, never importable modules.
+_NOT_MODULES = {"bin", "include", "share", "lib", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ran: bool
+    modules: tuple[str, ...] = ()
+    distributions: tuple[str, ...] = ()
+    failures: dict[str, str] = field(default_factory=dict)
+    skipped_reason: str = ""
+    interpreter: str = ""
+
+
+def _module_name(first_part: str) -> str | None:
+    name = first_part
+    if name.endswith(".py"):
+        name = name[:-3]
+    elif ".so" in name or name.endswith(".pyd"):
+        name = name.split(".", 1)[0]
+    elif "." in name:
+        return None  # foo.libs, foo.dist-info, foo.data, foo.pth: not modules
+    if not name.isidentifier() or name in _NOT_MODULES:
+        return None
+    return name
+
+
+def top_level_modules(tree: Path, records: dict[str, list[str]] | None = None) -> list[str]:
+    """Importable top-level names present in ``tree``.
+
+    From each distribution's RECORD when given (what the installer put there), else from
+    the tree itself: packages (with or without ``__init__``), modules and extensions.
+    """
+    names: set[str] = set()
+    if records:
+        for paths in records.values():
+            for rel in paths:
+                parts = rel.split("/")
+                first = parts[0]
+                if len(parts) == 1:
+                    if first.endswith((".py", ".so", ".pyd")) or ".so." in first:
+                        name = _module_name(first)
+                        if name and (tree / first).exists():
+                            names.add(name)
+                    continue  # otherwise a top-level data file, not a module
+                if not first.isidentifier() or first in _NOT_MODULES or not (tree / first).is_dir():
+                    continue
+                if (tree / first / "__init__.py").exists() or len(parts) == 2:
+                    names.add(first)
+                    continue
+                # A namespace package (google/, no __init__): importing it alone checks
+                # nothing, so import each package or module below it instead.
+                second = parts[1] if len(parts) > 2 else _module_name(parts[1])
+                if second and second.isidentifier() and second != "__pycache__":
+                    names.add(f"{first}.{second}")
+    else:
+        for entry in sorted(tree.iterdir()):
+            if entry.is_dir():
+                if entry.name.isidentifier() and entry.name not in _NOT_MODULES:
+                    names.add(entry.name)
+            else:
+                name = _module_name(entry.name)
+                if name and entry.suffix in (".py", ".so", ".pyd"):
+                    names.add(name)
+    return sorted(names)
+
+
+def read_records(tree: Path) -> dict[str, list[str]]:
+    """dist-info folder name -> the files its RECORD lists, relative to ``tree``."""
+    records: dict[str, list[str]] = {}
+    for info in sorted(tree.glob("*.dist-info")):
+        record = info / "RECORD"
+        if not record.is_file():
+            continue
+        paths = []
+        with open(record, newline="", encoding="utf-8") as fh:
+            for row in csv.reader(fh):
+                if not row or not row[0]:
+                    continue
+                rel = os.path.normpath(row[0]).replace(os.sep, "/")
+                if rel.startswith("../") or rel.startswith("/"):
+                    continue  # scripts installed outside the target folder
+                paths.append(rel)
+        records[info.name] = paths
+    return records
+
+
+def _is_version(candidate: str, python: str) -> bool:
+    try:
+        proc = subprocess.run(
+            [candidate, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and proc.stdout.strip() == python
+
+
+def find_interpreter(python: str) -> str | None:
+    """A working interpreter of the target version here: PATH first, then pyenv's versions.
+
+    Each candidate is run once, since a pyenv shim on PATH may exist without the version
+    being selected.
+    """
+    candidates = []
+    found = shutil.which(f"python{python}")
+    if found:
+        candidates.append(found)
+    roots = [os.environ.get("PYENV_ROOT", ""), os.path.expanduser("~/.pyenv")]
+    for root in filter(None, roots):
+        candidates += sorted(
+            glob.glob(os.path.join(root, "versions", f"{python}.*", "bin", "python"))
+        )[::-1]
+    for candidate in candidates:
+        if _is_version(candidate, python):
+            return candidate
+    return None
+
+
+def host_runs(architecture: str) -> bool:
+    machine = platform.machine().lower()
+    return {"x86_64": ("x86_64", "amd64"), "arm64": ("aarch64", "arm64")}[
+        architecture
+    ].__contains__(machine) and platform.system() == "Linux"
+
+
+def check_tree(
+    tree: Path,
+    python: str,
+    architecture: str,
+    modules: list[str],
+    distributions: list[str],
+    *,
+    timeout: float = 600,
+) -> CheckResult:
+    """Import ``modules`` and read ``distributions``' versions from ``tree`` in the target Python."""
+    if not host_runs(architecture):
+        return CheckResult(
+            ran=False,
+            skipped_reason=f"this host ({platform.machine()}) cannot run {architecture} code",
+        )
+    interpreter = find_interpreter(python)
+    if not interpreter:
+        return CheckResult(ran=False, skipped_reason=f"no python{python} on this host")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+        "HOME": os.environ.get("HOME", "/"),
+    }
+    try:
+        proc = subprocess.run(
+            [
+                # -B: importing must not write __pycache__ into the layer being checked.
+                interpreter, "-I", "-S", "-B", "-c", _CHECK_SCRIPT,
+                str(tree), json.dumps(modules), json.dumps(distributions),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=tree,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return CheckResult(
+            ran=True, modules=tuple(modules), distributions=tuple(distributions),
+            failures={"import (all)": f"timed out after {timeout:.0f} s"}, interpreter=interpreter,
+        )  # fmt: skip
+    marker = proc.stdout.rfind("@@RESULT@@")
+    if marker == -1:
+        # The interpreter died (e.g. a segfault in an extension) before reporting.
+        detail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        failures = {"import (all)": f"the check process died: {detail}"[:300]}
+    else:
+        failures = json.loads(proc.stdout[marker + len("@@RESULT@@") :])
+    return CheckResult(
+        ran=True,
+        modules=tuple(modules),
+        distributions=tuple(distributions),
+        failures=failures,
+        interpreter=interpreter,
+    )
