@@ -1,1 +1,201 @@
-"""Placeholder: filled in by its own change."""
+"""Tasks that point a Chalice stage or a function at a layer version, and clean up.
+
+``layer.update-config``, ``layer.rollback``, ``layer.cleanup``, ``layer.function-layers``.
+Thin wrappers: settings and clients in, library call, print, errors become one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from invoke import Context
+
+from .. import chalice_config
+from ..arn_file import read_arn
+from ..aws.functions import apply_function_layers, get_function, get_function_layers
+from ..aws.lambda_ import iter_layer_versions
+from ..aws.session import make_session
+from ..cleanup import check_keep, plan_cleanup, run_cleanup
+from ..errors import LayerError
+from ..rollback import apply_rollback, check_args, describe, plan_rollback
+from ..settings import LayerSettings
+from ._aws import open_aws
+from ._common import layer_task, settings_from
+
+
+def _print_layers(label: str, layers: Sequence[str]) -> None:
+    print(f"  {label}:" + ("" if layers else " (none)"))
+    for arn in layers:
+        print(f"    {arn}")
+
+
+def _print_change(where: str, before: Sequence[str], after: Sequence[str]) -> None:
+    if list(before) == list(after):
+        print(f"{where}: unchanged")
+        _print_layers("layers", after)
+        return
+    print(f"{where}:")
+    _print_layers("before", before)
+    _print_layers("after", after)
+
+
+def _config_region(settings: LayerSettings) -> str | None:
+    # No AWS call is needed to edit the config; the region only checks the ARNs.
+    return settings.region or make_session(settings).region_name or None
+
+
+@layer_task(
+    iterable=["arn"],
+    help={
+        "arn": "layer version ARN to use (repeat for several, in order; default: the ARN file's)",
+        "stage": "Chalice stage to change (default: layer.stage)",
+        "create-stage": "add the stage to the config if it does not exist",
+        "function": "also apply the layers to this Lambda function (default: layer.function)",
+        "local": "use the local sandbox (its copies of the config and ARN file)",
+    },
+)
+def update_config(
+    c: Context,
+    arn: Any = None,
+    stage: Any = None,
+    create_stage: bool = False,
+    function: Any = None,
+    local: bool = False,
+) -> None:
+    """Put layer ARN(s) into stages.<stage>.layers of the Chalice config."""
+    settings = settings_from(c, stage=stage, function=function)
+    clients = None
+    if local or settings.function:
+        settings, clients = open_aws(settings, local)
+    arns = list(arn or [])
+    if not arns:
+        from_file = read_arn(settings.arn_file)
+        if from_file is None:
+            raise LayerError(
+                f"no --arn given and the ARN file {settings.arn_file} is missing or empty: "
+                "run `inv layer.deploy` first, or pass --arn"
+            )
+        arns = [from_file]
+    region = clients.region if clients else _config_region(settings)
+    if clients and settings.function:
+        get_function(clients.lambda_, settings.function)  # fail before the config changes
+    before, after = chalice_config.set_stage_layers(
+        settings.chalice_config,
+        settings.stage,
+        arns,
+        region=region,
+        create_stage=create_stage,
+        lock_dir=settings.state_dir,
+    )
+    _print_change(f"{settings.chalice_config} stages.{settings.stage}.layers", before, after)
+    if clients and settings.function:
+        f_before, f_after = apply_function_layers(
+            clients.lambda_, settings.function, after, region=region
+        )
+        _print_change(f"function {settings.function} layers", f_before, f_after)
+
+
+@layer_task(
+    help={
+        "version": "layer version number to point the stage at",
+        "previous": "the version before the one the stage uses now",
+        "stage": "Chalice stage (default: layer.stage)",
+        "function": "also point this Lambda function at it (default: layer.function)",
+        "local": "use the local sandbox",
+    },
+)
+def rollback(
+    c: Context,
+    version: Any = None,
+    previous: bool = False,
+    stage: Any = None,
+    function: Any = None,
+    local: bool = False,
+) -> None:
+    """Point the stage at an earlier (or any) published layer version after checking it."""
+    # --version arrives as text ("two", "-1"): judged here, before any AWS call.
+    check_args(version, previous)
+    settings = settings_from(c, stage=stage, function=function)
+    settings, clients = open_aws(settings, local)
+    plan = plan_rollback(clients.lambda_, settings, version=version, previous=previous)
+    function_change = apply_rollback(
+        plan, settings, region=clients.region, client=clients.lambda_, function=settings.function
+    )
+    print(f"layer {plan.name}, stage {plan.stage} ({settings.chalice_config}):")
+    print("  " + describe("was", plan.was, plan.was_detail))
+    print("  " + describe("now", None, plan.now))
+    print(f"  ARN file {settings.arn_file}: {plan.now.arn}")
+    if function_change is not None:
+        _print_change(f"function {settings.function} layers", *function_change)
+
+
+@layer_task(
+    help={
+        "keep": "how many of the newest versions to keep (at least 1)",
+        "dry-run": "list what would be deleted, delete nothing",
+        "function": "also keep the versions this Lambda function uses (default: layer.function)",
+        "local": "use the local sandbox",
+    },
+)
+def cleanup(
+    c: Context, keep: Any = None, dry_run: bool = False, function: Any = None, local: bool = False
+) -> None:
+    """Delete old layer versions, never one a config stage, the ARN file or --function uses."""
+    if keep is None:
+        raise LayerError("pass --keep N: how many of the newest versions to keep (at least 1)")
+    keep_n = check_keep(keep)
+    settings = settings_from(c, function=function)
+    settings, clients = open_aws(settings, local)
+    referenced: set[str] = set()
+    if settings.chalice_config.exists() or settings.chalice_config.is_symlink():
+        referenced |= chalice_config.all_referenced_arns(settings.chalice_config)
+    else:
+        print(f"note: no Chalice config at {settings.chalice_config}; not checking stages")
+    from_file = read_arn(settings.arn_file)
+    if from_file:
+        referenced.add(from_file)
+    if settings.function:
+        referenced |= {
+            layer.arn for layer in get_function(clients.lambda_, settings.function).layers
+        }
+    versions = list(iter_layer_versions(clients.lambda_, settings.name))
+    plan = plan_cleanup(settings.name, versions, keep_n, referenced)
+    for kept in plan.referenced:
+        print(f"keeping {plan.name} version {kept.version}: still referenced")
+    if not plan.delete:
+        print(f"nothing to delete: {len(versions)} version(s) of {plan.name}, keeping {keep_n}")
+        return
+    deleted = run_cleanup(clients.lambda_, plan, dry_run=dry_run)
+    if dry_run:
+        print(f"dry run: {len(plan.delete)} version(s) would be deleted; nothing was changed")
+    else:
+        print(f"deleted {len(deleted)} version(s) of {plan.name}")
+
+
+def _size(value: int | None) -> str:
+    return f"{value:,} bytes" if value is not None else "unknown"
+
+
+@layer_task(
+    help={
+        "function": "Lambda function name or ARN (default: layer.function)",
+        "local": "use the local sandbox",
+    },
+)
+def function_layers(c: Context, function: Any = None, local: bool = False) -> None:
+    """List a Lambda function's layers with their sizes."""
+    settings = settings_from(c, function=function)
+    if not settings.function:
+        raise LayerError("pass --function NAME (or set layer.function)")
+    settings, clients = open_aws(settings, local)
+    info = get_function(clients.lambda_, settings.function)
+    layers = get_function_layers(clients.lambda_, settings.function)
+    print(f"function {info.name}: code {_size(info.code_size)} zipped")
+    for layer in layers:
+        extra = f", {_size(layer.unzipped_bytes)} unzipped" if layer.unzipped_bytes else ""
+        print(f"  {layer.arn}: {_size(layer.code_size)} zipped{extra}")
+    if not layers:
+        print("  (no layers)")
+    total = info.code_size + sum(layer.code_size or 0 for layer in layers)
+    print(f"total zipped: {_size(total)}")

@@ -1,0 +1,50 @@
+"""The ARN file (``.layer-arn.txt``): one line, the published ``LayerVersionArn``.
+
+Written atomically, so a reader (CI, the seed's scripts, `update-config`) sees the
+previous ARN or the new one, never an empty or half-written file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .arns import parse_layer_arn
+from .errors import LayerError
+from .fsutil import atomic_write_text
+
+
+def write_arn(path: Path, arn: str) -> None:
+    """Replace the file's content with ``arn`` and a newline (after validating it)."""
+    path = Path(path)
+    layer = parse_layer_arn(arn)
+    if not path.parent.is_dir():
+        raise LayerError(f"cannot write the ARN file {path}: folder {path.parent} does not exist")
+    try:
+        atomic_write_text(path, f"{layer.arn}\n")
+    except OSError as exc:
+        raise LayerError(
+            f"cannot write the ARN file {path}: {exc.strerror or exc}; check its permissions"
+        ) from None
+
+
+def read_arn(path: Path) -> str | None:
+    """The ARN in the file; None if the file does not exist or is empty.
+
+    Content that is not a layer version ARN is an error naming the file, not None:
+    a deploy that wrote garbage should not look like "nothing deployed yet".
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LayerError(f"cannot read the ARN file {path}: {exc}") from None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    if len(lines) > 1:
+        raise LayerError(
+            f"the ARN file {path} has {len(lines)} lines; it must hold one layer version ARN"
+        )
+    return parse_layer_arn(lines[0], source=f"the ARN in {path}").arn

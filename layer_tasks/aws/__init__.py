@@ -1,0 +1,1 @@
+"""One module per AWS service; clients are created by `session` and passed in."""

@@ -1,0 +1,24 @@
+"""Shared by the AWS task modules: settings + clients for AWS or the local sandbox."""
+
+from __future__ import annotations
+
+from .. import sandbox
+from ..aws.session import Clients, make_clients
+from ..settings import LayerSettings
+
+
+def open_aws(settings: LayerSettings, local: bool) -> tuple[LayerSettings, Clients]:
+    """Clients for this run. With ``local``: the sandbox (started if needed), its
+    throwaway credentials, and settings whose ARN file/Chalice config are sandbox copies."""
+    if not local:
+        return settings, make_clients(settings)
+    box, started = sandbox.up(settings.state_dir)
+    if started:
+        print(f"local sandbox started on {box.endpoint} (stop it with `inv local.down`)")
+    endpoint = sandbox.check_local_endpoint(box.endpoint)
+    local_settings = sandbox.local_settings(settings)
+    clients = make_clients(local_settings, endpoint_url=endpoint, credentials=sandbox.CREDENTIALS)
+    # Belt and braces: whatever boto3 resolved, the sandbox run must hit 127.0.0.1.
+    sandbox.check_local_endpoint(clients.s3_endpoint)
+    sandbox.check_local_endpoint(str(clients.lambda_.meta.endpoint_url))
+    return local_settings, clients

@@ -1,0 +1,92 @@
+"""Helpers for the AWS tests: settings, a small deterministic layer zip, moto clients."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from layer_tasks.aws.session import Clients
+from layer_tasks.manifest import Manifest
+from layer_tasks.settings import LayerSettings
+
+REGION = "us-east-1"
+CONFIG = {
+    "version": "2.0",
+    "app_name": "demo",
+    "automatic_layer": True,
+    "stages": {"prod": {"api_gateway_stage": "api", "layers": []}, "dev": {"layers": []}},
+}
+
+
+def make_settings(root: Path, **overrides: Any) -> LayerSettings:
+    """Settings rooted in ``root`` with a Chalice config; no build needed."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".chalice").mkdir(exist_ok=True)
+    config = root / ".chalice" / "config.json"
+    if not config.exists():
+        config.write_text(json.dumps(CONFIG, indent=2) + "\n", encoding="utf-8")
+    raw = {
+        "name": "demo-layer",
+        "bucket": "demo-layer-bucket",
+        "region": REGION,
+        "dist_dir": "dist",
+        "state_dir": ".state",
+        **overrides,
+    }
+    return LayerSettings.from_mapping(raw, base_dir=root)
+
+
+def zip_bytes(payload: str) -> bytes:
+    """A deterministic layer zip whose bytes depend only on ``payload``."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo("python/demo_pkg/__init__.py", date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, payload)
+    return buf.getvalue()
+
+
+def sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def write_layer(settings: LayerSettings, payload: str = "VALUE = 1\n", **fields: Any) -> Manifest:
+    """Write ``<dist>/<name>.zip`` and its manifest, as a build would."""
+    data = zip_bytes(payload)
+    settings.dist_dir.mkdir(parents=True, exist_ok=True)
+    settings.zip_path.write_bytes(data)
+    values: dict[str, Any] = {
+        "name": settings.name,
+        "python": settings.python,
+        "architecture": settings.architecture,
+        "code_sha256": sha256_b64(data),
+        "zip_bytes": len(data),
+        "unzipped_bytes": len(payload),
+        "files": 1,
+        "requirements_sha256": hashlib.sha256(payload.encode()).hexdigest(),
+        "distributions": (),
+        "pruned": {},
+    }
+    values.update(fields)
+    manifest = Manifest(**values)
+    manifest.write(settings.manifest_path)
+    return manifest
+
+
+def moto_clients(*, plain_http: bool, region: str = REGION) -> Clients:
+    """Clients inside ``mock_aws``. ``plain_http`` points S3 at an http URL so the code
+    takes its plain-http branch (no TLS policy): moto enforces a Deny on Principal *
+    whatever its aws:SecureTransport condition, which would block every upload."""
+    extra = {"endpoint_url": f"http://s3.{region}.amazonaws.com"} if plain_http else {}
+    return Clients(
+        s3=boto3.client("s3", region_name=region, **extra),
+        lambda_=boto3.client("lambda", region_name=region),
+        region=region,
+    )

@@ -1,0 +1,238 @@
+"""deploy against moto: plan, apply, idempotence, and outputs written only after success.
+
+These use an already built zip (``build=False``); the build itself is exercised end to end
+in tests/e2e. S3 goes through an http URL (see layer_fakes.moto_clients).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from layer_fakes import make_settings, moto_clients, write_layer
+from moto import mock_aws
+
+from layer_tasks import deploy as dep
+from layer_tasks.aws import lambda_, s3
+from layer_tasks.aws.session import Clients
+from layer_tasks.errors import LayerError
+from layer_tasks.settings import LayerSettings
+
+WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def clients() -> Iterator[Clients]:
+    with mock_aws():
+        yield moto_clients(plain_http=True)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> LayerSettings:
+    return make_settings(tmp_path, lifecycle_days=30)
+
+
+def _deploy(
+    settings: LayerSettings, clients: Clients, lines: list[str] | None = None, **kw
+) -> dep.Outcome:
+    log = lines.append if lines is not None else (lambda _line: None)
+    return dep.deploy(settings, clients, build=False, log=log, **kw)
+
+
+def _stage_layers(settings: LayerSettings, stage: str = "prod") -> list[str]:
+    return json.loads(settings.chalice_config.read_text())["stages"][stage]["layers"]
+
+
+def _objects(clients: Clients, bucket: str) -> list[str]:
+    listed = clients.s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return sorted(item["Key"] for item in listed)
+
+
+def test_first_deploy_creates_everything_in_order(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    manifest = write_layer(settings)
+    outcome = _deploy(settings, clients, when=WHEN)
+
+    assert outcome.published and outcome.version == 1
+    # bucket: private + encrypted
+    pab = clients.s3.get_public_access_block(Bucket=settings.bucket)[
+        "PublicAccessBlockConfiguration"
+    ]
+    assert all(pab[k] for k in s3.PUBLIC_ACCESS_BLOCK)
+    assert clients.s3.get_bucket_encryption(Bucket=settings.bucket)
+    # lifecycle
+    rules = s3.get_lifecycle_rules(clients.s3, settings.bucket)
+    assert [r["Expiration"] for r in rules] == [{"Days": 30}]
+    # object layout
+    assert _objects(clients, settings.bucket) == [
+        "layers/demo-layer/20240102-030405/demo-layer.manifest.json",
+        "layers/demo-layer/20240102-030405/demo-layer.zip",
+    ]
+    # published version
+    v1 = lambda_.get_layer_version(clients.lambda_, settings.name, 1)
+    assert v1 is not None and v1.code_sha256 == manifest.code_sha256
+    assert v1.runtimes == ("python3.12",) and v1.architectures == ("x86_64",)
+    # outputs
+    assert settings.arn_file.read_text() == f"{v1.arn}\n"
+    assert _stage_layers(settings) == [v1.arn]
+    assert _stage_layers(settings, "dev") == []
+    assert json.loads(settings.chalice_config.read_text())["automatic_layer"] is False
+
+
+def test_second_deploy_publishes_nothing(settings: LayerSettings, clients: Clients) -> None:
+    write_layer(settings)
+    first = _deploy(settings, clients)
+    objects = _objects(clients, settings.bucket)
+    config_before = settings.chalice_config.read_bytes()
+
+    lines: list[str] = []
+    second = _deploy(settings, clients, lines)
+
+    assert not second.published and second.arn == first.arn
+    assert "publish: skipped, unchanged, version 1" in lines
+    assert [v.version for v in lambda_.iter_layer_versions(clients.lambda_, settings.name)] == [1]
+    assert _objects(clients, settings.bucket) == objects
+    assert settings.chalice_config.read_bytes() == config_before
+
+
+def test_unchanged_deploy_repoints_outputs_at_the_published_version(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    write_layer(settings)
+    first = _deploy(settings, clients)
+    settings.arn_file.unlink()
+    settings.chalice_config.write_text(json.dumps({"stages": {"prod": {"layers": []}}}))
+
+    again = _deploy(settings, clients)
+
+    assert not again.published
+    assert settings.arn_file.read_text().strip() == first.arn
+    assert _stage_layers(settings) == [first.arn]
+
+
+def test_changed_zip_publishes_version_2_and_force_publishes_anyway(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    write_layer(settings, "V = 1\n")
+    _deploy(settings, clients)
+    manifest2 = write_layer(settings, "V = 2\n")
+
+    second = _deploy(settings, clients)
+    assert second.published and second.version == 2
+    v2 = lambda_.get_layer_version(clients.lambda_, settings.name, 2)
+    assert v2 is not None and v2.code_sha256 == manifest2.code_sha256
+    assert _stage_layers(settings) == [v2.arn]
+
+    forced = _deploy(settings, clients, force=True)
+    assert forced.published and forced.version == 3
+
+
+def test_stage_keeps_other_layers_and_swaps_our_version(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    other = "arn:aws:lambda:us-east-1:123456789012:layer:otel:4"
+    write_layer(settings, "V = 1\n")
+    first = _deploy(settings, clients)
+    config = json.loads(settings.chalice_config.read_text())
+    config["stages"]["prod"]["layers"] = [other, first.arn]
+    settings.chalice_config.write_text(json.dumps(config, indent=2))
+    write_layer(settings, "V = 2\n")
+
+    second = _deploy(settings, clients)
+    assert _stage_layers(settings) == [other, second.arn]
+
+
+def test_publish_failure_after_upload_leaves_outputs_untouched(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    manifest = write_layer(settings)
+    settings.arn_file.write_text("arn:aws:lambda:us-east-1:123456789012:layer:demo-layer:7\n")
+    arn_before = settings.arn_file.read_bytes()
+    config_before = settings.chalice_config.read_bytes()
+    plan, _ = dep.prepare(settings, clients, build=False, log=lambda _l: None, when=WHEN)
+    # The object in S3 will not be the bytes the manifest describes: Lambda's CodeSha256
+    # disagrees with the local one, so the publish must be refused after the upload.
+    wrong = dataclasses.replace(manifest, code_sha256="A" * 43 + "=")
+    settings.zip_path.write_bytes(settings.zip_path.read_bytes() + b"tampered")
+    wrong = dataclasses.replace(wrong, zip_bytes=settings.zip_path.stat().st_size)
+
+    with pytest.raises(LayerError, match="CodeSha256"):
+        dep.apply_plan(plan, wrong, settings, clients, log=lambda _l: None, when=WHEN)
+
+    assert _objects(clients, settings.bucket)  # the upload happened
+    assert settings.arn_file.read_bytes() == arn_before
+    assert settings.chalice_config.read_bytes() == config_before
+
+
+def test_dry_run_writes_nothing_and_creates_no_bucket(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    write_layer(settings)
+    config_before = settings.chalice_config.read_bytes()
+    lines: list[str] = []
+
+    outcome = _deploy(settings, clients, lines, dry_run=True, when=WHEN)
+
+    assert outcome.arn is None and not outcome.published
+    text = "\n".join(lines)
+    assert "bucket:    create s3://demo-layer-bucket" in text
+    assert "lifecycle: create rule expiring zips after 30 days" in text
+    assert "layers/demo-layer/20240102-030405/demo-layer.zip" in text
+    assert "publish:   new version" in text
+    assert clients.s3.list_buckets()["Buckets"] == []
+    assert list(lambda_.iter_layer_versions(clients.lambda_, settings.name)) == []
+    assert not settings.arn_file.exists()
+    assert settings.chalice_config.read_bytes() == config_before
+
+
+def test_dry_run_after_deploy_says_unchanged(settings: LayerSettings, clients: Clients) -> None:
+    write_layer(settings)
+    _deploy(settings, clients)
+    lines: list[str] = []
+    _deploy(settings, clients, lines, dry_run=True)
+    assert any("publish:   skip, unchanged, version 1" in line for line in lines)
+    assert any("upload:    nothing" in line for line in lines)
+
+
+def test_existing_bucket_is_reported_not_changed(settings: LayerSettings, clients: Clients) -> None:
+    clients.s3.create_bucket(Bucket=settings.bucket)
+    write_layer(settings)
+    lines: list[str] = []
+    _deploy(settings, clients, lines)
+    assert any("differs from the defaults: no public access block" in line for line in lines)
+    with pytest.raises(ClientError, match="NoSuchPublicAccessBlockConfiguration"):
+        clients.s3.get_public_access_block(Bucket=settings.bucket)
+
+
+def test_over_budget_uploads_nothing(tmp_path: Path, clients: Clients) -> None:
+    settings = make_settings(tmp_path, budget_mb=0.001)
+    write_layer(settings, "X" * 4096)
+    with pytest.raises(LayerError, match=r"over the budget.*nothing was uploaded"):
+        _deploy(settings, clients)
+    assert clients.s3.list_buckets()["Buckets"] == []
+    assert not settings.arn_file.exists()
+
+
+def test_zip_not_matching_its_manifest_is_refused(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    write_layer(settings)
+    settings.zip_path.write_bytes(b"not the built zip")
+    with pytest.raises(LayerError, match="does not match"):
+        _deploy(settings, clients)
+    assert clients.s3.list_buckets()["Buckets"] == []
+
+
+def test_unknown_stage_fails_before_any_upload(tmp_path: Path, clients: Clients) -> None:
+    settings = make_settings(tmp_path, stage="staging")
+    write_layer(settings)
+    with pytest.raises(LayerError):
+        _deploy(settings, clients)
+    assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []

@@ -1,0 +1,91 @@
+"""The local sandbox: a moto server on 127.0.0.1 that outlives one `inv` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layer_tasks import sandbox
+from layer_tasks.errors import LayerError
+
+
+def _inv(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
+    # No credentials or region at all: --local must bring its own, for its run only.
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.mark.slow
+def test_local_sandbox_survives_between_commands(project: Path) -> None:
+    real_config = (project / ".chalice" / "config.json").read_bytes()
+    state = project / ".state" / "sandbox"
+    try:
+        # No `local.up` first: --local starts the sandbox itself.
+        first = _inv(project, "layer.deploy", "--local")
+        assert first.returncode == 0, first.stderr
+        arn = first.stdout.strip().splitlines()[-1]
+        assert arn.startswith("arn:aws:lambda:us-east-1:") and arn.endswith(":layer:test-layer:1")
+        assert "local sandbox started on http://127.0.0.1:" in first.stdout
+        assert "TLS-only bucket policy skipped" in first.stderr
+        pid = json.loads((state / "server.json").read_text())["pid"]
+
+        second = _inv(project, "layer.deploy", "--local")
+        assert second.returncode == 0, second.stderr
+        assert "unchanged, version 1" in second.stderr
+        assert second.stdout.strip().splitlines()[-1] == arn
+
+        listed = _inv(project, "layer.versions", "--local", "--json")
+        assert listed.returncode == 0, listed.stderr
+        data = json.loads(listed.stdout)
+        assert [v["version"] for v in data["versions"]] == [1]
+        assert data["versions"][0]["in_config"] is True
+        assert data["s3_usage"]["objects"] == 2
+
+        # Same server all along; the outputs went to the sandbox copies only.
+        assert json.loads((state / "server.json").read_text())["pid"] == pid
+        assert (project / ".chalice" / "config.json").read_bytes() == real_config
+        assert not (project / ".layer-arn.txt").exists()
+        assert (state / ".layer-arn.txt").read_text().strip() == arn
+        sandbox_config = json.loads((state / "chalice" / "config.json").read_text())
+        assert sandbox_config["stages"]["prod"]["layers"] == [arn]
+    finally:
+        down = _inv(project, "local.down")
+    assert down.returncode == 0, down.stderr
+    assert "stopped" in down.stdout
+    assert sandbox.status(project / ".state") is None
+
+
+def test_up_twice_reuses_the_server_and_down_stops_it(tmp_path: Path) -> None:
+    box, started = sandbox.up(tmp_path)
+    try:
+        assert started and box.host == "127.0.0.1"
+        again, started_again = sandbox.up(tmp_path)
+        assert again == box and not started_again
+        assert sandbox.status(tmp_path) == box
+    finally:
+        stopped = sandbox.down(tmp_path)
+    assert stopped == box
+    assert sandbox.status(tmp_path) is None
+    assert sandbox.down(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost:5000", "http://0.0.0.0:5000", "https://s3.amazonaws.com"]
+)
+def test_local_refuses_any_endpoint_but_127_0_0_1(url: str) -> None:
+    with pytest.raises(LayerError, match="refuses"):
+        sandbox.check_local_endpoint(url)
+    assert sandbox.check_local_endpoint("http://127.0.0.1:5000")
