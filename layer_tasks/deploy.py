@@ -11,17 +11,16 @@ zip, so any failure before that leaves both as they were.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import arn_file, chalice_config
+from .archive import code_sha256
 from .arns import replace_layer_versions
-from .aws import lambda_, s3
+from .aws import functions, lambda_, permissions, s3
 from .aws.session import Clients
 from .errors import LayerError
 from .manifest import Manifest
@@ -54,6 +53,7 @@ class Plan:
     stage: str
     config_before: tuple[str, ...]
     function: str = ""
+    share_with: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -111,6 +111,8 @@ class Plan:
                 )
         if self.function:
             out.append(f"function:  point {self.function} at the layer version")
+        if self.share_with:
+            out.append(f"share:     lambda:GetLayerVersion for {', '.join(self.share_with)}")
         out.extend(f"note:      {n}" for n in self.notes)
         return out
 
@@ -121,15 +123,6 @@ class Outcome:
     arn: str | None  # None after a dry run
     version: int | None
     published: bool
-
-
-def file_code_sha256(path: Path) -> str:
-    """base64(sha256(bytes)): the form Lambda reports as CodeSha256."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return base64.b64encode(digest.digest()).decode("ascii")
 
 
 def make_plan(
@@ -185,6 +178,7 @@ def make_plan(
         stage=settings.stage,
         config_before=tuple(config_before),
         function=settings.function,
+        share_with=settings.share_with,
         notes=tuple(notes),
     )
 
@@ -193,7 +187,7 @@ def _load_existing_build(settings: LayerSettings) -> Manifest:
     manifest = Manifest.load(settings.manifest_path)
     if not settings.zip_path.is_file():
         raise LayerError(f"no layer zip at {settings.zip_path}: run `inv layer.build` first")
-    if file_code_sha256(settings.zip_path) != manifest.code_sha256:
+    if code_sha256(settings.zip_path) != manifest.code_sha256:
         raise LayerError(
             f"{settings.zip_path} does not match {settings.manifest_path} (CodeSha256 differs): "
             "run `inv layer.build` again"
@@ -324,6 +318,14 @@ def apply_plan(
         version = plan.unchanged
         log(f"publish: skipped, unchanged, version {version.version}")
 
+    if settings.share_with:
+        # Also for an unchanged version: the grants are idempotent, and a share_with
+        # added since the last publish then takes effect without a new version.
+        for grant in permissions.share_with(
+            clients.lambda_, settings.name, version.version, settings.share_with, warn=log
+        ):
+            log(f"share: version {version.version} readable by {grant.principal}")
+
     if plan.arn_before != version.arn:
         arn_file.write_arn(settings.arn_file, version.arn)
         log(f"arn file: {settings.arn_file}")
@@ -334,12 +336,16 @@ def apply_plan(
             plan.config_after(version.arn),
             region=clients.region,
             create_stage=create_stage,
+            lock_dir=settings.state_dir,
         )
         if before != after:
             log(f"config: {settings.chalice_config} stage {settings.stage}: {before} -> {after}")
     if settings.function:
-        layers = lambda_.update_function_layers(clients.lambda_, settings.function, version.arn)
-        log(f"function: {settings.function} layers {layers}")
+        before_fn, after_fn = functions.apply_function_layers(
+            clients.lambda_, settings.function, [version.arn], region=clients.region
+        )
+        if before_fn != after_fn:
+            log(f"function: {settings.function} layers {before_fn} -> {after_fn}")
     return Outcome(plan=plan, arn=version.arn, version=version.version, published=plan.publish)
 
 

@@ -206,29 +206,3 @@ def find_published(client: Any, name: str, manifest: Manifest) -> LayerVersion |
     if latest is not None and matches(latest, manifest):
         return latest
     return None
-
-
-def update_function_layers(client: Any, function: str, layer_version_arn: str) -> list[str]:
-    """Point ``function`` at ``layer_version_arn``, replacing an older version of the same
-    layer and keeping its other layers in order. Returns the new list."""
-    try:
-        config = client.get_function_configuration(FunctionName=function)
-    except ClientError as exc:
-        if _is_not_found(exc):
-            raise LayerError(
-                f"Lambda function {function!r} not found in this account/region: "
-                "check layer.function"
-            ) from None
-        raise
-    current = [layer["Arn"] for layer in config.get("Layers", [])]
-    target = layer_arn_of(layer_version_arn)
-    new = [arn for arn in current if layer_arn_of(arn) != target]
-    position = next((i for i, arn in enumerate(current) if layer_arn_of(arn) == target), len(new))
-    new.insert(min(position, len(new)), layer_version_arn)
-    if len(new) > 5:
-        raise LayerError(
-            f"function {function} would have {len(new)} layers; Lambda allows at most 5"
-        )
-    if new != current:
-        client.update_function_configuration(FunctionName=function, Layers=new)
-    return new

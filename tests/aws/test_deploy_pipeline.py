@@ -236,3 +236,78 @@ def test_unknown_stage_fails_before_any_upload(tmp_path: Path, clients: Clients)
     with pytest.raises(LayerError):
         _deploy(settings, clients)
     assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
+
+
+def _function_with_layer(clients: Clients, layer_arn: str) -> None:
+    """A function that already uses an older version of the layer and another layer."""
+    import io
+    import zipfile
+
+    iam = boto3.client("iam", region_name=clients.region)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="api-role", AssumeRolePolicyDocument=json.dumps(trust))
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as zf:
+        zf.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    clients.lambda_.create_function(
+        FunctionName="api",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": code.getvalue()},
+        Layers=[layer_arn],
+    )
+
+
+def test_deploy_with_function_swaps_only_this_layers_version(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    write_layer(settings, "VALUE = 1\n")
+    first = _deploy(settings, clients, when=WHEN)
+    other = clients.lambda_.publish_layer_version(
+        LayerName="other-layer", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+    )["LayerVersionArn"]
+    _function_with_layer(clients, first.arn or "")
+    clients.lambda_.update_function_configuration(FunctionName="api", Layers=[first.arn, other])
+
+    write_layer(settings, "VALUE = 2\n")
+    lines: list[str] = []
+    second = _deploy(
+        dataclasses.replace(settings, function="api"), clients, lines, when=WHEN + dt.timedelta(1)
+    )
+    layers = clients.lambda_.get_function_configuration(FunctionName="api")["Layers"]
+    assert [layer["Arn"] for layer in layers] == [second.arn, other]
+    assert any(line.startswith("function: api") for line in lines)
+
+
+def test_deploy_shares_the_version_once(settings: LayerSettings, clients: Clients) -> None:
+    write_layer(settings)
+    shared = dataclasses.replace(settings, share_with=("123456789012",))
+    outcome = _deploy(shared, clients, when=WHEN)
+    # A second, unchanged deploy must not add the statement again (nor fail on it).
+    _deploy(shared, clients, when=WHEN + dt.timedelta(1))
+    policy = json.loads(
+        clients.lambda_.get_layer_version_policy(
+            LayerName=settings.name, VersionNumber=outcome.version
+        )["Policy"]
+    )
+    principals = [s["Principal"] for s in policy["Statement"]]
+    assert len(principals) == 1 and "123456789012" in json.dumps(principals[0])
+
+
+def test_no_permission_without_share_with(settings: LayerSettings, clients: Clients) -> None:
+    write_layer(settings)
+    outcome = _deploy(settings, clients, when=WHEN)
+    with pytest.raises(ClientError):
+        clients.lambda_.get_layer_version_policy(
+            LayerName=settings.name, VersionNumber=outcome.version
+        )
