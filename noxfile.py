@@ -57,3 +57,18 @@ def network(session: nox.Session) -> None:
     """Tests that install real packages from PyPI (marked `network`)."""
     install(session)
     session.run("pytest", "-m", "network", *session.posargs)
+
+
+@nox.session(python="3.12", default=False)
+def bench(session: nox.Session) -> None:
+    """The pipeline benchmark: the seed's shell pipeline vs layer-tasks (bench/)."""
+    install(session)
+    session.run("python", "bench/pipeline_bench.py", *session.posargs)
+
+
+@nox.session(python="3.12", default=False)
+def audit(session: nox.Session) -> None:
+    """pip-audit on the built layer's distributions (`inv layer.audit`; needs network)."""
+    install(session, "dev,audit")
+    env = {"INVOKE_LAYER_STATE_DIR": os.path.join(session.create_tmp(), "layer-state")}
+    session.run("inv", "layer.audit", *session.posargs, env=env)

@@ -22,8 +22,8 @@ from pathlib import Path
 from . import __version__
 from .archive import code_sha256, write_layer_zip
 from .errors import LayerError
-from .footprint import distributions_footprint, tree_totals
-from .install import IndexConfig, Target, pip_index_config, run_install
+from .footprint import distributions_footprint
+from .install import IndexConfig, InstallResult, Target, pip_index_config, run_install
 from .manifest import Manifest
 from .progress import byte_progress, spinner
 from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool
@@ -40,6 +40,13 @@ class BuildResult:
     manifest_path: Path
     manifest: Manifest
     reused: bool
+
+
+def _index_config(settings: LayerSettings) -> IndexConfig:
+    # pip reads its own configuration; uv gets pip's index settings translated.
+    if settings.installer != "uv":
+        return IndexConfig()
+    return pip_index_config(cache_dir=settings.state_dir / "cache")
 
 
 def build_key(settings: LayerSettings, reqs: RequirementSet, index: IndexConfig) -> str:
@@ -90,18 +97,6 @@ def reusable_build(settings: LayerSettings, key: str) -> Manifest | None:
     return manifest
 
 
-def _link_tree(src: Path, dest: Path) -> None:
-    """Copy ``src`` to ``dest`` with hard links (fast, no extra space); copy across devices."""
-
-    def link(a: str, b: str) -> None:
-        try:
-            os.link(a, b)
-        except OSError:
-            shutil.copy2(a, b)
-
-    shutil.copytree(src, dest, symlinks=True, copy_function=link)
-
-
 def _timed(log: Log, label: str) -> Callable[[str], None]:
     start = time.perf_counter()
 
@@ -113,7 +108,7 @@ def _timed(log: Log, label: str) -> Callable[[str], None]:
 
 def _verify(
     settings: LayerSettings,
-    raw: Path,
+    unpruned: Callable[[], Path],
     stage: Path,
     modules: list[str],
     dist_names: list[str],
@@ -132,7 +127,9 @@ def _verify(
     failing_dists = [k.split(" ", 1)[1] for k in after.failures if k.startswith("version ")]
     if "import (all)" in after.failures:
         failing_modules, failing_dists = modules, dist_names
-    before = check_tree(raw, settings.python, settings.architecture, failing_modules, failing_dists)
+    before = check_tree(
+        unpruned(), settings.python, settings.architecture, failing_modules, failing_dists
+    )
     introduced = {k: v for k, v in after.failures.items() if k not in before.failures}
     already = {k: v for k, v in after.failures.items() if k in before.failures}
     if already:
@@ -159,8 +156,7 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     reqs = read_requirements(settings.requirements)
     require_non_empty(reqs)
     prepare_dist_dir(settings.dist_dir)
-    # pip reads its own configuration; uv gets pip's index settings translated.
-    index = pip_index_config() if settings.installer == "uv" else IndexConfig()
+    index = _index_config(settings)
     key = build_key(settings, reqs, index)
     if not force:
         cached = reusable_build(settings, key)
@@ -173,25 +169,32 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     raw, stage = work / "install", work / "python"
     for folder in (raw, stage):
         shutil.rmtree(folder, ignore_errors=True)
-    raw.mkdir(parents=True)
+    stage.mkdir(parents=True)
+
+    def install(into: Path) -> InstallResult:
+        return run_install(settings.installer, settings.requirements, into, target, index, log=log)
+
+    def unpruned() -> Path:
+        # Only when a check fails: the same install again (from the installer's now
+        # warm cache), to tell a failure pruning caused from one that was there before.
+        if not raw.exists():
+            raw.mkdir(parents=True)
+            install(raw)
+        return raw
 
     done = _timed(log, "install")
     with spinner(f"install ({settings.installer})"):
-        installed = run_install(
-            settings.installer, settings.requirements, raw, target, index, log=log
-        )
-    installed_bytes, _ = tree_totals(raw)
+        installed = install(stage)
     done(
-        f"{len(installed.distributions)} distributions for {target.describe()} with "
-        f"{settings.installer}, {installed_bytes:,} bytes"
+        f"{len(installed.distributions)} distributions for {target.describe()} with {settings.installer}"
     )
-    records = read_records(raw)
-    modules = top_level_modules(raw, records)
-    dist_names = [_dist_name(raw, info) for info in sorted(records)]
+    records = read_records(stage)
+    modules = top_level_modules(stage, records)
+    dist_names = [_dist_name(stage, info) for info in sorted(records)]
 
     done = _timed(log, "prune")
-    _link_tree(raw, stage)
     plan = plan_prune(stage, settings.prune, settings.prune_custom)
+    installed_bytes = plan.scanned_bytes
     apply_prune(stage, plan)
     pruned = plan.bytes_by_rule()
     if settings.prune.get("strip_so") and plan.strip:
@@ -205,7 +208,9 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
                 stage, plan.strip, tool, warn=lambda m: log(f"warning: {m}")
             )
     dists, unowned, unzipped = distributions_footprint(stage, records)
-    done(f"removed {sum(pruned.values()):,} bytes; {unzipped:,} bytes left")
+    done(
+        f"{installed_bytes:,} bytes installed, {sum(pruned.values()):,} removed, {unzipped:,} left"
+    )
 
     # Verify (a subprocess, mostly one core) while the zip is written (the other cores):
     # the zip goes to a partial file and only becomes <name>.zip once verify passed.
@@ -215,7 +220,7 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
         if settings.verify:
             done_verify = _timed(log, "verify")
             verifying = pool.submit(
-                _verify, settings, raw, stage, modules, dist_names, plan.rule_for, log
+                _verify, settings, unpruned, stage, modules, dist_names, plan.rule_for, log
             )
         try:
             done = _timed(log, "zip")
@@ -287,5 +292,5 @@ def current_manifest(settings: LayerSettings) -> Manifest | None:
         reqs = read_requirements(settings.requirements)
     except LayerError:
         return None
-    index = pip_index_config() if settings.installer == "uv" else IndexConfig()
+    index = _index_config(settings)
     return reusable_build(settings, build_key(settings, reqs, index))

@@ -13,6 +13,9 @@ indexes, whichever runs.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -25,6 +28,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from .errors import LayerError
+from .fsutil import atomic_write_text
 
 _CPU = {"x86_64": "x86_64", "arm64": "aarch64"}
 # The manylinux glibc levels uv can name as a --python-platform. 2.26 (Amazon Linux 2)
@@ -97,8 +101,67 @@ class IndexConfig:
 _SCOPE_RANK = {"global": 0, "user": 1, "site": 2, ":env:": 3}
 
 
-def pip_index_config(python: str = sys.executable) -> IndexConfig:
-    """Ask pip itself (``pip config list``) so every file and variable pip reads counts."""
+def _pip_config_inputs(python: str) -> str:
+    """Everything `pip config list` depends on: PIP_* variables and pip's config files.
+
+    The files are the ones pip reads (pip._internal.configuration): the XDG system dirs
+    and /etc, the interpreter's prefix, ~/.pip and the XDG user dir, and PIP_CONFIG_FILE.
+    A file counts by path, size and mtime, so editing one changes the key.
+    """
+    home = os.path.expanduser("~")
+    xdg_dirs = os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    xdg_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    prefix = sys.prefix if python == sys.executable else str(Path(python).resolve().parent.parent)
+    files = [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs.split(os.pathsep) if d]
+    files += [
+        "/etc/pip.conf",
+        os.path.join(prefix, "pip.conf"),
+        os.path.join(home, ".pip", "pip.conf"),
+        os.path.join(xdg_home, "pip", "pip.conf"),
+        os.environ.get("PIP_CONFIG_FILE", ""),
+    ]
+    stats = []
+    for name in filter(None, files):
+        try:
+            st = os.stat(name)
+            stats.append((name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            stats.append((name, -1, 0))
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("PIP_"))
+    return json.dumps([python, env, xdg_dirs, xdg_home, stats])
+
+
+def pip_index_config(python: str = sys.executable, cache_dir: Path | None = None) -> IndexConfig:
+    """The index settings pip would use, from ``pip config list``, cached in ``cache_dir``.
+
+    Asking pip itself means every file and variable pip reads counts; the answer is
+    cached by `_pip_config_inputs`, since starting pip costs about half a second on
+    every build, including the no-change ones that should be nearly free.
+    """
+    if cache_dir is None:
+        return _ask_pip(python)
+    key = hashlib.sha256(_pip_config_inputs(python).encode()).hexdigest()
+    cache = cache_dir / f"pip-config-{key[:32]}.json"
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        return IndexConfig(
+            index_url=data["index_url"],
+            extra_index_urls=tuple(data["extra_index_urls"]),
+            find_links=tuple(data["find_links"]),
+            no_index=bool(data["no_index"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    config = _ask_pip(python)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache, json.dumps(dataclasses.asdict(config)))
+    except OSError:
+        pass  # a cache we cannot write only costs time
+    return config
+
+
+def _ask_pip(python: str) -> IndexConfig:
     try:
         proc = subprocess.run(
             [python, "-m", "pip", "config", "list"],

@@ -70,6 +70,7 @@ class Removal:
 class PrunePlan:
     removals: list[Removal] = field(default_factory=list)
     strip: list[str] = field(default_factory=list)  # relative paths of .so files to strip
+    scanned_bytes: int = 0  # everything the walk saw: the tree's size before pruning
 
     def bytes_by_rule(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -184,6 +185,7 @@ def plan_prune(
 
     def claim_file(rel: str, entry: os.DirEntry[str], in_dist_info: str | None) -> None:
         size = _size(entry)
+        plan.scanned_bytes += size
         if in_dist_info is not None:
             inner = rel[len(in_dist_info) + 1 :]
             if enabled.get("dist_info") and not _DIST_INFO_KEEP.match(inner):
@@ -251,6 +253,7 @@ def plan_prune(
         return False
 
     walk(tree, "", None)
+    plan.scanned_bytes += sum(r.bytes for r in plan.removals if r.is_dir)
     return plan
 
 

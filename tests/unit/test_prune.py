@@ -44,6 +44,7 @@ TREE = {
 def test_defaults_remove_the_classic_set_and_keep_metadata(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "t", TREE)
     plan = plan_prune(tree, DEFAULT_PRUNE)
+    assert plan.scanned_bytes == sum(len(text) for text in TREE.values())
     apply_prune(tree, plan)
     left = sorted(str(p.relative_to(tree)) for p in tree.rglob("*") if p.is_file())
     assert left == [
