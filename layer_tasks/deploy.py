@@ -54,6 +54,7 @@ class Plan:
     config_before: tuple[str, ...]
     function: str = ""
     share_with: tuple[str, ...] = ()
+    bucket_checked: bool = True
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -72,7 +73,9 @@ class Plan:
             out.append(f"build:     rebuild {self.zip_path} (inputs changed or no build yet)")
         else:
             out.append(f"build:     none, publish the existing {self.zip_path}")
-        if self.create_bucket:
+        if not self.bucket_checked:
+            out.append(f"bucket:    s3://{self.bucket} not read (nothing to upload)")
+        elif self.create_bucket:
             extra = "" if self.tls_policy else "; TLS-only policy skipped (plain-http endpoint)"
             out.append(
                 f"bucket:    create s3://{self.bucket} in {self.region} (private, encrypted{extra})"
@@ -80,7 +83,9 @@ class Plan:
         else:
             out.append(f"bucket:    s3://{self.bucket} exists (settings left as they are)")
             out.extend(f"           differs from defaults: {d}" for d in self.bucket_differences)
-        if self.lifecycle_change:
+        if not self.bucket_checked:
+            out.append("lifecycle: not read (nothing to upload; `inv layer.lifecycle` sets it)")
+        elif self.lifecycle_change:
             out.append(
                 f"lifecycle: {self.lifecycle_change} rule expiring zips after "
                 f"{self.lifecycle_days} days (other rules kept: {len(self.lifecycle_rules) - 1})"
@@ -141,11 +146,14 @@ def make_plan(
     force: bool,
     when: dt.datetime,
     object_key: str | None = None,
+    bucket_checked: bool = True,
 ) -> Plan:
     """Pure: what to do, from what the read calls found. ``manifest`` is None when a
     dry run would rebuild (the new zip's hash is not known yet)."""
     rule = s3.lifecycle_rule(settings.prefix, settings.name, settings.lifecycle_days)
     rules, change = s3.merge_lifecycle(list(lifecycle_rules), rule)
+    if not bucket_checked:
+        change = None  # not read, so not changed: `inv layer.lifecycle` applies it alone
     unchanged = latest if (latest and manifest and lambda_.matches(latest, manifest)) else None
     publish = force or unchanged is None
     key = None
@@ -168,6 +176,7 @@ def make_plan(
         lifecycle_change=change,
         lifecycle_days=settings.lifecycle_days,
         lifecycle_rules=tuple(rules),
+        bucket_checked=bucket_checked,
         object_key=key,
         publish=publish,
         unchanged=unchanged,
@@ -237,11 +246,18 @@ def prepare(
     config_before: list[str] = []
     if update_config:
         config_before = chalice_config.read_stage_layers(settings.chalice_config, settings.stage)
-    bucket = s3.inspect_bucket(
-        clients.s3, settings.bucket, clients.region, plain_http=clients.plain_http
-    )
-    rules = s3.get_lifecycle_rules(clients.s3, settings.bucket) if bucket.exists else []
     latest = lambda_.latest_layer_version(clients.lambda_, settings.name)
+    unchanged = bool(latest and manifest and lambda_.matches(latest, manifest))
+    if unchanged and not force:
+        # Nothing will be uploaded: the bucket is not needed, so it is not read either
+        # (a no-change deploy makes only the calls that tell it is unchanged).
+        bucket, rules, checked = s3.BucketState(settings.bucket, exists=True), [], False
+    else:
+        bucket = s3.inspect_bucket(
+            clients.s3, settings.bucket, clients.region, plain_http=clients.plain_http
+        )
+        rules = s3.get_lifecycle_rules(clients.s3, settings.bucket) if bucket.exists else []
+        checked = True
     plan = make_plan(
         settings,
         build=build_step,
@@ -256,6 +272,7 @@ def prepare(
         update_config=update_config,
         force=force,
         when=when,
+        bucket_checked=checked,
     )
     return plan, manifest
 

@@ -311,3 +311,23 @@ def test_no_permission_without_share_with(settings: LayerSettings, clients: Clie
         clients.lambda_.get_layer_version_policy(
             LayerName=settings.name, VersionNumber=outcome.version
         )
+
+
+def test_no_change_deploy_makes_only_the_read_calls_it_needs(
+    settings: LayerSettings, clients: Clients
+) -> None:
+    write_layer(settings)
+    _deploy(settings, clients, when=WHEN)
+    calls: list[str] = []
+
+    def record(model: object, **_: object) -> None:
+        calls.append(str(getattr(model, "name", model)))
+
+    for client in (clients.s3, clients.lambda_):
+        client.meta.events.register("before-call", record)
+    lines: list[str] = []
+    outcome = _deploy(settings, clients, lines, when=WHEN + dt.timedelta(1))
+    assert not outcome.published
+    # Learning that the latest version already has this CodeSha256 takes a list and a
+    # get; the bucket, its lifecycle and every write are left alone.
+    assert calls == ["ListLayerVersions", "GetLayerVersion"]
