@@ -17,7 +17,12 @@ def atomic_path(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
     system); on any failure it is removed and ``dest`` is left as it was.
     """
     dest = Path(dest)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
+    _remove_stale(dest, suffix)
+    # The writer's pid is in the name, so a later write can tell a temporary file left
+    # by a killed process (SIGKILL runs no cleanup) from one still being written.
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{dest.name}.{os.getpid()}.", suffix=suffix, dir=dest.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -40,6 +45,32 @@ def atomic_path(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
 def atomic_write_text(dest: Path, text: str) -> None:
     with atomic_path(Path(dest)) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists, it is someone else's
+        return True
+    return True
+
+
+def _remove_stale(dest: Path, suffix: str) -> None:
+    """Remove the temporary files of ``dest`` whose writer no longer runs."""
+    prefix = f".{dest.name}."
+    try:
+        names = os.listdir(dest.parent)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        pid = name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(dest.parent, name))
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -162,6 +162,14 @@ def inspect_bucket(s3: Any, bucket: str, region: str, *, plain_http: bool = Fals
         if status == 301 or _code(exc) in ("301", "PermanentRedirect"):
             other = headers.get("x-amz-bucket-region", "another region")
             raise _wrong_region(bucket, other, region) from None
+        if status == 400 or _code(exc) in ("400", "ExpiredToken", "BadRequest"):
+            # HEAD answers carry no error code; S3's 400 here is almost always an expired
+            # or malformed session token (403 would be a permission problem).
+            raise LayerError(
+                f"S3 rejected the request for bucket {bucket!r} (400 Bad Request): the AWS "
+                "credentials are most likely expired; refresh them (aws sso login, new "
+                "session token) and run again"
+            ) from None
         if status == 403 or _code(exc) in ("403", "AccessDenied"):
             raise LayerError(
                 f"bucket {bucket!r} exists but this identity cannot use it (403): it belongs "
@@ -202,7 +210,9 @@ def create_bucket(
             notes.append(
                 f"bucket {bucket} already existed (owned by you); settings left as they are"
             )
-            return notes
+            return notes + _complete_private_settings(
+                s3, bucket, region, kms_key_id=kms_key_id, plain_http=plain_http
+            )
         if code == "BucketAlreadyExists":
             raise LayerError(
                 f"bucket name {bucket!r} is taken by another account: S3 names are global; "
@@ -229,6 +239,46 @@ def create_bucket(
     else:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_policy(bucket, region)))
     return notes
+
+
+def _complete_private_settings(
+    s3: Any, bucket: str, region: str, *, kms_key_id: str, plain_http: bool
+) -> list[str]:
+    """Add the private settings a bucket of ours lacks entirely; never change one it has.
+
+    `create_bucket` is only called when the bucket was not there a moment before, so
+    "already owned by you" means our own CreateBucket succeeded but its answer was lost
+    (botocore's retry then gets this error), or a concurrent deploy is creating it. Either
+    way the bucket may have none of the settings yet.
+    """
+    added: list[str] = []
+    try:
+        s3.get_public_access_block(Bucket=bucket)
+    except ClientError as exc:
+        if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+            raise
+        s3.put_public_access_block(
+            Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
+        )
+        added.append("public access block")
+    try:
+        s3.get_bucket_encryption(Bucket=bucket)
+    except ClientError as exc:
+        if _code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+            raise
+        s3.put_bucket_encryption(
+            Bucket=bucket, ServerSideEncryptionConfiguration=encryption_config(kms_key_id)
+        )
+        added.append("default encryption")
+    if not plain_http:
+        try:
+            s3.get_bucket_policy(Bucket=bucket)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchBucketPolicy":
+                raise
+            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_policy(bucket, region)))
+            added.append("TLS-only bucket policy")
+    return [f"it had no {what}: added" for what in added]
 
 
 # --- lifecycle ------------------------------------------------------------------------
@@ -423,6 +473,12 @@ def upload_layer(
             if _precondition_failed(exc):
                 log(f"s3://{bucket}/{key} was taken meanwhile; trying the next key")
                 continue
+            if "(AccessDenied)" in str(exc):
+                raise LayerError(
+                    f"access denied on PutObject to s3://{bucket}/{key}: grant s3:PutObject "
+                    f"on arn:aws:s3:::{bucket}/{layer_prefix(prefix, manifest.name)}* to this "
+                    "identity (see docs/s3-layer-deployment-guide.md, IAM)"
+                ) from None
             raise LayerError(f"upload to s3://{bucket}/{key} failed: {exc}") from None
         break
     head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")

@@ -8,6 +8,8 @@ an explicit endpoint and throwaway credentials instead, for its run only.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -45,7 +47,9 @@ class Clients:
 
 def client_config(settings: LayerSettings) -> Config:
     return Config(
-        retries={"mode": settings.retry_mode, "max_attempts": settings.max_attempts},
+        # total_max_attempts counts the first request too, as AWS's own `max_attempts`
+        # setting does; botocore's `max_attempts` key would count retries only (one more).
+        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
         # Bucket names with dots break virtual-hosted TLS; path style works everywhere
         # an endpoint is overridden, virtual style is AWS's default otherwise.
         s3={"addressing_style": "auto"},
@@ -107,8 +111,60 @@ def make_clients(
             "AWS_REGION, or a region in your AWS profile"
         )
     check_credentials(session)
+    frozen = session.get_credentials().get_frozen_credentials()
+    redact_in_logs(frozen.secret_key, frozen.token)
     config = client_config(settings)
     extra: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     s3 = session.client("s3", region_name=region, config=config, **extra)
     lam = session.client("lambda", region_name=region, config=config, **extra)
+    for client in (s3, lam):
+        client.meta.events.register("after-call-error", name_failed_operation)
     return Clients(s3=s3, lambda_=lam, region=region)
+
+
+def name_failed_operation(exception: BaseException, event_name: str = "", **_: Any) -> None:
+    """Tag a failed call's exception with its operation (``after-call-error`` event).
+
+    botocore's connection errors (a dropped connection, a timeout) do not say which call
+    failed, unlike ``ClientError``; the task glue puts the name in the ``error:`` line.
+    """
+    if not getattr(exception, "operation_name", None):
+        with contextlib.suppress(AttributeError):  # an exception type with __slots__
+            exception.operation_name = event_name.rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+
+
+class _Redact(logging.Filter):
+    """Replaces credential values in log records with ``***``.
+
+    botocore logs each request's canonical form and headers at DEBUG, session token
+    included; `inv --debug` turns the root logger to DEBUG, which would print it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.values:
+            message = record.getMessage()
+            redacted = message
+            for value in self.values:
+                redacted = redacted.replace(value, "***")
+            if redacted != message:
+                record.msg, record.args = redacted, ()
+        return True
+
+
+_REDACT = _Redact()
+_LOG_ROOTS = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
+def redact_in_logs(*values: str | None) -> None:
+    """Keep these values out of every log record of the AWS libraries (this process)."""
+    _REDACT.values.update(v for v in values if v and len(v) >= 8)
+    # A logger's filter sees only its own records, so it goes on each module's logger.
+    names = [n for n in logging.Logger.manager.loggerDict if n.split(".")[0] in _LOG_ROOTS]
+    for name in [*_LOG_ROOTS, *names]:
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)

@@ -67,6 +67,13 @@ def translate(exc: BaseException) -> LayerError | None:
         return LayerError(
             f"cannot reach AWS: {exc}; check the network, AWS_ENDPOINT_URL and the region"
         )
+    if isinstance(exc, (bx.HTTPClientError, bx.ConnectionError)):
+        # A dropped connection or a timeout that outlasted botocore's retries.
+        op = getattr(exc, "operation_name", None) or "an AWS call"
+        return LayerError(
+            f"{op} failed after retries: {exc}; check the network and run again "
+            "(steps after it were not run)"
+        )
     if isinstance(exc, bx.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         op = getattr(exc, "operation_name", "AWS call")

@@ -13,6 +13,7 @@ from invoke import Context
 
 from .. import chalice_config
 from ..arn_file import read_arn
+from ..arns import parse_layer_arn
 from ..aws.functions import apply_function_layers, get_function, get_function_layers
 from ..aws.lambda_ import iter_layer_versions
 from ..aws.session import make_session
@@ -75,6 +76,14 @@ def update_config(
             raise LayerError(
                 f"no --arn given and the ARN file {settings.arn_file} is missing or empty: "
                 "run `inv layer.deploy` first, or pass --arn"
+            )
+        if parse_layer_arn(from_file).name != settings.name:
+            # Another project's ARN file (or a renamed layer): wiring it in silently
+            # would point this app at someone else's dependencies.
+            raise LayerError(
+                f"the ARN file {settings.arn_file} holds a version of layer "
+                f"{parse_layer_arn(from_file).name}, not {settings.name} (layer.name): deploy "
+                "this layer first, or pass --arn explicitly"
             )
         arns = [from_file]
     region = clients.region if clients else _config_region(settings)

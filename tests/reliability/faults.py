@@ -1,0 +1,214 @@
+"""Fault injection for the reliability tests: botocore event hooks, registered by the test.
+
+`FaultInjector` answers the first N requests of chosen operations itself, from the
+client's ``before-send`` event, with an HTTP error response (throttling, 500, 503) or a
+dropped connection, so the request never reaches the server; botocore then handles it
+exactly as it would a real answer (parse, retry with its retry mode, or raise). Nothing
+in the project is mocked: the hooks sit on the botocore clients (or, for code that makes
+its own clients, on every new botocore session through ``BUILTIN_HANDLERS``).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import sys
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ConnectionClosedError
+from moto.server import ThreadedMotoServer
+
+# layer_fakes lives in tests/aws; make it importable when this folder runs alone.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))
+
+# kind -> (HTTP status, S3 error code, Lambda error code); None status: dropped connection.
+KINDS: dict[str, tuple[int | None, str, str]] = {
+    "throttle": (503, "SlowDown", "TooManyRequestsException"),  # per service, as AWS sends
+    "throttling": (400, "Throttling", "ThrottlingException"),
+    "http500": (500, "InternalError", "ServiceException"),
+    "http503": (503, "ServiceUnavailable", "ServiceUnavailableException"),
+    "dropped": (None, "", ""),
+}
+LAMBDA_THROTTLE_STATUS = 429
+
+
+class _Raw(io.BytesIO):
+    """What AWSResponse reads its body from."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        data = self.read()
+        while data:
+            yield data
+            data = self.read()
+
+
+def error_response(url: str, service: str, kind: str) -> AWSResponse:
+    status, s3_code, lambda_code = KINDS[kind]
+    assert status is not None
+    if service == "s3":
+        body = (
+            f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{s3_code}</Code>"
+            f"<Message>injected {kind}</Message><RequestId>fault</RequestId></Error>"
+        ).encode()
+        headers = {"Content-Type": "application/xml"}
+    else:
+        if kind == "throttle":
+            status = LAMBDA_THROTTLE_STATUS
+        body = json.dumps({"Type": "Service", "message": f"injected {kind}"}).encode()
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": lambda_code}
+    headers["Content-Length"] = str(len(body))
+    return AWSResponse(url, status, headers, _Raw(body))
+
+
+@dataclass
+class Fault:
+    operation: str  # e.g. "PutObject", "PublishLayerVersion"
+    kind: str  # a key of KINDS, or "access-denied" / "expired-token"
+    times: int = 1
+
+
+@dataclass
+class FaultInjector:
+    """Answers the first ``times`` requests of each planned operation with a fault."""
+
+    faults: list[Fault] = field(default_factory=list)
+    injected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    seen: Counter[str] = field(default_factory=Counter)
+
+    def add(self, operation: str, kind: str, times: int = 1) -> FaultInjector:
+        self.faults.append(Fault(operation, kind, times))
+        return self
+
+    def attach(self, *clients: Any) -> FaultInjector:
+        for client in clients:
+            # First: moto's in-process stub (if any) must not answer before us.
+            client.meta.events.register_first("before-send", self.before_send)
+        return self
+
+    def before_send(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
+        _, service, operation = event_name.split(".", 2)
+        self.seen[operation] += 1
+        for fault in self.faults:
+            if (
+                fault.operation != operation
+                or self.injected[(operation, fault.kind)] >= fault.times
+            ):
+                continue
+            self.injected[(operation, fault.kind)] += 1
+            if fault.kind == "dropped":
+                raise ConnectionClosedError(endpoint_url=request.url)
+            if fault.kind == "lost-response":
+                # The server does the work; its answer never arrives.
+                from botocore.httpsession import URLLib3Session
+
+                URLLib3Session().send(request)
+                raise ConnectionClosedError(endpoint_url=request.url)
+            if fault.kind == "access-denied":
+                return denied_response(request.url, service)
+            if fault.kind == "expired-token":
+                return expired_response(request.url, service)
+            return error_response(request.url, service, fault.kind)
+        return None
+
+    def count(self, operation: str) -> int:
+        return sum(n for (op, _), n in self.injected.items() if op == operation)
+
+
+def denied_response(url: str, service: str) -> AWSResponse:
+    if service == "s3":
+        body = (
+            b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+            b"<Message>Access Denied</Message></Error>"
+        )
+        headers = {"Content-Type": "application/xml"}
+    else:
+        body = b'{"Type": "User", "Message": "not authorized"}'
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "AccessDeniedException"}
+    return AWSResponse(url, 403, headers, _Raw(body))
+
+
+def expired_response(url: str, service: str) -> AWSResponse:
+    if service == "s3":
+        # S3 answers an expired session token with 400 ExpiredToken (a HEAD: no body).
+        body = (
+            b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code>"
+            b"<Message>The provided token has expired.</Message></Error>"
+        )
+        headers = {"Content-Type": "application/xml"}
+        return AWSResponse(url, 400, headers, _Raw(body))
+    else:
+        body = (
+            b'{"Type": "User", "message": "The security token included in the request is expired"}'
+        )
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "ExpiredTokenException"}
+    return AWSResponse(url, 400, headers, _Raw(body))
+
+
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """botocore still decides to retry (and counts the attempts); it just does not sleep.
+    Returns the delays botocore asked for."""
+    from botocore.retries import standard
+
+    asked: list[float] = []
+    real = standard.ExponentialBackoff.delay_amount
+
+    def delay(self: Any, context: Any) -> float:
+        asked.append(real(self, context))
+        return 0.0
+
+    monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", delay)
+    return asked
+
+
+def inject_everywhere(monkeypatch: pytest.MonkeyPatch, injector: FaultInjector) -> None:
+    """Attach ``injector`` to every botocore client created from now on in this process
+    (for code paths that make their own clients, e.g. a task run in-process)."""
+    from botocore import handlers
+
+    monkeypatch.setattr(
+        handlers,
+        "BUILTIN_HANDLERS",
+        [*handlers.BUILTIN_HANDLERS, ("before-send", injector.before_send)],
+    )
+
+
+# --- a moto server on 127.0.0.1 -----------------------------------------------------------
+
+
+class MotoServer:
+    def __init__(self) -> None:
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        # moto's backends are global to the process: each test starts from an empty state.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        opener.open(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")).close()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@functools.cache
+def client(endpoint: str, service: str, region: str = "us-east-1") -> Any:
+    """A plain client on the server (no faults) to read the state back; cached, because
+    making a client costs more than most of the calls the tests make."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

@@ -1,0 +1,593 @@
+"""The catalogue of bad inputs (docs/bad-inputs.md): every row is one case here, with the
+same id. Each runs the task as a user types it (in-process, ``invoke.main.program``) and
+must end in exactly one ``error:`` line containing the catalogued text, exit status 1,
+no traceback, and no change to the project's files or to the AWS state.
+
+AWS calls go to a moto server given by ``AWS_ENDPOINT_URL``; permission and credential
+failures are injected with a botocore ``before-send`` hook (tests/reliability/faults.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import write_requirements
+from faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from invoke.main import program
+from layer_fakes import write_layer
+
+from layer_tasks import chalice_config
+from layer_tasks.errors import LayerError
+from layer_tasks.requirements import read_requirements
+from layer_tasks.settings import LayerSettings
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "bad-inputs.md"
+ACCOUNT = "123456789012"
+NAME = "test-layer"
+
+
+def arn(version: int, region: str = "us-east-1", name: str = NAME) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT}:layer:{name}:{version}"
+
+
+@dataclass
+class Ctx:
+    project: Path
+    endpoint: str
+    monkeypatch: pytest.MonkeyPatch
+    wheelhouse: Path
+    settings: LayerSettings
+
+    def set_layer(self, **values: Any) -> None:
+        data = yaml.safe_load((self.project / "invoke.yaml").read_text())
+        data["layer"].update(values)
+        (self.project / "invoke.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    def requirements(self, *lines: str) -> None:
+        write_requirements(self.project / "requirements-all.txt", self.wheelhouse, *lines)
+
+    def publish(self, count: int, name: str = NAME) -> list[str]:
+        lam = client(self.endpoint, "lambda")
+        out = []
+        for i in range(count):
+            out.append(
+                lam.publish_layer_version(
+                    LayerName=name,
+                    Content={"ZipFile": _tiny_zip(f"X = {i}\n")},
+                    CompatibleRuntimes=["python3.12"],
+                    CompatibleArchitectures=["x86_64"],
+                )["LayerVersionArn"]
+            )
+        return out
+
+    def fault(self, operation: str, kind: str) -> None:
+        inject_everywhere(self.monkeypatch, FaultInjector().add(operation, kind, times=99))
+
+
+def _tiny_zip(body: str) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("python/mod.py", body)
+    return buf.getvalue()
+
+
+@dataclass
+class Row:
+    id: str
+    argv: list[str]
+    expect: str  # a stable part of the error line (a regex)
+    setup: Callable[[Ctx], None] = lambda _c: None
+    env: dict[str, str | None] = field(default_factory=dict)
+    # The failure comes after the bucket step: the bucket (and for a failed publish, the
+    # uploaded zip, left to the lifecycle rule) may exist; no version may be published.
+    after_upload: bool = False
+
+
+def _config(text: str) -> Callable[[Ctx], None]:
+    def setup(c: Ctx) -> None:
+        (c.project / ".chalice" / "config.json").write_text(text, encoding="utf-8")
+
+    return setup
+
+
+def _read_only(c: Ctx) -> None:
+    (c.project / ".chalice" / "config.json").chmod(0o444)
+
+
+def _dangling_symlink(c: Ctx) -> None:
+    config = c.project / ".chalice" / "config.json"
+    config.unlink()
+    config.symlink_to(c.project / "gone" / "config.json")
+
+
+def _zip_write_fails(code: int) -> Callable[[Ctx], None]:
+    """The zip's file system refuses a write (disk full, permission lost) halfway."""
+
+    def setup(c: Ctx) -> None:
+        from layer_tasks import archive
+
+        real = archive._Writer._write
+        written = {"n": 0}
+
+        def write(self: Any, data: bytes) -> None:
+            written["n"] += len(data)
+            if written["n"] > 2000:
+                raise OSError(code, os.strerror(code))
+            real(self, data)
+
+        c.monkeypatch.setattr(archive._Writer, "_write", write)
+
+    return setup
+
+
+def _arn_file(text: str) -> Callable[[Ctx], None]:
+    def setup(c: Ctx) -> None:
+        c.publish(1, name="other-layer")
+        (c.project / ".layer-arn.txt").write_text(text, encoding="utf-8")
+
+    return setup
+
+
+def _deleted_version(c: Ctx) -> None:
+    c.publish(2)
+    client(c.endpoint, "lambda").delete_layer_version(LayerName=NAME, VersionNumber=1)
+
+
+def _built(c: Ctx) -> None:
+    write_layer(c.settings)
+
+
+def _built_and_fault(operation: str, kind: str) -> Callable[[Ctx], None]:
+    def setup(c: Ctx) -> None:
+        write_layer(c.settings)
+        c.fault(operation, kind)
+
+    return setup
+
+
+NO_CREDENTIALS: dict[str, str | None] = {
+    "AWS_ACCESS_KEY_ID": None,
+    "AWS_SECRET_ACCESS_KEY": None,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+ROWS = [
+    # requirement files
+    Row(
+        "requirements-missing",
+        ["layer.build"],
+        r"requirements file .*nope\.txt not found: create it or set layer\.requirements",
+        env={"INVOKE_LAYER_REQUIREMENTS": "nope.txt"},
+    ),
+    Row(
+        "requirements-empty",
+        ["layer.build"],
+        r"requirements-all\.txt lists no requirements: add the layer's packages to it",
+        lambda c: c.requirements("# nothing yet"),
+    ),
+    Row(
+        "requirements-not-utf8",
+        ["layer.build"],
+        r"requirements-all\.txt is not UTF-8 text \(byte 0\): save it as UTF-8",
+        lambda c: (c.project / "requirements-all.txt").write_bytes(b"\xff\xfealpha==1.0\n"),
+    ),
+    Row(
+        "requirements-syntax-error",
+        ["layer.build"],
+        r"requirements-all\.txt:3: invalid requirement 'alpha=1\.0': ",
+        lambda c: c.requirements("alpha=1.0"),
+    ),
+    Row(
+        "requirements-unknown-package",
+        ["layer.build"],
+        r"cannot install the layer for .*: Because no-such-package was not found in the provided package locations",
+        lambda c: c.requirements("no-such-package==1.0"),
+    ),
+    Row(
+        "requirements-sdist-only",
+        ["layer.build"],
+        r"cannot install the layer for .*gamma.*a layer takes binary wheels only",
+        lambda c: c.requirements("gamma==1.0"),
+    ),
+    Row(
+        "requirements-conflicting-pins",
+        ["layer.build"],
+        r"cannot install the layer for .*alpha",
+        lambda c: c.requirements("alpha==1.0", "alpha==2.0"),
+    ),
+    # invoke.yaml
+    Row(
+        "yaml-wrong-type",
+        ["layer.build"],
+        r"layer\.budget_mb must be a number of MiB, got 'lots'",
+        lambda c: c.set_layer(budget_mb="lots"),
+    ),
+    Row(
+        "yaml-unknown-key",
+        ["layer.build"],
+        r"unknown layer setting\(s\) buget_mb in invoke\.yaml; known keys are name, ",
+        lambda c: c.set_layer(buget_mb=100),
+    ),
+    Row(
+        "yaml-unknown-architecture",
+        ["layer.build"],
+        r"layer\.architecture 'sparc' is not a Lambda architecture; use x86_64 or arm64",
+        lambda c: c.set_layer(architecture="sparc"),
+    ),
+    Row(
+        "yaml-unknown-python",
+        ["layer.build"],
+        r"layer\.python '3\.9' is not a Lambda Python runtime; use one of 3\.10, ",
+        lambda c: c.set_layer(python="3.9"),
+    ),
+    Row(
+        "layer-name-invalid",
+        ["layer.build"],
+        r"layer\.name 'my layer!' is not a valid Lambda layer name: use 1-140 letters, digits, '-' or '_'",
+        lambda c: c.set_layer(name="my layer!"),
+    ),
+    Row(
+        "layer-name-too-long",
+        ["layer.build"],
+        r"layer\.name 'xxxx.*' is not a valid Lambda layer name",
+        lambda c: c.set_layer(name="x" * 141),
+    ),
+    Row(
+        "bucket-name-invalid",
+        ["layer.publish"],
+        r"layer\.bucket 'Bad_Bucket' is not a valid S3 bucket name: use 3-63 lowercase letters",
+        _built,
+        env={"INVOKE_LAYER_BUCKET": "Bad_Bucket"},
+    ),
+    Row(
+        "bucket-name-ip-address",
+        ["layer.publish"],
+        r"layer\.bucket '192\.168\.1\.1' is not a valid S3 bucket name: it must not look like an IP address",
+        _built,
+        env={"INVOKE_LAYER_BUCKET": "192.168.1.1"},
+    ),
+    Row(
+        "bucket-name-reserved",
+        ["layer.publish"],
+        r"layer\.bucket 'xn--layers' is not a valid S3 bucket name: the prefixes 'xn--', 'sthree-' and 'amzn-s3-demo-' are reserved",
+        _built,
+        env={"INVOKE_LAYER_BUCKET": "xn--layers"},
+    ),
+    # Chalice configs
+    Row(
+        "chalice-config-missing",
+        ["layer.update-config", f"--arn={arn(1)}"],
+        r"Chalice config .*config\.json not found: set layer\.chalice_config",
+        lambda c: (c.project / ".chalice" / "config.json").unlink(),
+    ),
+    Row(
+        "chalice-config-malformed",
+        ["layer.update-config", f"--arn={arn(1)}"],
+        r"Chalice config .*config\.json is not valid JSON \(line 1, column 2: .*\); fix it by hand, nothing was changed",
+        _config("{stages: }\n"),
+    ),
+    Row(
+        "chalice-config-no-stages",
+        ["layer.update-config", f"--arn={arn(1)}"],
+        r"Chalice config .*config\.json has no \"stages\" object; add one",
+        _config('{"version": "2.0", "app_name": "demo"}\n'),
+    ),
+    Row(
+        "chalice-config-read-only",
+        ["layer.update-config", f"--arn={arn(1)}"],
+        r"Chalice config .*config\.json is read-only; make it writable \(chmod u\+w\) and run again",
+        _read_only,
+    ),
+    Row(
+        "chalice-config-dangling-symlink",
+        ["layer.update-config", f"--arn={arn(1)}"],
+        r"Chalice config .*config\.json is a symlink to .*gone/config\.json, which does not exist",
+        _dangling_symlink,
+    ),
+    Row(
+        "chalice-config-unknown-stage",
+        ["layer.update-config", f"--arn={arn(1)}", "--stage=qa"],
+        r"stage 'qa' is not in .*config\.json \(stages: dev, prod\); pick one with --stage, or pass --create-stage",
+    ),
+    # ARNs
+    Row(
+        "arn-malformed",
+        ["layer.update-config", "--arn=arn:aws:lambda:us-east-1:123:layer:x"],
+        r"layer ARN 'arn:aws:lambda:us-east-1:123:layer:x' is not a Lambda layer version ARN \(arn:aws:lambda:<region>:<account>:layer:<name>:<version>\)",
+    ),
+    Row(
+        "arn-other-region",
+        ["layer.update-config", f"--arn={arn(1, 'eu-west-1')}"],
+        r"layer ARN .*eu-west-1.* is in region eu-west-1, but the configured region is us-east-1: a function can only use layers from its own region",
+    ),
+    Row(
+        "arn-file-other-layer",
+        ["layer.update-config"],
+        r"the ARN file .*\.layer-arn\.txt holds a version of layer other-layer, not test-layer \(layer\.name\)",
+        _arn_file(arn(1, name="other-layer") + "\n"),
+    ),
+    Row(
+        "arn-file-garbage",
+        ["layer.update-config"],
+        r"the ARN in .*\.layer-arn\.txt 'not-an-arn' is not a Lambda layer version ARN",
+        _arn_file("not-an-arn\n"),
+    ),
+    Row(
+        "arn-deleted-version",
+        ["layer.rollback", "--version=1"],
+        r"layer test-layer version 1 does not exist \(never published, or deleted\); `inv layer\.versions` lists the versions you can roll back to",
+        _deleted_version,
+    ),
+    # --version
+    Row(
+        "version-zero",
+        ["layer.rollback", "--version=0"],
+        r"--version must be a positive whole number \(a published layer version, see `inv layer\.versions`\), got '0'",
+    ),
+    Row(
+        "version-negative",
+        ["layer.rollback", "--version=-1"],
+        r"--version must be a positive whole number .*got '-1'",
+    ),
+    Row(
+        "version-not-a-number",
+        ["layer.rollback", "--version=two"],
+        r"--version must be a positive whole number .*got 'two'",
+    ),
+    Row(
+        "version-missing",
+        ["layer.rollback", "--version=99"],
+        r"layer test-layer version 99 does not exist \(never published, or deleted\)",
+        lambda c: c.publish(1),
+    ),
+    # build outputs
+    Row(
+        "dist-dir-is-a-file",
+        ["layer.build"],
+        r"layer\.dist_dir .*requirements-all\.txt is a file, not a folder: remove it or change dist_dir",
+        env={"INVOKE_LAYER_DIST_DIR": "requirements-all.txt"},
+    ),
+    Row(
+        "zip-disk-full",
+        ["layer.build"],
+        r"cannot write the layer zip .*No space left on device",
+        _zip_write_fails(errno.ENOSPC),
+    ),
+    Row(
+        "zip-permission-denied",
+        ["layer.build"],
+        r"cannot write the layer zip .*Permission denied",
+        _zip_write_fails(errno.EACCES),
+    ),
+    # credentials and permissions
+    Row(
+        "credentials-missing",
+        ["layer.publish"],
+        r"no AWS credentials found: configure a profile \(aws configure / AWS_PROFILE\), SSO \(aws sso login\), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+        _built,
+        env=NO_CREDENTIALS,
+    ),
+    Row(
+        "region-missing",
+        ["layer.publish"],
+        r"no AWS region set: set layer\.region in invoke\.yaml, INVOKE_LAYER_REGION, AWS_REGION",
+        _built,
+        env={"INVOKE_LAYER_REGION": "", "AWS_DEFAULT_REGION": None, "AWS_REGION": None},
+    ),
+    Row(
+        "credentials-expired",
+        ["layer.publish"],
+        r"S3 rejected the request for bucket 'test-layer-bucket' \(400 Bad Request\): the AWS credentials are most likely expired; refresh them",
+        _built_and_fault("HeadBucket", "expired-token"),
+    ),
+    Row(
+        "credentials-expired-lambda",
+        ["layer.publish"],
+        r"AWS credentials have expired \(ListLayerVersions\): refresh them",
+        _built_and_fault("ListLayerVersions", "expired-token"),
+    ),
+    Row(
+        "access-denied-put-object",
+        ["layer.publish"],
+        r"access denied on PutObject to s3://test-layer-bucket/layers/test-layer/.*: grant s3:PutObject on arn:aws:s3:::test-layer-bucket/layers/test-layer/\* to this identity",
+        _built_and_fault("PutObject", "access-denied"),
+        after_upload=True,
+    ),
+    Row(
+        "access-denied-publish",
+        ["layer.publish"],
+        r"access denied on PublishLayerVersion: grant it to this identity",
+        _built_and_fault("PublishLayerVersion", "access-denied"),
+        after_upload=True,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MotoServer]:
+    srv = MotoServer()
+    yield srv
+    srv.stop()
+
+
+def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file of the project (not the build's state folder): content hash and mode."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(".state") or (path.is_dir() and not path.is_symlink()):
+            continue
+        if path.is_symlink():
+            out[rel] = (f"-> {os.readlink(path)}", 0)
+        else:
+            out[rel] = (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mode)
+    return out
+
+
+def _aws_state(endpoint: str) -> tuple[list[str], list[Any], list[str]]:
+    s3 = client(endpoint, "s3")
+    buckets = sorted(b["Name"] for b in s3.list_buckets().get("Buckets", []))
+    objects = []
+    for bucket in buckets:
+        objects += [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    versions = client(endpoint, "lambda").list_layer_versions(LayerName=NAME)["LayerVersions"]
+    return buckets, [v["LayerVersionArn"] for v in versions], objects
+
+
+def run_task(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        program.run(["inv", *argv])
+    return int(exit_info.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+def test_bad_input_is_one_error_line_and_changes_nothing(
+    row: Row,
+    project: Path,
+    settings: LayerSettings,
+    wheelhouse: Path,
+    server: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server.reset()
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    no_backoff(monkeypatch)
+    row.setup(Ctx(project, server.url, monkeypatch, wheelhouse, settings))
+    for name, value in row.env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    files_before = _snapshot(project)
+    aws_before = _aws_state(server.url)
+
+    code, err = run_task(row.argv, capsys)
+
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 1, err
+    assert "Traceback" not in err, err
+    assert len(errors) == 1, err
+    assert re.search(row.expect, errors[0]), errors[0]
+    print(f"\n{row.id}\t{errors[0]}")
+    assert _snapshot(project) == files_before
+    buckets, versions, objects = _aws_state(server.url)
+    if row.after_upload:
+        assert versions == aws_before[1]
+        if "PutObject" in row.id or "put-object" in row.id:
+            assert objects == []
+    else:
+        assert (buckets, versions, objects) == aws_before
+
+
+def test_every_catalogue_row_has_a_case_and_every_case_a_row() -> None:
+    """docs/bad-inputs.md's first column lists exactly the ids of the cases above."""
+    ids = re.findall(r"^\| `([a-z0-9-]+)` \|", DOC.read_text(encoding="utf-8"), re.M)
+    assert sorted(ids) == sorted(row.id for row in ROWS)
+    assert len(ids) == len(set(ids))
+
+
+def test_chalice_config_symlink_is_followed_and_stays_a_link(tmp_path: Path) -> None:
+    """Decision (catalogued): a symlinked config is edited where it points; the link stays."""
+    real = tmp_path / "shared" / "config.json"
+    real.parent.mkdir()
+    real.write_text('{\n  "stages": {\n    "prod": {}\n  }\n}\n', encoding="utf-8")
+    link = tmp_path / "config.json"
+    link.symlink_to(real)
+    chalice_config.set_stage_layers(link, "prod", [arn(3)], region="us-east-1")
+    assert link.is_symlink()
+    assert json.loads(real.read_text())["stages"]["prod"]["layers"] == [arn(3)]
+    assert (real.parent / "config.json.bak").exists()
+    assert not (tmp_path / "config.json.bak").exists()
+
+
+# --- property tests: the parsers raise LayerError or nothing ---------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+CONFIG_LIKE = st.fixed_dictionaries(
+    {},
+    optional={
+        "stages": st.dictionaries(
+            st.sampled_from(["prod", "dev", ""]),
+            JSON | st.fixed_dictionaries({}, optional={"layers": JSON}),
+            max_size=3,
+        ),
+        "automatic_layer": JSON,
+    },
+)
+
+
+@hsettings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(doc=JSON | CONFIG_LIKE, raw=st.binary(max_size=40), use_raw=st.booleans())
+def test_chalice_config_parser_raises_only_layer_error(
+    tmp_path: Path, doc: Any, raw: bytes, use_raw: bool
+) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(raw if use_raw else json.dumps(doc).encode())
+    before = path.read_bytes()
+    try:
+        chalice_config.read_stage_layers(path, "prod")
+        chalice_config.all_referenced_arns(path)
+        chalice_config.set_stage_layers(path, "prod", [arn(1)], region="us-east-1")
+    except LayerError:
+        assert path.read_bytes() == before  # a refused edit changes nothing
+
+
+REQUIREMENT_TEXT = st.lists(
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        max_size=30,
+    )
+    | st.sampled_from(
+        [
+            "-r",
+            "-c x.txt",
+            "--hash",
+            "-e .",
+            "alpha==1.0",
+            "alpha[",
+            "a @ b",
+            "\\",
+            "#",
+            "--index-url",
+        ]
+    ),
+    max_size=6,
+)
+
+
+@hsettings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=REQUIREMENT_TEXT)
+def test_requirements_parser_raises_only_layer_error(tmp_path: Path, lines: list[str]) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with contextlib.suppress(LayerError):
+        read_requirements(path)
