@@ -9,8 +9,6 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 
-from tqdm import tqdm
-
 
 def interactive() -> bool:
     return sys.stderr.isatty()
@@ -19,6 +17,11 @@ def interactive() -> bool:
 @contextlib.contextmanager
 def byte_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n_bytes)``; a tqdm bar on a terminal, a no-op elsewhere."""
+    if not interactive():
+        yield lambda _n: None
+        return
+    from tqdm import tqdm  # only on a terminal: tqdm costs ~80 ms to import
+
     bar = tqdm(
         total=total,
         desc=label,
@@ -42,6 +45,8 @@ def spinner(label: str) -> Iterator[None]:
         yield
         return
     import threading
+
+    from tqdm import tqdm
 
     bar = tqdm(desc=label, bar_format="{desc}: {elapsed}", leave=False, file=sys.stderr)
     stop = threading.Event()

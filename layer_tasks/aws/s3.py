@@ -14,10 +14,12 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
 
 from ..errors import LayerError
 from ..manifest import Manifest
@@ -367,6 +369,10 @@ def key_exists(s3: Any, bucket: str, key: str) -> bool:
 
 
 def transfer_config() -> TransferConfig:
+    # Imported here: boto3's transfer stack takes ~0.2 s to import, which a no-change
+    # deploy (nothing to upload) and every non-AWS task should not pay.
+    from boto3.s3.transfer import TransferConfig
+
     # Multipart above 16 MiB with concurrent 16 MiB parts: a 60 MB layer goes in 4 parts.
     return TransferConfig(
         multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB, max_concurrency=8

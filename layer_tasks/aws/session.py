@@ -11,17 +11,18 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     NoCredentialsError,
     ProfileNotFound,
     SSOTokenLoadError,
     TokenRetrievalError,
 )
+
+if TYPE_CHECKING:
+    from botocore.config import Config
 
 from ..errors import LayerError
 from ..settings import LayerSettings
@@ -46,6 +47,8 @@ class Clients:
 
 
 def client_config(settings: LayerSettings) -> Config:
+    from botocore.config import Config  # here: it pulls in urllib3, ~80 ms
+
     return Config(
         # total_max_attempts counts the first request too, as AWS's own `max_attempts`
         # setting does; botocore's `max_attempts` key would count retries only (one more).
@@ -66,6 +69,8 @@ def make_session(
         kwargs["region_name"] = settings.region
     if credentials is not None:
         kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = credentials
+    import boto3  # here: ~0.2 s to import, and only AWS tasks need it
+
     try:
         return boto3.Session(**kwargs)
     except ProfileNotFound as exc:
