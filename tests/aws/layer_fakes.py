@@ -90,3 +90,37 @@ def moto_clients(*, plain_http: bool, region: str = REGION) -> Clients:
         lambda_=boto3.client("lambda", region_name=region),
         region=region,
     )
+
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def create_function(
+    lam: Any, iam: Any, layers: list[str], name: str = "api", code: bytes | None = None
+) -> None:
+    """A python3.12 function using ``layers`` (moto wants a real IAM role for it)."""
+    role = iam.create_role(
+        RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST)
+    )
+    if code is None:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("app.py", "def handler(event, context):\n    return 1\n")
+        code = buf.getvalue()
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": code},
+        Layers=layers,
+    )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import layer_fakes
 import pytest
 from botocore.exceptions import ClientError
 from layer_fakes import make_settings, moto_clients, write_layer
@@ -239,33 +240,8 @@ def test_unknown_stage_fails_before_any_upload(tmp_path: Path, clients: Clients)
 
 
 def _function_with_layer(clients: Clients, layer_arn: str) -> None:
-    """A function that already uses an older version of the layer and another layer."""
-    import io
-    import zipfile
-
     iam = boto3.client("iam", region_name=clients.region)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = iam.create_role(RoleName="api-role", AssumeRolePolicyDocument=json.dumps(trust))
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as zf:
-        zf.writestr("app.py", "def handler(event, context):\n    return 1\n")
-    clients.lambda_.create_function(
-        FunctionName="api",
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="app.handler",
-        Code={"ZipFile": code.getvalue()},
-        Layers=[layer_arn],
-    )
+    layer_fakes.create_function(clients.lambda_, iam, [layer_arn])
 
 
 def test_deploy_with_function_swaps_only_this_layers_version(

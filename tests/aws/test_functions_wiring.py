@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import layer_fakes
 import pytest
 from moto import mock_aws
 
@@ -48,25 +48,7 @@ def publish(lam: Any, name: str, description: str = "") -> str:
 
 def create_function(lam: Any, layers: list[str], name: str = "api") -> None:
     iam = boto3.client("iam", region_name=REGION)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(trust))
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="app.handler",
-        Code={"ZipFile": small_zip()},
-        Layers=layers,
-    )
+    layer_fakes.create_function(lam, iam, layers, name, code=small_zip())
 
 
 def layers_of(lam: Any, name: str = "api") -> list[str]:

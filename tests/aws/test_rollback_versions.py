@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import layer_fakes
 import pytest
 from moto import mock_aws
 
@@ -198,30 +199,7 @@ def test_rollback_needs_exactly_one_of_version_and_previous(tmp_path: Path, lam:
 
 
 def create_function(lam: Any, layers: list[str]) -> None:
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(
-        RoleName="fn-role",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    lam.create_function(
-        FunctionName="api",
-        Runtime="python3.12",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": layer_zip()},
-        Layers=layers,
-    )
+    layer_fakes.create_function(lam, boto3.client("iam", region_name=REGION), layers)
 
 
 def function_layer_arns(lam: Any) -> list[str]:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import layer_fakes
 import pytest
 from faults import KINDS, FaultInjector, MotoServer, client, no_backoff
 from invoke import Context, Exit
@@ -109,29 +110,7 @@ def big_layer(settings: LayerSettings, size: int) -> Manifest:
 
 
 def create_function(endpoint: str, arn: str) -> None:
-    iam = client(endpoint, "iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = iam.create_role(RoleName="api-role", AssumeRolePolicyDocument=json.dumps(trust))
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as zf:
-        zf.writestr("app.py", "def handler(event, context):\n    return 1\n")
-    client(endpoint, "lambda").create_function(
-        FunctionName="api",
-        Runtime="python3.12",
-        Role=role["Role"]["Arn"],
-        Handler="app.handler",
-        Code={"ZipFile": code.getvalue()},
-        Layers=[arn],
-    )
+    layer_fakes.create_function(client(endpoint, "lambda"), client(endpoint, "iam"), [arn])
 
 
 def versions(endpoint: str, name: str = "demo-layer") -> list[dict[str, Any]]:
