@@ -10,6 +10,10 @@ What makes two runs (and any worker count) give identical bytes:
   entries are not written: they are implied by the file paths, every unzip tool and
   Lambda create them, and leaving them out means an empty folder (uv leaves empty
   ``*.libs`` folders) never changes the zip.
+- A symlink whose target resolves inside the tree is stored as that content (a file
+  link as a file, a folder link as the files under it); a link out of the tree, a
+  dangling link or a loop is a `LayerError`, never followed. So are sockets, FIFOs
+  and devices. Names are ASCII, or UTF-8 with the UTF-8 flag; never absolute or ``..``.
 - One timestamp for every entry: ``SOURCE_DATE_EPOCH`` (argument, else environment),
   else 1980-01-01 00:00:00, clamped to the range a DOS timestamp can hold (UTC).
 - ``external_attr`` is ``S_IFREG | 0644``, or ``| 0755`` when any execute bit is set;
@@ -27,8 +31,9 @@ What makes two runs (and any worker count) give identical bytes:
   stream. Chunk boundaries depend only on the file size, never on the worker count.
   `CHUNK_SIZE` is therefore part of the output format: changing it changes the bytes.
 
-Memory is bounded by the work in flight (workers x `_WINDOW_PER_WORKER` batches of at
-most about `CHUNK_SIZE` each), not by the layer's size or its largest file.
+Memory is bounded by the work in flight (workers x `_WINDOW_PER_WORKER` batches of
+1-2 MiB each), not by the layer's size or its largest file: a 200 MB member peaked at
+26 MB RSS.
 """
 
 from __future__ import annotations
@@ -324,9 +329,10 @@ def _batches(jobs: Iterator[_Job]) -> Iterator[list[_Job]]:
 
 def _pool_context() -> multiprocessing.context.BaseContext:
     # Not "fork": forking a process that has threads (a test server, a progress bar)
-    # can deadlock and warns on Python 3.12+. The forkserver is started once per process.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    # can deadlock and warns on Python 3.12+. Not "forkserver" either: its workers are
+    # not our children, so `/usr/bin/time -v` and getrusage(RUSAGE_CHILDREN) would not
+    # see their CPU time and memory. "spawn" costs ~0.1 s per pool, once per zip.
+    return multiprocessing.get_context("spawn")
 
 
 def _pieces(batches: list[list[_Job]], workers: int) -> Generator[_Piece, None, None]:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import __version__
-from .archive import code_sha256, write_layer_zip
+from .archive import code_sha256, deflate_backend, write_layer_zip
 from .errors import LayerError
 from .footprint import distributions_footprint
 from .install import IndexConfig, InstallResult, Target, pip_index_config, run_install
@@ -61,6 +61,8 @@ def build_key(settings: LayerSettings, reqs: RequirementSet, index: IndexConfig)
         "prune": sorted(settings.prune.items()),
         "prune_custom": [asdict(rule) for rule in settings.prune_custom],
         "compression_level": settings.compression_level,
+        # zlib-ng and zlib give different (equally valid) deflate bytes.
+        "deflate": deflate_backend(),
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
         "verify": settings.verify,
     }
