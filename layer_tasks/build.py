@@ -117,7 +117,10 @@ def _verify(
     rules_for: Callable[[str], list[str]],
     log: Log,
 ) -> CheckResult:
-    after = check_tree(stage, settings.python, settings.architecture, modules, dist_names)
+    pycache = settings.state_dir / "cache" / "pycache"
+    after = check_tree(
+        stage, settings.python, settings.architecture, modules, dist_names, pycache_prefix=pycache
+    )
     if not after.ran:
         log(f"verify: skipped, {after.skipped_reason}; the layer's imports were NOT checked")
         return after
@@ -130,7 +133,12 @@ def _verify(
     if "import (all)" in after.failures:
         failing_modules, failing_dists = modules, dist_names
     before = check_tree(
-        unpruned(), settings.python, settings.architecture, failing_modules, failing_dists
+        unpruned(),
+        settings.python,
+        settings.architecture,
+        failing_modules,
+        failing_dists,
+        pycache_prefix=pycache,
     )
     introduced = {k: v for k, v in after.failures.items() if k not in before.failures}
     already = {k: v for k, v in after.failures.items() if k in before.failures}

@@ -166,6 +166,19 @@ def host_runs(architecture: str) -> bool:
     ].__contains__(machine) and platform.system() == "Linux"
 
 
+def _bytecode_flags(pycache_prefix: Path | None) -> list[str]:
+    """Importing must never write ``__pycache__`` into the layer being checked.
+
+    With a prefix, bytecode goes to a mirror tree outside the layer and is reused by the
+    next check: compiling the sources is most of an import check's time (google's
+    generated protobuf modules alone take seconds), and a reinstall from the installer's
+    cache keeps the sources' mtimes, so the bytecode stays valid. Without one, -B.
+    """
+    if pycache_prefix is None:
+        return ["-B"]
+    return ["-X", f"pycache_prefix={pycache_prefix}"]
+
+
 def check_tree(
     tree: Path,
     python: str,
@@ -174,6 +187,7 @@ def check_tree(
     distributions: list[str],
     *,
     timeout: float = 600,
+    pycache_prefix: Path | None = None,
 ) -> CheckResult:
     """Import ``modules`` and read ``distributions``' versions from ``tree`` in the target Python."""
     if not host_runs(architecture):
@@ -192,8 +206,7 @@ def check_tree(
     try:
         proc = subprocess.run(
             [
-                # -B: importing must not write __pycache__ into the layer being checked.
-                interpreter, "-I", "-S", "-B", "-c", _CHECK_SCRIPT,
+                interpreter, "-I", "-S", *_bytecode_flags(pycache_prefix), "-c", _CHECK_SCRIPT,
                 str(tree), json.dumps(modules), json.dumps(distributions),
             ],
             capture_output=True,

@@ -69,3 +69,19 @@ def test_pth_files_in_the_layer_are_not_processed(installed: Path, tmp_path: Pat
 def test_skipped_when_host_cannot_run_target(installed: Path) -> None:
     result = check_tree(installed, "3.12", "arm64", ["alpha"], [])
     assert not result.ran and "cannot run arm64" in result.skipped_reason
+
+
+@needs_312
+def test_bytecode_goes_to_the_prefix_never_into_the_layer(installed: Path, tmp_path: Path) -> None:
+    prefix = tmp_path / "pycache"
+    for _ in range(2):  # the second run reads the bytecode the first one wrote
+        result = check_tree(installed, "3.12", "x86_64", ["alpha"], [], pycache_prefix=prefix)
+        assert result.failures == {}
+    assert not list(installed.rglob("__pycache__")) and not list(installed.rglob("*.pyc"))
+    assert any(p.name.startswith("core.cpython-312") for p in prefix.rglob("*.pyc"))
+
+
+@needs_312
+def test_without_prefix_nothing_is_written_either(installed: Path) -> None:
+    check_tree(installed, "3.12", "x86_64", ["alpha", "beta"], [])
+    assert not list(installed.rglob("__pycache__"))
