@@ -25,6 +25,11 @@ What makes two runs (and any worker count) give identical bytes:
   machines needs the same backend and version: `deflate_backend` names it, for the
   build cache key. A member is stored (method 0) when deflate would not make it
   smaller, the same rule ``zip`` uses; empty files are always stored.
+- With libdeflate (the ``deflate`` package) importable, every member up to
+  `WHOLE_MAX` bytes is compressed in one call by libdeflate, at a level that makes this
+  kind of tree slightly *smaller* than zlib's level 9 with about half its CPU (see
+  `_LIBDEFLATE_LEVEL`); libdeflate cannot continue a stream, so larger members take the
+  chunked path below with zlib-ng/zlib. The choice depends only on the member's size.
 - Files larger than `CHUNK_SIZE` are split into fixed chunks compressed independently
   (and in parallel), each primed with the 32 KiB before it as a preset dictionary and
   ended with a sync flush, as pigz does; the chunks concatenate into one valid deflate
@@ -59,6 +64,13 @@ from .fsutil import atomic_path
 
 # Files above this size are compressed as chunks of this size (see the module docstring).
 CHUNK_SIZE = 1 << 20
+# With libdeflate, members up to this size are compressed whole (input and output of one
+# member in a worker's memory at once); larger ones are streamed in chunks.
+WHOLE_MAX = 16 << 20
+# zlib-scale level -> libdeflate level. On the seed layer's tree (254 MB), libdeflate 7
+# gave 0.5% smaller output than zlib-ng 9 in half the CPU time (4.7 s vs 9.4 s on one
+# core); libdeflate 6 was 0.2% larger than zlib-ng 9 at a third of the CPU.
+_LIBDEFLATE_LEVEL = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 7, 9: 7}
 # Small files are sent to the workers in batches, to keep per-task overhead low.
 _BATCH_BYTES = 1 << 20
 _BATCH_FILES = 256
@@ -118,7 +130,16 @@ def _load_zlib_ng() -> ModuleType | None:
     return zlib_ng
 
 
+def _load_libdeflate() -> ModuleType | None:
+    try:
+        import deflate
+    except ImportError:
+        return None
+    return deflate
+
+
 def _backend_key() -> str:
+    """The streaming backend: what chunked members (and everything, without libdeflate) use."""
     return "zlib-ng" if _load_zlib_ng() is not None else "zlib"
 
 
@@ -133,13 +154,20 @@ def _deflate_module(key: str) -> ModuleType:
 
 
 def deflate_backend() -> str:
-    """The deflate library this machine would use, with its version (for cache keys)."""
+    """The deflate libraries this machine would use, with versions (for cache keys)."""
     module = _load_zlib_ng()
     if module is not None:
-        return f"zlib-ng {module.ZLIBNG_VERSION}"
-    import zlib
+        stream = f"zlib-ng {module.ZLIBNG_VERSION}"
+    else:
+        import zlib
 
-    return f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
+        stream = f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
+    whole = _load_libdeflate()
+    if whole is not None:
+        from importlib.metadata import version
+
+        return f"libdeflate (deflate {version('deflate')}) + {stream}"
+    return stream
 
 
 # --------------------------------------------------------------------------- planning
@@ -289,6 +317,8 @@ def _compress(job: _Job) -> _Piece:
     if job.length == 0:
         # Empty files (there are many: __init__.py, py.typed) need no read at all.
         return _Piece(0, STORED, b"")
+    if job.backend == "libdeflate":
+        return _compress_whole_libdeflate(job)
     mod = _deflate_module(job.backend)
     prefix = min(_DICT_BYTES, job.offset)
     data = _read_piece(job, prefix)
@@ -306,6 +336,21 @@ def _compress(job: _Job) -> _Piece:
     # so the next chunk's deflate blocks can follow it directly.
     out = comp.compress(piece) + comp.flush(mod.Z_FINISH if job.final else mod.Z_SYNC_FLUSH)
     if job.whole and len(out) >= job.length:
+        return _Piece(crc, STORED, data)
+    return _Piece(crc, DEFLATED, out)
+
+
+def _compress_whole_libdeflate(job: _Job) -> _Piece:
+    import zlib
+
+    import deflate
+
+    data = _read_piece(job, 0)
+    crc = zlib.crc32(data)
+    if job.level == 0:
+        return _Piece(crc, STORED, data)
+    out = bytes(deflate.deflate_compress(data, _LIBDEFLATE_LEVEL[job.level]))
+    if len(out) >= job.length:
         return _Piece(crc, STORED, data)
     return _Piece(crc, DEFLATED, out)
 
@@ -574,13 +619,25 @@ def write_layer_zip(
         raise LayerError(f"nothing to zip: {tree} holds no files")
 
     backend = _backend_key()
-    chunk = CHUNK_SIZE
+    whole_backend = "libdeflate" if _load_libdeflate() is not None else None
+
+    def spans_of(m: _Member) -> list[tuple[int, int]]:
+        if whole_backend and m.size <= WHOLE_MAX:
+            return [(0, m.size)]
+        return _spans(m.size, CHUNK_SIZE)
+
+    def backend_of(spans: list[tuple[int, int]]) -> str:
+        return whole_backend if whole_backend and len(spans) == 1 else backend
+
     jobs = (
-        _Job(backend, level, m.source, offset, length, len(spans) == 1, offset + length == m.size)
+        _Job(
+            backend_of(spans), level, m.source, offset, length, len(spans) == 1,
+            offset + length == m.size,
+        )
         for m in members
-        for spans in (_spans(m.size, chunk),)
+        for spans in (spans_of(m),)
         for offset, length in spans
-    )
+    )  # fmt: skip
     batches = list(_batches(jobs))
     report = progress or (lambda n: None)
 
@@ -592,7 +649,7 @@ def write_layer_zip(
                 pieces = _pieces(batches, workers)
                 try:
                     for m in members:
-                        spans = _spans(m.size, chunk)
+                        spans = spans_of(m)
                         if len(spans) == 1:
                             writer.add_whole(m, next(pieces))
                             report(m.size)

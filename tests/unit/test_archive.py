@@ -67,8 +67,13 @@ def _make_tree(root: Path, many: int = 300) -> Path:
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Chunk large members at 64 KiB so the chunked path runs on small files."""
+    """Chunk large members at 64 KiB so the chunked path runs on small files.
+
+    libdeflate compresses members up to WHOLE_MAX whole; lowering it to the chunk size
+    keeps the chunked (zlib-ng) path running for the larger files of the test tree.
+    """
     monkeypatch.setattr(archive, "CHUNK_SIZE", 64 * 1024)
+    monkeypatch.setattr(archive, "WHOLE_MAX", 64 * 1024)
     return 64 * 1024
 
 
@@ -510,6 +515,7 @@ def test_stdlib_zlib_fallback_is_valid_and_deterministic(
     tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "zlib_ng", None)  # `import zlib_ng` now fails
+    monkeypatch.setitem(sys.modules, "deflate", None)  # and so does libdeflate's
     assert deflate_backend().startswith("zlib ")
     a = write_layer_zip(tree, tmp_path / "a.zip", workers=1)
     b = write_layer_zip(tree, tmp_path / "b.zip", workers=2)
@@ -528,3 +534,30 @@ def test_crc32_combine(backend: str) -> None:
         a, b = rnd.randbytes(a_len), rnd.randbytes(b_len)
         combined = archive._crc32_combine(crc32, zlib.crc32(a), zlib.crc32(b), b_len)
         assert combined == zlib.crc32(a + b)
+
+
+# ------------------------------------------------------------ libdeflate path
+
+
+def test_libdeflate_and_streamed_members_mix_deterministically(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("deflate")
+    # Members up to 100 KB whole through libdeflate, the 150 KB one streamed in chunks.
+    monkeypatch.setattr(archive, "WHOLE_MAX", 100_000)
+    assert deflate_backend().startswith("libdeflate")
+    a = write_layer_zip(tree, tmp_path / "a.zip", workers=1)
+    b = write_layer_zip(tree, tmp_path / "b.zip", workers=2)
+    assert a.path.read_bytes() == b.path.read_bytes()
+    with zipfile.ZipFile(a.path) as zf:
+        assert zf.testzip() is None
+        for info in zf.infolist():
+            source = tree / info.filename.removeprefix("python/")
+            assert zf.read(info) == source.read_bytes()
+    if shutil.which("unzip"):
+        subprocess.run(["unzip", "-tq", str(a.path)], check=True)
+    # Without libdeflate the same tree gives other (equally valid) bytes: the backend
+    # is part of what a build's cache key must name.
+    monkeypatch.setitem(sys.modules, "deflate", None)
+    c = write_layer_zip(tree, tmp_path / "c.zip", workers=1)
+    assert c.path.read_bytes() != a.path.read_bytes()
