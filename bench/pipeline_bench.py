@@ -193,6 +193,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
     seed_install, seed_prune, seed_zip, seed_total = (
         Step("seed: pip install"), Step("seed: find -delete"), Step("seed: zip -9 -r"), Step("(a) seed pipeline"),
     )  # fmt: skip
+    build_noverify = Step("(b') same, verify: false (the seed verifies nothing)")
     build_force, build_same = (
         Step("(b) inv layer.build --force"),
         Step("(c) inv layer.build, no change"),
@@ -229,7 +230,10 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
              str(seed_dir / "python"), str(work / "writer.zip")],
             work, writer_zip,
         )  # fmt: skip
-        # (b) full build, (c) no-change build.
+        # (b') and (b) full builds, (c) no-change build. Each full build has a cache of
+        # its own, so in cold mode (b') does not warm (b)'s.
+        noverify_env = {**cache_env(i + 1000), "INVOKE_LAYER_VERIFY": "false"}
+        run([*inv, "layer.build", "--force"], project, build_noverify, noverify_env)
         run([*inv, "layer.build", "--force"], project, build_force, env)
         run([*inv, "layer.build"], project, build_same, env)
         # (d) no-change deploy against the sandbox, (e) seed-style upload + publish there.
@@ -259,6 +263,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
                 seed_zip,
                 writer_zip,
                 build_force,
+                build_noverify,
                 build_same,
                 deploy_same,
                 seed_publish,
@@ -273,6 +278,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         },
         "ratios": {
             "build_vs_seed": round(seed_total.median / build_force.median, 2),
+            "build_without_verify_vs_seed": round(seed_total.median / build_noverify.median, 2),
             "no_change_build_vs_seed": round(seed_total.median / build_same.median, 1),
             "no_change_deploy_vs_seed": round(seed_total.median / deploy_same.median, 1),
             "no_change_deploy_vs_seed_publish": round(seed_publish.median / deploy_same.median, 2),
