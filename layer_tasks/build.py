@@ -22,7 +22,7 @@ from pathlib import Path
 from . import __version__
 from .archive import code_sha256, deflate_backend, write_layer_zip
 from .errors import LayerError
-from .footprint import distributions_footprint
+from .footprint import distribution_name, distributions_footprint
 from .install import IndexConfig, InstallResult, Target, pip_index_config, run_install
 from .manifest import Manifest
 from .progress import byte_progress, spinner
@@ -200,7 +200,7 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     )
     records = read_records(stage)
     modules = top_level_modules(stage, records)
-    dist_names = [_dist_name(stage, info) for info in sorted(records)]
+    dist_names = [distribution_name(stage / info)[0] for info in sorted(records)]
 
     done = _timed(log, "prune")
     plan = plan_prune(stage, settings.prune, settings.prune_custom)
@@ -288,12 +288,6 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     )
     manifest.write(settings.manifest_path)
     return BuildResult(settings.zip_path, settings.manifest_path, manifest, reused=False)
-
-
-def _dist_name(tree: Path, info_name: str) -> str:
-    from .footprint import distribution_name
-
-    return distribution_name(tree / info_name)[0]
 
 
 def current_manifest(settings: LayerSettings) -> Manifest | None:
