@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,22 @@ from wheels import build_wheelhouse
 from layer_tasks.settings import LayerSettings
 
 REPO = Path(__file__).resolve().parents[1]
+# `inv` as a user types it, run by this interpreter (whatever venv the tests run in).
+INV = [sys.executable, "-c", "import sys; from invoke.main import program; sys.exit(program.run())"]
+
+
+def inv(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*INV, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

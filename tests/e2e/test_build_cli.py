@@ -5,27 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_requirements
-
-INV = [sys.executable, "-c", "import sys; from invoke.main import program; sys.exit(program.run())"]
-
-
-def inv(
-    project: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*INV, *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-        check=False,
-    )
+from conftest import inv, write_requirements
 
 
 def assert_one_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:

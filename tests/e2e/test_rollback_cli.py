@@ -12,7 +12,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any
 
 import boto3
 import pytest
+from conftest import INV
 from moto.server import ThreadedMotoServer
 
 REPO = Path(__file__).resolve().parents[2]
-INV = [sys.executable, "-c", "import sys; from invoke.main import program; sys.exit(program.run())"]
 REGION = "us-east-1"
 NAME = "e2e-layer"
 

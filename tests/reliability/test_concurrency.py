@@ -15,16 +15,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import INV
 from faults import MotoServer, client
 from test_crash_safety import build_small_project, copy_project, stray_files
-
-INV = [sys.executable, "-c", "import sys; from invoke.main import program; sys.exit(program.run())"]
 
 
 @pytest.fixture(scope="module")

@@ -19,17 +19,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CHALICE_CONFIG, INVOKE_YAML, write_requirements
+from conftest import CHALICE_CONFIG, INVOKE_YAML, inv, write_requirements
 from faults import MotoServer, client
 from wheels import make_wheel
 
-INV = [sys.executable, "-c", "import sys; from invoke.main import program; sys.exit(program.run())"]
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer:test-layer:1"
 
 SITECUSTOMIZE = """
@@ -114,20 +111,6 @@ def make_project(root: Path, wheelhouse: Path, *requirements: str) -> Path:
     (root / ".chalice").mkdir()
     (root / ".chalice" / "config.json").write_text(CHALICE_CONFIG, encoding="utf-8")
     return root
-
-
-def inv(
-    project: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*INV, *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-        check=False,
-    )
 
 
 def build_small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:

@@ -18,12 +18,12 @@ import json
 import os
 import stat
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import INV
 from faults import KINDS, FaultInjector, MotoServer, client, no_backoff
 from layer_fakes import make_settings, sha256_b64, write_layer
 from moto import mock_aws
@@ -34,7 +34,6 @@ from layer_tasks.archive import write_layer_zip
 from layer_tasks.aws import s3 as s3mod
 from layer_tasks.aws.session import make_clients
 
-INV = [sys.executable, "-c", "import sys; from invoke.main import program; sys.exit(program.run())"]
 SECRET = "SECRETKEYabcdef0123456789ZYXWVUtsrqponm"
 TOKEN = "SESSIONTOKEN" + "q1w2e3r4t5y6" * 12
 
