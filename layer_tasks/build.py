@@ -1,9 +1,10 @@
 """The local half of the pipeline: install -> prune -> verify -> zip -> manifest.
 
-Work happens under ``<state_dir>/build/<name>/``: ``install/`` is what the installer
-wrote, ``python/`` a hard-linked copy of it that pruning edits (links are removed, never
-written through), so the unpruned tree is still there to tell whether an import failure
-was caused by pruning. The zip and manifest are written to temporary files and renamed,
+Work happens under ``<state_dir>/build/<name>/``: the installer writes ``python/`` and
+pruning edits it in place, moving what it removes to ``pruned/`` (links are moved or
+replaced, never written through). Only when an import check fails is the tree as
+installed put back together in ``unpruned/`` (hard links), to tell whether pruning
+caused the failure. The zip and manifest are written to temporary files and renamed,
 so a failed build never leaves a half zip at ``<dist_dir>/<name>.zip``.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +23,11 @@ from . import __version__
 from .archive import code_sha256, deflate_backend, write_layer_zip
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
-from .install import IndexConfig, InstallResult, Target, pip_index_config, run_install
+from .fsutil import remove_in_background
+from .install import IndexConfig, Target, pip_index_config, run_install
 from .manifest import Manifest
 from .progress import byte_progress, spinner
-from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool
+from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, unpruned_copy
 from .requirements import RequirementSet, read_requirements, require_non_empty
 from .settings import LayerSettings
 from .verify import CheckResult, check_tree, read_records, top_level_modules
@@ -174,27 +175,41 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
             log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
             return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
 
-    target = Target(settings.python, settings.architecture, settings.glibc)
     work = settings.state_dir / "build" / settings.name
-    raw, stage = work / "install", work / "python"
-    for folder in (raw, stage):
-        shutil.rmtree(folder, ignore_errors=True)
+    # "install/" held a second, unpruned install in earlier versions: removed if left over.
+    old = (*_work_folders(settings), work / "install")
+    clearing = remove_in_background(old, work / ".trash")
+    try:
+        return _build(settings, reqs, index, key, log)
+    finally:
+        clearing.join()
+
+
+def _work_folders(settings: LayerSettings) -> tuple[Path, Path, Path]:
+    """The tree being pruned and zipped, what pruning removed, the unpruned tree."""
+    work = settings.state_dir / "build" / settings.name
+    return work / "python", work / "pruned", work / "unpruned"
+
+
+def _build(
+    settings: LayerSettings, reqs: RequirementSet, index: IndexConfig, key: str, log: Log
+) -> BuildResult:
+    target = Target(settings.python, settings.architecture, settings.glibc)
+    stage, aside, raw = _work_folders(settings)
     stage.mkdir(parents=True)
 
-    def install(into: Path) -> InstallResult:
-        return run_install(settings.installer, settings.requirements, into, target, index, log=log)
-
     def unpruned() -> Path:
-        # Only when a check fails: the same install again (from the installer's now
-        # warm cache), to tell a failure pruning caused from one that was there before.
+        # Only when a check fails. The same tree the installer wrote, not a second
+        # install: that would cost seconds and could resolve other versions.
         if not raw.exists():
-            raw.mkdir(parents=True)
-            install(raw)
+            unpruned_copy(stage, aside, raw)
         return raw
 
     done = _timed(log, "install")
     with spinner(f"install ({settings.installer})"):
-        installed = install(stage)
+        installed = run_install(
+            settings.installer, settings.requirements, stage, target, index, log=log
+        )
     done(
         f"{len(installed.distributions)} distributions for {target.describe()} with {settings.installer}"
     )
@@ -205,7 +220,7 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     done = _timed(log, "prune")
     plan = plan_prune(stage, settings.prune, settings.prune_custom)
     installed_bytes = plan.scanned_bytes
-    apply_prune(stage, plan)
+    apply_prune(stage, plan, set_aside=aside)
     pruned = plan.bytes_by_rule()
     if settings.prune.get("strip_so") and plan.strip:
         tool = strip_tool(settings.architecture)
@@ -215,7 +230,7 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
             )
         else:
             pruned["strip_so"] = strip_shared_objects(
-                stage, plan.strip, tool, warn=lambda m: log(f"warning: {m}")
+                stage, plan.strip, tool, warn=lambda m: log(f"warning: {m}"), set_aside=aside
             )
     dists, unowned, unzipped = distributions_footprint(stage, records)
     done(

@@ -1,11 +1,14 @@
-"""Crash-safe file writes: a reader sees the old file or the new one, never half of one."""
+"""Crash-safe file writes (a reader sees the old file or the new one, never half of one),
+and removing old build folders without waiting for it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -55,6 +58,22 @@ def _alive(pid: int) -> bool:
     except OSError:  # e.g. EPERM: it exists, it is someone else's
         return True
     return True
+
+
+def remove_in_background(folders: Iterable[Path], trash: Path) -> threading.Thread:
+    """Move ``folders`` into ``trash`` (renames: instant) and delete ``trash`` in a thread.
+
+    Deleting a build's few thousand files takes a few tenths of a second, which the next
+    step (an install that mostly waits for the network) can hide; join the thread before
+    the folder that holds ``trash`` may go. What a killed run left in ``trash`` goes too.
+    """
+    trash.mkdir(parents=True, exist_ok=True)
+    for n, folder in enumerate(folders):
+        if folder.exists() or folder.is_symlink():
+            os.rename(folder, trash / f"{folder.name}.{os.getpid()}.{n}")
+    thread = threading.Thread(target=shutil.rmtree, args=(trash, True), daemon=True)
+    thread.start()
+    return thread
 
 
 def _remove_stale(dest: Path, suffix: str) -> None:

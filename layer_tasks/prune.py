@@ -3,7 +3,8 @@
 Each rule is a named group of globs over the tree's relative POSIX paths. `plan_prune`
 walks the tree once (never following a symlink, so nothing outside the build tree is
 ever looked at or removed) and attributes every removable path to the first rule that
-claims it; `apply_prune` removes exactly those paths; the bytes per rule go into the
+claims it; `apply_prune` removes exactly those paths, or moves them aside so that
+`unpruned_copy` can put the tree back together; the bytes per rule go into the
 manifest. Stripping ``.so`` files is the one rule that rewrites rather than removes: it
 strips a copy and renames the copy over the original, so a file hard-linked from the
 installer's cache is never modified in place.
@@ -11,6 +12,7 @@ installer's cache is never modified in place.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -257,16 +259,47 @@ def plan_prune(
     return plan
 
 
-def apply_prune(tree: Path, plan: PrunePlan) -> None:
-    """Remove what the plan lists (links are removed, never followed), then empty folders."""
+def apply_prune(tree: Path, plan: PrunePlan, set_aside: Path | None = None) -> None:
+    """Remove what the plan lists (links are removed, never followed), then empty folders.
+
+    With ``set_aside`` (a folder on the same file system), each removed path is renamed
+    to the same relative path there instead of deleted: a rename costs what an unlink
+    does (a whole folder is one rename), and `unpruned_copy` can then give back the
+    tree exactly as installed, without installing it again.
+    """
     tree = Path(tree)
     for removal in plan.removals:
         target = tree / removal.path
-        if removal.is_dir and not target.is_symlink():
+        if set_aside is not None:
+            dest = set_aside / removal.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(target, dest)  # a symlink is moved as the link itself
+        elif removal.is_dir and not target.is_symlink():
             shutil.rmtree(target)
         else:
             target.unlink(missing_ok=True)
     remove_empty_dirs(tree)
+
+
+def unpruned_copy(pruned: Path, set_aside: Path, dest: Path) -> Path:
+    """``dest`` filled with the tree as it was before pruning, as hard links (no bytes copied).
+
+    The pruned tree first, then what `apply_prune` and `strip_shared_objects` set aside
+    on top of it (an original ``.so`` replaces its stripped copy).
+    """
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except FileExistsError:
+            os.unlink(dst)
+            os.link(src, dst)
+
+    shutil.copytree(pruned, dest, symlinks=True, copy_function=link)
+    if set_aside.is_dir():
+        shutil.copytree(set_aside, dest, symlinks=True, copy_function=link, dirs_exist_ok=True)
+    return dest
 
 
 def remove_empty_dirs(tree: Path) -> None:
@@ -300,9 +333,17 @@ def strip_tool(architecture: str) -> str | None:
 
 
 def strip_shared_objects(
-    tree: Path, paths: Iterable[str], tool: str, *, warn: Callable[[str], None]
+    tree: Path,
+    paths: Iterable[str],
+    tool: str,
+    *,
+    warn: Callable[[str], None],
+    set_aside: Path | None = None,
 ) -> int:
-    """Strip each ELF file on a private copy and rename it into place; bytes saved."""
+    """Strip each ELF file on a private copy and rename it into place; bytes saved.
+
+    With ``set_aside``, the original is kept there (a hard link) for `unpruned_copy`.
+    """
     saved = 0
     for rel in paths:
         original = tree / rel
@@ -322,6 +363,10 @@ def strip_shared_objects(
                 tmp.unlink()
                 continue
             os.chmod(tmp, stat.S_IMODE(original.stat().st_mode))
+            if set_aside is not None:
+                kept = set_aside / rel
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                os.link(original, kept)
             # Rename over the original: a hard link into uv's cache keeps the old inode.
             os.replace(tmp, original)
         except BaseException:

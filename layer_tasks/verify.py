@@ -6,7 +6,7 @@ nor its ``PYTHON*`` variables take part, and the tree is put on ``sys.path`` as 
 entry, as Lambda does with ``/opt/python`` (so ``.pth`` files in it are not processed).
 It imports every top-level module and asks ``importlib.metadata.version()`` of every
 distribution, and reports failures as data; deciding what a failure means (pruning
-broke it, or it was already broken) is `compare`'s job.
+broke it, or it was already broken) is the build's job.
 """
 
 from __future__ import annotations

@@ -130,5 +130,13 @@ def build_wheelhouse(folder: Path) -> Path:
             "epsilon/data/big.json": "[" + ",".join(["1"] * 5000) + "]",
         },
     )
+    # Imports a module no wheel provides, as pgvector.django needs django: fails with
+    # or without pruning.
+    make_wheel(
+        folder,
+        "zeta",
+        "1.0",
+        {"zeta/__init__.py": "import not_installed_anywhere\n", "zeta/tests/test_z.py": ""},
+    )
     make_sdist(folder, "gamma", "1.0")
     return folder

@@ -144,6 +144,34 @@ def test_pruning_that_breaks_an_import_fails_and_names_the_rule(settings: LayerS
     assert not greedy.zip_path.exists()
 
 
+@needs_312
+def test_a_failure_that_is_there_without_pruning_too_is_a_warning(
+    settings: LayerSettings, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import layer_tasks.build as build_module
+
+    installs: list[Path] = []
+    real_install = build_module.run_install
+
+    def counting_install(*args, **kwargs):  # type: ignore[no-untyped-def]
+        installs.append(args[2])
+        return real_install(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "run_install", counting_install)
+    write_requirements(settings.requirements, wheelhouse, "alpha==1.0", "zeta==1.0")
+    logs: list[str] = []
+    result = build_layer(settings, log=logs.append)
+    warning = next(line for line in logs if line.startswith("warning:"))
+    assert "1 check(s) fail even without pruning" in warning and "not_installed_anywhere" in warning
+    assert result.manifest.verify["warnings"] == ["import zeta"]
+    # The unpruned tree was put back from what pruning set aside, not installed again.
+    assert len(installs) == 1
+    unpruned = settings.state_dir / "build" / settings.name / "unpruned"
+    assert (unpruned / "zeta" / "tests" / "test_z.py").is_file()
+    assert "python/zeta/__init__.py" in names(result.zip_path)
+    assert not any("zeta/tests" in n for n in names(result.zip_path))
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.prune import apply_prune, glob_regex, plan_prune, strip_shared_objects, strip_tool
+from layer_tasks.prune import (
+    apply_prune,
+    glob_regex,
+    plan_prune,
+    strip_shared_objects,
+    strip_tool,
+    unpruned_copy,
+)
 from layer_tasks.settings import DEFAULT_PRUNE, CustomRule
 
 
@@ -69,6 +76,40 @@ def test_defaults_remove_the_classic_set_and_keep_metadata(tmp_path: Path) -> No
         "dist_info": 48,
     }
     assert not (tree / "pkg" / "sub").exists(), "a folder emptied by pruning is removed"
+
+
+def snapshot(tree: Path) -> dict[str, str]:
+    """Every path below ``tree``: file contents, link targets, folders."""
+    found = {}
+    for path in sorted(tree.rglob("*")):
+        rel = str(path.relative_to(tree))
+        if path.is_symlink():
+            found[rel] = "-> " + os.readlink(path)
+        elif path.is_dir():
+            found[rel] = "dir"
+        else:
+            found[rel] = path.read_text()
+    return found
+
+
+def test_set_aside_prunes_the_same_and_gives_back_the_tree_as_installed(tmp_path: Path) -> None:
+    deleted = make_tree(tmp_path / "deleted", TREE)
+    moved = make_tree(tmp_path / "moved", TREE)
+    for tree in (deleted, moved):
+        os.symlink("__init__.py", tree / "pkg" / "docs" / "link.py")
+    installed = snapshot(moved)
+    apply_prune(deleted, plan_prune(deleted, DEFAULT_PRUNE))
+    apply_prune(moved, plan_prune(moved, DEFAULT_PRUNE), set_aside=tmp_path / "aside")
+    assert snapshot(moved) == snapshot(deleted)
+    assert (tmp_path / "aside" / "pkg" / "tests" / "test_a.py").is_file()
+
+    again = unpruned_copy(moved, tmp_path / "aside", tmp_path / "unpruned")
+    assert snapshot(again) == installed
+    # Hard links: the copy shares the files, nothing was rewritten.
+    assert (again / "pkg/__init__.py").stat().st_ino == (moved / "pkg/__init__.py").stat().st_ino
+    assert (again / "pkg/README.md").stat().st_ino == (
+        tmp_path / "aside" / "pkg/README.md"
+    ).stat().st_ino
 
 
 def test_opt_in_rules(tmp_path: Path) -> None:
@@ -159,3 +200,26 @@ def test_strip_rewrites_a_copy_never_the_hard_linked_original(tmp_path: Path) ->
     assert cache.read_bytes() == before, "the installer's cached copy must be untouched"
     assert (tree / "libadd.so").stat().st_size == len(before) - saved
     assert (tree / "libadd.so").stat().st_ino != cache.stat().st_ino
+
+
+@pytest.mark.skipif(
+    shutil.which("strip") is None or shutil.which("cc") is None, reason="needs strip and cc"
+)
+def test_unpruned_copy_has_the_original_of_a_stripped_file(tmp_path: Path) -> None:
+    import subprocess
+
+    src = tmp_path / "lib.c"
+    src.write_text("int add(int a, int b) { return a + b; }\n")
+    tree = tmp_path / "t"
+    tree.mkdir()
+    subprocess.run(
+        ["cc", "-g", "-shared", "-fPIC", str(src), "-o", str(tree / "libadd.so")], check=True
+    )
+    original = (tree / "libadd.so").read_bytes()
+    tool = strip_tool("x86_64")
+    assert tool
+    aside = tmp_path / "aside"
+    saved = strip_shared_objects(tree, ["libadd.so"], tool, warn=print, set_aside=aside)
+    assert saved > 0 and (tree / "libadd.so").read_bytes() != original
+    again = unpruned_copy(tree, aside, tmp_path / "unpruned")
+    assert (again / "libadd.so").read_bytes() == original
