@@ -1,3 +1,3 @@
 """layer-tasks: one Python dependency set becomes one AWS Lambda layer."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -256,6 +256,7 @@ def _build(
                     level=settings.compression_level,
                     workers=settings.effective_workers,
                     progress=advance,
+                    nice=10 if verifying else 0,
                 )
             done(f"{archive.entries:,} files, {archive.zip_bytes:,} bytes")
             check = (
