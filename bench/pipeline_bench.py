@@ -18,7 +18,9 @@ Side by side, on the same requirements file and the same cache state, each repea
   (z) the zip step alone: layer_tasks' writer on the tree (a) zipped, vs (a)'s zip step.
 
 ``--cache warm`` (default) runs every install against a warmed cache (pip's and uv's);
-``--cache cold`` gives every install run an empty cache of its own, so both download.
+``--cache cold`` gives every install run an empty cache of its own, so both download,
+and empties layer-tasks' own cache (``state_dir/cache``: pip's settings, the import
+check's bytecode) before each full build, as on a fresh machine.
 Both pipelines install for python3.12 with that interpreter's pip, as Lambda would run
 them, and (b) uses the same prune rules as the seed (this repo's extra rule that drops
 googleapiclient's discovery documents is off), so the zip sizes compare like for like.
@@ -233,7 +235,9 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         # (b') and (b) full builds, (c) no-change build. Each full build has a cache of
         # its own, so in cold mode (b') does not warm (b)'s.
         noverify_env = {**cache_env(i + 1000), "INVOKE_LAYER_VERIFY": "false"}
+        forget_own_cache(project, args.cache)
         run([*inv, "layer.build", "--force"], project, build_noverify, noverify_env)
+        forget_own_cache(project, args.cache)
         run([*inv, "layer.build", "--force"], project, build_force, env)
         run([*inv, "layer.build"], project, build_same, env)
         # (d) no-change deploy against the sandbox, (e) seed-style upload + publish there.
@@ -289,6 +293,12 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         },
     }
     return results
+
+
+def forget_own_cache(project: Path, cache: str) -> None:
+    """In cold mode, nothing layer-tasks learnt in an earlier build may help the next."""
+    if cache == "cold":
+        shutil.rmtree(project / ".state" / "cache", ignore_errors=True)
 
 
 def seed_publish_run(project: Path, step: Step, round_no: int) -> None:
