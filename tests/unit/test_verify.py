@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -72,12 +73,29 @@ def test_skipped_when_host_cannot_run_target(installed: Path) -> None:
 
 
 @needs_312
-def test_bytecode_goes_to_the_prefix_never_into_the_layer(installed: Path, tmp_path: Path) -> None:
+def test_bytecode_goes_to_the_prefix_never_into_the_layer(
+    installed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prefix = tmp_path / "pycache"
+    monkeypatch.chdir(installed.parent)  # a relative tree path works too
+    mirror = prefix / str(installed).lstrip("/") / "alpha" / "core.cpython-312.pyc"
+    stamps = []
     for _ in range(2):  # the second run reads the bytecode the first one wrote
-        result = check_tree(installed, "3.12", "x86_64", ["alpha"], [], pycache_prefix=prefix)
+        result = check_tree(
+            Path(installed.name), "3.12", "x86_64", ["alpha", "epsilon"], [], pycache_prefix=prefix
+        )
         assert result.failures == {}
+        stamps.append(mirror.stat().st_mtime_ns)
+    assert stamps[0] == stamps[1], "the second check reused the bytecode"
     assert not list(installed.rglob("__pycache__")) and not list(installed.rglob("*.pyc"))
+    # epsilon imports json: the interpreter's own bytecode is used where it is, not
+    # compiled again into the prefix.
+    outside = [
+        p
+        for p in prefix.rglob("*.pyc")
+        if not p.is_relative_to(prefix / str(installed).lstrip("/"))
+    ]
+    assert outside == []
     assert any(p.name.startswith("core.cpython-312") for p in prefix.rglob("*.pyc"))
 
 
@@ -85,3 +103,58 @@ def test_bytecode_goes_to_the_prefix_never_into_the_layer(installed: Path, tmp_p
 def test_without_prefix_nothing_is_written_either(installed: Path) -> None:
     check_tree(installed, "3.12", "x86_64", ["alpha", "beta"], [])
     assert not list(installed.rglob("__pycache__"))
+
+
+@pytest.fixture
+def real_312() -> str:
+    found = find_interpreter("3.12")
+    if found is None:
+        pytest.skip("no python3.12 on this host")
+    return os.path.realpath(found)
+
+
+def fake_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """An empty PATH folder and an empty pyenv root, and nothing else to find."""
+    bin_dir, root = tmp_path / "bin", tmp_path / "pyenv"
+    for folder in (bin_dir, root / "shims"):
+        folder.mkdir(parents=True)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("PYENV_ROOT", str(root))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return bin_dir, root
+
+
+def test_a_pyenv_shim_is_never_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_312: str
+) -> None:
+    bin_dir, root = fake_host(tmp_path, monkeypatch)
+    ran = tmp_path / "shim-ran"
+    shim = root / "shims" / "python3.12"
+    shim.write_text(f'#!/bin/sh\ntouch {ran}\nexec {real_312} "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{root / 'shims'}{os.pathsep}{bin_dir}")
+    version = root / "versions" / "3.12.99" / "bin"
+    version.mkdir(parents=True)
+    (version / "python").symlink_to(real_312)
+    assert find_interpreter("3.12") == str(version / "python")
+    assert not ran.exists()
+
+
+def test_a_python_on_path_comes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_312: str
+) -> None:
+    bin_dir, root = fake_host(tmp_path, monkeypatch)
+    (bin_dir / "python3.12").symlink_to(real_312)
+    version = root / "versions" / "3.12.99" / "bin"
+    version.mkdir(parents=True)
+    (version / "python").symlink_to(real_312)
+    assert find_interpreter("3.12") == str(bin_dir / "python3.12")
+
+
+def test_no_interpreter_skips_the_check_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installed: Path
+) -> None:
+    fake_host(tmp_path, monkeypatch)
+    assert find_interpreter("3.12") is None
+    result = check_tree(installed, "3.12", "x86_64", ["alpha"], [])
+    assert not result.ran and result.skipped_reason == "no python3.12 on this host"
