@@ -98,11 +98,13 @@ class IndexConfig:
 
 
 # pip's configuration scopes, lowest precedence first (pip's own loading order).
+_SYSTEM_PIP_CONF = "/etc/pip.conf"
 _SCOPE_RANK = {"global": 0, "user": 1, "site": 2, ":env:": 3}
 
 
-def _pip_config_inputs(python: str) -> str:
-    """Everything `pip config list` depends on: PIP_* variables and pip's config files.
+def _pip_config_inputs(python: str) -> tuple[str, bool]:
+    """Everything `pip config list` depends on (PIP_* variables and pip's config files),
+    as a cache key, and whether any of them is set at all.
 
     The files are the ones pip reads (pip._internal.configuration): the XDG system dirs
     and /etc, the interpreter's prefix, ~/.pip and the XDG user dir, and PIP_CONFIG_FILE.
@@ -114,7 +116,7 @@ def _pip_config_inputs(python: str) -> str:
     prefix = sys.prefix if python == sys.executable else str(Path(python).resolve().parent.parent)
     files = [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs.split(os.pathsep) if d]
     files += [
-        "/etc/pip.conf",
+        _SYSTEM_PIP_CONF,
         os.path.join(prefix, "pip.conf"),
         os.path.join(home, ".pip", "pip.conf"),
         os.path.join(xdg_home, "pip", "pip.conf"),
@@ -128,7 +130,8 @@ def _pip_config_inputs(python: str) -> str:
         except OSError:
             stats.append((name, -1, 0))
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("PIP_"))
-    return json.dumps([python, env, xdg_dirs, xdg_home, stats])
+    anything = bool(env) or any(size >= 0 for _name, size, _mtime in stats)
+    return json.dumps([python, env, xdg_dirs, xdg_home, stats]), anything
 
 
 def pip_index_config(python: str = sys.executable, cache_dir: Path | None = None) -> IndexConfig:
@@ -136,11 +139,15 @@ def pip_index_config(python: str = sys.executable, cache_dir: Path | None = None
 
     Asking pip itself means every file and variable pip reads counts; the answer is
     cached by `_pip_config_inputs`, since starting pip costs about half a second on
-    every build, including the no-change ones that should be nearly free.
+    every build, including the no-change ones that should be nearly free. With no
+    config file and no PIP_* variable (a typical CI runner) pip is not asked at all.
     """
+    inputs, anything = _pip_config_inputs(python)
+    if not anything:
+        return IndexConfig()  # no file, no variable: pip's defaults, no need to ask
     if cache_dir is None:
         return _ask_pip(python)
-    key = hashlib.sha256(_pip_config_inputs(python).encode()).hexdigest()
+    key = hashlib.sha256(inputs.encode()).hexdigest()
     cache = cache_dir / f"pip-config-{key[:32]}.json"
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,32 @@ def test_cache_follows_environment_and_file_changes(
     assert pip_index_config(cache_dir=cache).index_url == "https://two.invalid/simple/"
     monkeypatch.setenv("PIP_INDEX_URL", "https://env.invalid/simple")
     assert pip_index_config(cache_dir=cache).index_url == "https://env.invalid/simple"
+
+
+def test_pip_is_not_asked_when_nothing_configures_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import layer_tasks.install as install
+
+    for var in [v for v in os.environ if v.startswith("PIP_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setattr(install, "_SYSTEM_PIP_CONF", str(tmp_path / "etc-pip.conf"))
+    asked: list[str] = []
+    real_ask = install._ask_pip
+    monkeypatch.setattr(
+        install, "_ask_pip", lambda python: asked.append(python) or real_ask(python)
+    )
+
+    assert pip_index_config(cache_dir=tmp_path / "cache") == IndexConfig()
+    assert asked == []
+    # One file appears: now pip is asked, and what it says is used.
+    (tmp_path / "etc-pip.conf").write_text("[global]\nindex-url = https://etc.invalid/simple\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(tmp_path / "etc-pip.conf"))
+    assert pip_index_config(cache_dir=tmp_path / "cache").index_url == "https://etc.invalid/simple"
+    assert len(asked) == 1
 
 
 @pytest.mark.parametrize(
