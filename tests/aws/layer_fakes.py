@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+from moto import mock_aws
 
 from layer_tasks.aws.session import Clients
 from layer_tasks.manifest import Manifest
@@ -51,6 +55,17 @@ def zip_bytes(payload: str) -> bytes:
         info.external_attr = 0o644 << 16
         zf.writestr(info, payload)
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def mocked_lambda(monkeypatch: pytest.MonkeyPatch, region: str = REGION) -> Iterator[Any]:
+    """A Lambda client on in-process moto; no endpoint or profile of the host's leaks in."""
+    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield boto3.client("lambda", region_name=region)
 
 
 def sha256_b64(data: bytes) -> str:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
+import layer_fakes
 import pytest
-from moto import mock_aws
 
 from layer_tasks.aws.lambda_ import iter_layer_versions
 from layer_tasks.chalice_config import all_referenced_arns
@@ -23,20 +20,13 @@ NAME = "deps"
 
 
 def small_zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("python/mod.py", "X = 1\n")
-    return buf.getvalue()
+    return layer_fakes.zip_bytes("X = 1\n")
 
 
 @pytest.fixture
 def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("lambda", region_name=REGION)
+    with layer_fakes.mocked_lambda(monkeypatch, REGION) as client:
+        yield client
 
 
 def publish_n(lam: Any, n: int) -> list[str]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import layer_fakes
 import pytest
-from moto import mock_aws
 
 from layer_tasks.aws.functions import apply_function_layers, get_function, get_function_layers
 from layer_tasks.errors import LayerError
@@ -19,20 +16,13 @@ REGION = "eu-west-1"
 
 
 def small_zip(body: str = "X = 1\n") -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("python/mod.py", body)
-    return buf.getvalue()
+    return layer_fakes.zip_bytes(body)
 
 
 @pytest.fixture
 def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        yield boto3.client("lambda", region_name=REGION)
+    with layer_fakes.mocked_lambda(monkeypatch, REGION) as client:
+        yield client
 
 
 def publish(lam: Any, name: str, description: str = "") -> str:

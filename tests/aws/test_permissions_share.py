@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import layer_fakes
 import pytest
-from moto import mock_aws
 
 from layer_tasks.aws.permissions import grant_for, share_with
 from layer_tasks.errors import LayerError
@@ -20,16 +17,10 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("lambda", region_name=REGION)
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w") as zf:
-            zf.writestr("python/m.py", "")
-        client.publish_layer_version(LayerName="deps", Content={"ZipFile": buf.getvalue()})
+    with layer_fakes.mocked_lambda(monkeypatch, REGION) as client:
+        client.publish_layer_version(
+            LayerName="deps", Content={"ZipFile": layer_fakes.zip_bytes("")}
+        )
         yield client
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,7 @@ NAME = "deps"
 
 
 def layer_zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("python/mod.py", "X = 1\n")
-    return buf.getvalue()
+    return layer_fakes.zip_bytes("X = 1\n")
 
 
 def publish(
