@@ -175,10 +175,10 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
             log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
             return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
 
-    work = settings.state_dir / "build" / settings.name
+    folders = _work_folders(settings)
+    work = folders[0].parent
     # "install/" held a second, unpruned install in earlier versions: removed if left over.
-    old = (*_work_folders(settings), work / "install")
-    clearing = remove_in_background(old, work / ".trash")
+    clearing = remove_in_background((*folders, work / "install"), work / ".trash")
     try:
         return _build(settings, reqs, index, key, log)
     finally:
