@@ -122,32 +122,40 @@ def _has_tls_deny(policy_text: str) -> bool:
     return False
 
 
+# What S3 answers when a bucket has no such setting at all.
+_NO_PUBLIC_ACCESS_BLOCK = "NoSuchPublicAccessBlockConfiguration"
+_NO_ENCRYPTION = "ServerSideEncryptionConfigurationNotFoundError"
+_NO_POLICY = "NoSuchBucketPolicy"
+
+
+def _setting(
+    read: Callable[..., dict[str, Any]], bucket: str, missing: str
+) -> dict[str, Any] | None:
+    """One of the bucket's settings (``read`` is the S3 getter), or None when it has none."""
+    try:
+        return read(Bucket=bucket)
+    except ClientError as exc:
+        if _code(exc) != missing:
+            raise
+        return None
+
+
 def _differences(s3: Any, bucket: str, *, plain_http: bool) -> list[str]:
     """What an existing bucket lacks compared with what we would have created."""
     found: list[str] = []
-    try:
-        pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-        off = [k for k in PUBLIC_ACCESS_BLOCK if not pab.get(k)]
+    pab = _setting(s3.get_public_access_block, bucket, _NO_PUBLIC_ACCESS_BLOCK)
+    if pab is None:
+        found.append("no public access block")
+    else:
+        config = pab["PublicAccessBlockConfiguration"]
+        off = [k for k in PUBLIC_ACCESS_BLOCK if not config.get(k)]
         if off:
             found.append(f"public access block settings off: {', '.join(off)}")
-    except ClientError as exc:
-        if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
-            raise
-        found.append("no public access block")
-    try:
-        s3.get_bucket_encryption(Bucket=bucket)
-    except ClientError as exc:
-        if _code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
-            raise
+    if _setting(s3.get_bucket_encryption, bucket, _NO_ENCRYPTION) is None:
         found.append("no default encryption")
     if not plain_http:
-        try:
-            policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
-        except ClientError as exc:
-            if _code(exc) != "NoSuchBucketPolicy":
-                raise
-            policy = ""
-        if not _has_tls_deny(policy):
+        policy = _setting(s3.get_bucket_policy, bucket, _NO_POLICY)
+        if not _has_tls_deny(policy["Policy"] if policy else ""):
             found.append("no bucket policy denying non-TLS access (aws:SecureTransport)")
     return found
 
@@ -254,32 +262,19 @@ def _complete_private_settings(
     way the bucket may have none of the settings yet.
     """
     added: list[str] = []
-    try:
-        s3.get_public_access_block(Bucket=bucket)
-    except ClientError as exc:
-        if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
-            raise
+    if _setting(s3.get_public_access_block, bucket, _NO_PUBLIC_ACCESS_BLOCK) is None:
         s3.put_public_access_block(
             Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
         )
         added.append("public access block")
-    try:
-        s3.get_bucket_encryption(Bucket=bucket)
-    except ClientError as exc:
-        if _code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
-            raise
+    if _setting(s3.get_bucket_encryption, bucket, _NO_ENCRYPTION) is None:
         s3.put_bucket_encryption(
             Bucket=bucket, ServerSideEncryptionConfiguration=encryption_config(kms_key_id)
         )
         added.append("default encryption")
-    if not plain_http:
-        try:
-            s3.get_bucket_policy(Bucket=bucket)
-        except ClientError as exc:
-            if _code(exc) != "NoSuchBucketPolicy":
-                raise
-            s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_policy(bucket, region)))
-            added.append("TLS-only bucket policy")
+    if not plain_http and _setting(s3.get_bucket_policy, bucket, _NO_POLICY) is None:
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_policy(bucket, region)))
+        added.append("TLS-only bucket policy")
     return [f"it had no {what}: added" for what in added]
 
 
