@@ -50,22 +50,29 @@ class _Raw(io.BytesIO):
             data = self.read()
 
 
-def error_response(url: str, service: str, kind: str) -> AWSResponse:
-    status, s3_code, lambda_code = KINDS[kind]
-    assert status is not None
+def aws_error(
+    url: str, service: str, status: int, s3_code: str, lambda_code: str, message: str
+) -> AWSResponse:
+    """An error answer as S3 (an XML body) or Lambda (JSON, the code in a header) sends it."""
     if service == "s3":
         body = (
             f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{s3_code}</Code>"
-            f"<Message>injected {kind}</Message><RequestId>fault</RequestId></Error>"
+            f"<Message>{message}</Message><RequestId>fault</RequestId></Error>"
         ).encode()
         headers = {"Content-Type": "application/xml"}
     else:
-        if kind == "throttle":
-            status = LAMBDA_THROTTLE_STATUS
-        body = json.dumps({"Type": "Service", "message": f"injected {kind}"}).encode()
+        body = json.dumps({"Type": "User", "message": message}).encode()
         headers = {"Content-Type": "application/json", "x-amzn-ErrorType": lambda_code}
     headers["Content-Length"] = str(len(body))
     return AWSResponse(url, status, headers, _Raw(body))
+
+
+def error_response(url: str, service: str, kind: str) -> AWSResponse:
+    status, s3_code, lambda_code = KINDS[kind]
+    assert status is not None
+    if service != "s3" and kind == "throttle":
+        status = LAMBDA_THROTTLE_STATUS
+    return aws_error(url, service, status, s3_code, lambda_code, f"injected {kind}")
 
 
 @dataclass
@@ -123,33 +130,14 @@ class FaultInjector:
 
 
 def denied_response(url: str, service: str) -> AWSResponse:
-    if service == "s3":
-        body = (
-            b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
-            b"<Message>Access Denied</Message></Error>"
-        )
-        headers = {"Content-Type": "application/xml"}
-    else:
-        body = b'{"Type": "User", "Message": "not authorized"}'
-        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "AccessDeniedException"}
-    return AWSResponse(url, 403, headers, _Raw(body))
+    return aws_error(url, service, 403, "AccessDenied", "AccessDeniedException", "Access Denied")
 
 
 def expired_response(url: str, service: str) -> AWSResponse:
-    if service == "s3":
-        # S3 answers an expired session token with 400 ExpiredToken (a HEAD: no body).
-        body = (
-            b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code>"
-            b"<Message>The provided token has expired.</Message></Error>"
-        )
-        headers = {"Content-Type": "application/xml"}
-        return AWSResponse(url, 400, headers, _Raw(body))
-    else:
-        body = (
-            b'{"Type": "User", "message": "The security token included in the request is expired"}'
-        )
-        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": "ExpiredTokenException"}
-    return AWSResponse(url, 400, headers, _Raw(body))
+    # S3 answers an expired session token with 400 ExpiredToken (to a HEAD: no body).
+    return aws_error(
+        url, service, 400, "ExpiredToken", "ExpiredTokenException", "The token has expired."
+    )
 
 
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
