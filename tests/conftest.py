@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from wheels import build_wheelhouse
+from support.cli import make_project, write_requirements
+from support.faults import MotoServer
+from support.wheels import build_wheelhouse
 
 from layer_tasks.settings import LayerSettings
-
-REPO = Path(__file__).resolve().parents[1]
-# `inv` as a user types it, run by this interpreter (whatever venv the tests run in).
-INV = [sys.executable, "-c", "import sys; from invoke.main import program; sys.exit(program.run())"]
-
-
-def inv(
-    project: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*INV, *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -55,60 +34,21 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
 
-def write_requirements(path: Path, wheelhouse: Path, *lines: str) -> Path:
-    path.write_text(
-        f"--no-index\n--find-links {wheelhouse}\n" + "".join(f"{line}\n" for line in lines),
-        encoding="utf-8",
-    )
-    return path
-
-
-INVOKE_YAML = """\
-layer:
-  name: test-layer
-  requirements: requirements-all.txt
-  python: "3.12"
-  architecture: x86_64
-  bucket: test-layer-bucket
-  region: us-east-1
-  prefix: layers
-  stage: prod
-  dist_dir: dist
-  state_dir: .state
-"""
-
-CHALICE_CONFIG = """\
-{
-  "version": "2.0",
-  "app_name": "demo",
-  "automatic_layer": false,
-  "stages": {
-    "dev": {
-      "api_gateway_stage": "api",
-      "layers": []
-    },
-    "prod": {
-      "api_gateway_stage": "api",
-      "layers": []
-    }
-  }
-}
-"""
-
-
 @pytest.fixture
 def project(tmp_path: Path, wheelhouse: Path) -> Path:
     """A project folder: invoke.yaml, tasks.py, requirements on the wheelhouse, Chalice config."""
-    root = tmp_path / "project"
-    root.mkdir()
-    write_requirements(root / "requirements-all.txt", wheelhouse, "alpha==1.0", "epsilon==1.0")
+    root = make_project(tmp_path / "project", wheelhouse, "alpha==1.0", "epsilon==1.0")
     write_requirements(root / "requirements-a.txt", wheelhouse, "alpha==1.0")
     write_requirements(root / "requirements-b.txt", wheelhouse, "epsilon==1.0")
-    (root / "invoke.yaml").write_text(INVOKE_YAML, encoding="utf-8")
-    (root / "tasks.py").write_text("from layer_tasks.tasks import ns\n", encoding="utf-8")
-    (root / ".chalice").mkdir()
-    (root / ".chalice" / "config.json").write_text(CHALICE_CONFIG, encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[MotoServer]:
+    """The one moto server on 127.0.0.1 for the whole session; tests reset it first."""
+    srv = MotoServer()
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture
@@ -118,7 +58,3 @@ def settings(project: Path) -> LayerSettings:
 
     raw = yaml.safe_load((project / "invoke.yaml").read_text())["layer"]
     return LayerSettings.from_mapping(raw, base_dir=project)
-
-
-def with_(settings: LayerSettings, **changes: object) -> LayerSettings:
-    return replace(settings, **changes)  # type: ignore[arg-type]

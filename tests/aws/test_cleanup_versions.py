@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import layer_fakes
 import pytest
+from support import fakes
 
 from layer_tasks.aws.lambda_ import iter_layer_versions
 from layer_tasks.chalice_config import all_referenced_arns
@@ -20,12 +20,12 @@ NAME = "deps"
 
 
 def small_zip() -> bytes:
-    return layer_fakes.zip_bytes("X = 1\n")
+    return fakes.zip_bytes("X = 1\n")
 
 
 @pytest.fixture
 def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with layer_fakes.mocked_lambda(monkeypatch, REGION) as client:
+    with fakes.mocked_lambda(monkeypatch, REGION) as client:
         yield client
 
 

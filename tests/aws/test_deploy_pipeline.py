@@ -1,7 +1,7 @@
 """deploy against moto: plan, apply, idempotence, and outputs written only after success.
 
 These use an already built zip (``build=False``); the build itself is exercised end to end
-in tests/e2e. S3 goes through an http URL (see layer_fakes.moto_clients).
+in tests/e2e. S3 goes through an http URL (see fakes.moto_clients).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import layer_fakes
 import pytest
 from botocore.exceptions import ClientError
-from layer_fakes import make_settings, moto_clients, write_layer
 from moto import mock_aws
+from support import fakes
+from support.fakes import make_settings, moto_clients, write_layer
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws import lambda_, s3
@@ -241,7 +241,7 @@ def test_unknown_stage_fails_before_any_upload(tmp_path: Path, clients: Clients)
 
 def _function_with_layer(clients: Clients, layer_arn: str) -> None:
     iam = boto3.client("iam", region_name=clients.region)
-    layer_fakes.create_function(clients.lambda_, iam, [layer_arn])
+    fakes.create_function(clients.lambda_, iam, [layer_arn])
 
 
 def test_deploy_with_function_swaps_only_this_layers_version(

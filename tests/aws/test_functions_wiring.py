@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import layer_fakes
 import pytest
+from support import fakes
 
 from layer_tasks.aws.functions import apply_function_layers, get_function, get_function_layers
 from layer_tasks.errors import LayerError
@@ -16,12 +16,12 @@ REGION = "eu-west-1"
 
 
 def small_zip(body: str = "X = 1\n") -> bytes:
-    return layer_fakes.zip_bytes(body)
+    return fakes.zip_bytes(body)
 
 
 @pytest.fixture
 def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with layer_fakes.mocked_lambda(monkeypatch, REGION) as client:
+    with fakes.mocked_lambda(monkeypatch, REGION) as client:
         yield client
 
 
@@ -38,7 +38,7 @@ def publish(lam: Any, name: str, description: str = "") -> str:
 
 def create_function(lam: Any, layers: list[str], name: str = "api") -> None:
     iam = boto3.client("iam", region_name=REGION)
-    layer_fakes.create_function(lam, iam, layers, name, code=small_zip())
+    fakes.create_function(lam, iam, layers, name, code=small_zip())
 
 
 def layers_of(lam: Any, name: str = "api") -> list[str]:

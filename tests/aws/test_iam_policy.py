@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from layer_fakes import make_settings, moto_clients, write_layer
 from moto import mock_aws
+from support.fakes import make_settings, moto_clients, write_layer
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws import lambda_, s3

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from layer_fakes import make_settings, moto_clients, write_layer
 from moto import mock_aws
+from support.fakes import make_settings, moto_clients, write_layer
 
 from layer_tasks.aws import lambda_, s3
 from layer_tasks.aws.session import Clients

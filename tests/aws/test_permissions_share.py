@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import layer_fakes
 import pytest
+from support import fakes
 
 from layer_tasks.aws.permissions import grant_for, share_with
 from layer_tasks.errors import LayerError
@@ -17,10 +17,8 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with layer_fakes.mocked_lambda(monkeypatch, REGION) as client:
-        client.publish_layer_version(
-            LayerName="deps", Content={"ZipFile": layer_fakes.zip_bytes("")}
-        )
+    with fakes.mocked_lambda(monkeypatch, REGION) as client:
+        client.publish_layer_version(LayerName="deps", Content={"ZipFile": fakes.zip_bytes("")})
         yield client
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import layer_fakes
 import pytest
 from moto import mock_aws
+from support import fakes
 
 from layer_tasks.errors import LayerError
 from layer_tasks.rollback import apply_rollback, describe, parse_version, plan_rollback
@@ -21,7 +21,7 @@ NAME = "deps"
 
 
 def layer_zip() -> bytes:
-    return layer_fakes.zip_bytes("X = 1\n")
+    return fakes.zip_bytes("X = 1\n")
 
 
 def publish(
@@ -194,7 +194,7 @@ def test_rollback_needs_exactly_one_of_version_and_previous(tmp_path: Path, lam:
 
 
 def create_function(lam: Any, layers: list[str]) -> None:
-    layer_fakes.create_function(lam, boto3.client("iam", region_name=REGION), layers)
+    fakes.create_function(lam, boto3.client("iam", region_name=REGION), layers)
 
 
 def function_layer_arns(lam: Any) -> list[str]:

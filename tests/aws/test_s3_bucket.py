@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from layer_fakes import moto_clients
 from moto import mock_aws
+from support.fakes import moto_clients
 
 from layer_tasks.aws import s3
 from layer_tasks.errors import LayerError

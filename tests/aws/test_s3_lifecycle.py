@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from layer_fakes import moto_clients
 from moto import mock_aws
+from support.fakes import moto_clients
 
 from layer_tasks.aws import s3
 from layer_tasks.aws.session import Clients

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from layer_fakes import make_settings, moto_clients, sha256_b64, write_layer
 from moto import mock_aws
+from support.fakes import make_settings, moto_clients, sha256_b64, write_layer
 
 from layer_tasks.aws import s3
 from layer_tasks.aws.session import Clients

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import inv, write_requirements
+from support.cli import inv, write_requirements
 
 
 def assert_one_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import write_requirements
+from support.cli import write_requirements
 
 from layer_tasks.archive import code_sha256
 from layer_tasks.build import build_layer

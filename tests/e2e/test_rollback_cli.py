@@ -19,8 +19,8 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import INV
 from moto.server import ThreadedMotoServer
+from support.cli import INV
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"

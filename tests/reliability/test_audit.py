@@ -11,10 +11,9 @@ import importlib.util
 import json
 from pathlib import Path
 
-import faults  # noqa: F401  (puts tests/aws, where layer_fakes lives, on sys.path)
 import pytest
 from invoke.main import program
-from layer_fakes import write_layer
+from support.fakes import write_layer
 
 from layer_tasks.audit import (
     AuditReport,

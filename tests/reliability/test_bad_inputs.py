@@ -15,20 +15,20 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import write_requirements
-from faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from invoke.main import program
-from layer_fakes import write_layer
+from support.cli import write_requirements
+from support.fakes import write_layer
+from support.faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
 
 from layer_tasks import chalice_config
 from layer_tasks.errors import LayerError
@@ -418,13 +418,6 @@ ROWS = [
         after_upload=True,
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    srv = MotoServer()
-    yield srv
-    srv.stop()
 
 
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:

@@ -16,25 +16,16 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import INV
-from faults import MotoServer, client
-from test_crash_safety import build_small_project, copy_project, stray_files
+from support.cli import INV, build_small_project, copy_project, stray_files
+from support.faults import MotoServer, client
 
 
 @pytest.fixture(scope="module")
 def small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
     return build_small_project(tmp_path_factory, wheelhouse)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    srv = MotoServer()
-    yield srv
-    srv.stop()
 
 
 def start(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:

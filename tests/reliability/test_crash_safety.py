@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CHALICE_CONFIG, INVOKE_YAML, inv, write_requirements
-from faults import MotoServer, client
-from wheels import make_wheel
+from support.cli import (
+    CHALICE_CONFIG,
+    build_small_project,
+    copy_project,
+    inv,
+    make_project,
+    stray_files,
+)
+from support.faults import MotoServer, client
+from support.wheels import make_wheel
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer:test-layer:1"
 
@@ -90,35 +95,10 @@ POINTS = {
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    srv = MotoServer()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
 def hook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("hook")
     (folder / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     return folder
-
-
-def make_project(root: Path, wheelhouse: Path, *requirements: str) -> Path:
-    root.mkdir(parents=True)
-    write_requirements(root / "requirements-all.txt", wheelhouse, *requirements)
-    (root / "invoke.yaml").write_text(INVOKE_YAML, encoding="utf-8")
-    (root / "tasks.py").write_text("from layer_tasks.tasks import ns\n", encoding="utf-8")
-    (root / ".chalice").mkdir()
-    (root / ".chalice" / "config.json").write_text(CHALICE_CONFIG, encoding="utf-8")
-    return root
-
-
-def build_small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    """A small project built once; tests copy it (the build is then reused, no install)."""
-    project = make_project(tmp_path_factory.mktemp("built") / "p", wheelhouse, "alpha==1.0")
-    proc = inv(project, "layer.build")
-    assert proc.returncode == 0, proc.stderr
-    return project
 
 
 @pytest.fixture(scope="module")
@@ -137,20 +117,6 @@ def built_big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     proc = inv(project, "layer.build", env={"INVOKE_LAYER_COMPRESSION_LEVEL": "1"})
     assert proc.returncode == 0, proc.stderr
     return project
-
-
-def copy_project(source: Path, dest: Path) -> Path:
-    shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns(".state"))
-    return dest
-
-
-def stray_files(project: Path) -> list[str]:
-    """Temporary files anywhere in the project (atomic writes, partial zips)."""
-    return sorted(
-        p.relative_to(project).as_posix()
-        for p in project.rglob("*")
-        if p.is_file() and (p.name.endswith((".tmp", ".partial")) or p.name.startswith("tmp"))
-    )
 
 
 def check_outputs(project: Path) -> tuple[str | None, list[str]]:

@@ -15,11 +15,10 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from faults import MotoServer, client
+from support.faults import MotoServer, client
 
 LIMIT_MB = 300
 
@@ -27,8 +26,7 @@ SCRIPT = textwrap.dedent(
     """
     import json, os, resource, sys, time
     from pathlib import Path
-    sys.path.insert(0, sys.argv[4])
-    from layer_fakes import make_settings
+    from support.fakes import make_settings
     from layer_tasks import deploy as dep
     from layer_tasks.archive import write_layer_zip
     from layer_tasks.aws.session import make_clients
@@ -85,16 +83,10 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    srv = MotoServer()
-    yield srv
-    srv.stop()
-
-
 def run(kind: str, tmp_path: Path, server: MotoServer) -> dict[str, object]:
     server.reset()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # tests/: `support`
     proc = subprocess.run(
         [
             sys.executable,
@@ -103,7 +95,6 @@ def run(kind: str, tmp_path: Path, server: MotoServer) -> dict[str, object]:
             str(tmp_path),
             server.url,
             kind,
-            str(Path(__file__).resolve().parents[1] / "aws"),
         ],
         capture_output=True,
         text=True,

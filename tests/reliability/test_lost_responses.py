@@ -8,22 +8,14 @@ step does about it is pinned here (docs/reliability.md explains the outcomes).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from faults import FaultInjector, MotoServer, client, no_backoff
-from layer_fakes import make_settings, write_layer
+from support.fakes import make_settings, write_layer
+from support.faults import FaultInjector, MotoServer, client, no_backoff
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws.session import make_clients
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    srv = MotoServer()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture

@@ -19,15 +19,13 @@ import os
 import stat
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import INV
-from faults import KINDS, FaultInjector, MotoServer, client, no_backoff
-from layer_fakes import make_settings, sha256_b64, write_layer
 from moto import mock_aws
-from test_crash_safety import build_small_project, copy_project
+from support.cli import INV, build_small_project, copy_project
+from support.fakes import make_settings, sha256_b64, write_layer
+from support.faults import KINDS, FaultInjector, MotoServer, client, no_backoff
 
 from layer_tasks import deploy as dep
 from layer_tasks.archive import write_layer_zip
@@ -41,13 +39,6 @@ TOKEN = "SESSIONTOKEN" + "q1w2e3r4t5y6" * 12
 @pytest.fixture(scope="module")
 def small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
     return build_small_project(tmp_path_factory, wheelhouse)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    srv = MotoServer()
-    yield srv
-    srv.stop()
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

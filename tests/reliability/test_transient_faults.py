@@ -24,11 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import layer_fakes
 import pytest
-from faults import KINDS, FaultInjector, MotoServer, client, no_backoff
 from invoke import Context, Exit
-from layer_fakes import make_settings, sha256_b64, write_layer
+from support import fakes
+from support.fakes import make_settings, sha256_b64, write_layer
+from support.faults import KINDS, FaultInjector, MotoServer, client, no_backoff
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws.session import Clients, make_clients
@@ -67,11 +67,10 @@ FUNCTION = ["GetFunctionConfiguration", "UpdateFunctionConfiguration", "GetFunct
 SCENARIOS = {"fresh": FRESH, "existing": EXISTING, "multipart": MULTIPART, "function": FUNCTION}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[MotoServer]:
-    srv = MotoServer()
-    yield srv
-    srv.stop()
+@pytest.fixture(scope="module", autouse=True)
+def _fault_report() -> Iterator[None]:
+    """With LAYER_FAULT_REPORT set, add this module's fault counts to that JSON file."""
+    yield
     report = os.environ.get("LAYER_FAULT_REPORT")
     if report:
         old = json.loads(Path(report).read_text()) if Path(report).exists() else {}
@@ -110,7 +109,7 @@ def big_layer(settings: LayerSettings, size: int) -> Manifest:
 
 
 def create_function(endpoint: str, arn: str) -> None:
-    layer_fakes.create_function(client(endpoint, "lambda"), client(endpoint, "iam"), [arn])
+    fakes.create_function(client(endpoint, "lambda"), client(endpoint, "iam"), [arn])
 
 
 def versions(endpoint: str, name: str = "demo-layer") -> list[dict[str, Any]]:

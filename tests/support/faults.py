@@ -13,21 +13,16 @@ from __future__ import annotations
 import functools
 import io
 import json
-import sys
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 from moto.server import ThreadedMotoServer
-
-# layer_fakes lives in tests/aws; make it importable when this folder runs alone.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))
 
 # kind -> (HTTP status, S3 error code, Lambda error code); None status: dropped connection.
 KINDS: dict[str, tuple[int | None, str, str]] = {

@@ -1,0 +1,7 @@
+"""Helpers every test folder shares (importable because pytest's `pythonpath` has tests/).
+
+- `cli`: run `inv` as a user types it; a throwaway project on the offline wheelhouse.
+- `wheels`: tiny wheels built in the test session (no network).
+- `fakes`: settings, a small deterministic layer zip, moto clients, a Lambda function.
+- `faults`: fault injection on botocore clients and the moto server on 127.0.0.1.
+"""
