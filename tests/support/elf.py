@@ -3,7 +3,8 @@
 Compiled files are for the host's CPU. A file of the other CPU is a copy whose
 ``e_machine`` is patched (`with_machine`): the check reads the machine from the ELF
 header, and everything else in the copy stays a valid file the check must still read,
-so the patched field is the only difference it can see. `bare_elf` is an ELF header
+so the patched field is the only difference it can see (`without_section_headers`
+patches the same way). `bare_elf` is an ELF header
 with nothing after it (no sections, no segments), for wheels that must not need gcc.
 """
 
@@ -72,6 +73,16 @@ def with_machine(source: Path, dest: Path, architecture: str) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     data = bytearray(source.read_bytes())
     data[_E_MACHINE_OFFSET : _E_MACHINE_OFFSET + 2] = struct.pack("<H", E_MACHINE[architecture])
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def without_section_headers(source: Path, dest: Path) -> Path:
+    """A copy of ``source`` as sstrip leaves files: no section header table."""
+    data = bytearray(source.read_bytes())
+    struct.pack_into("<Q", data, 0x28, 0)  # e_shoff
+    struct.pack_into("<HH", data, 0x3C, 0, 0)  # e_shnum, e_shstrndx
+    dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(bytes(data))
     return dest
 

@@ -14,6 +14,7 @@ from support.elf import (
     needs_gcc,
     other_architecture,
     with_machine,
+    without_section_headers,
 )
 
 from layer_tasks.elf_check import check_elf_tree, system_libraries
@@ -178,6 +179,15 @@ def test_vendored_library_finds_its_sibling_in_the_libs_folder(
     compile_so(libs / "libuses.so", USES_DEP, link=link_dep(libdep))
     shutil.copy(libdep, libs / "libdep.so")
     assert problems(tmp_path) == []
+
+
+@needs_gcc
+def test_file_without_section_headers_is_reported_not_passed(tmp_path: Path) -> None:
+    built = compile_so(tmp_path / "build" / "_ext.so", USES_LIBM, link=["-lm"])
+    without_section_headers(built, tmp_path / "layer" / "_ext.so")
+    assert problems(tmp_path / "layer") == [
+        "_ext.so: no section headers: its libraries and glibc versions cannot be read"
+    ]
 
 
 def test_only_elf_files_count_and_a_broken_one_is_reported(tmp_path: Path) -> None:
