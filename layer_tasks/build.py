@@ -67,6 +67,8 @@ def build_key(settings: LayerSettings, reqs: RequirementSet, index: IndexConfig)
         "deflate": deflate_backend(),
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
         "verify": settings.verify,
+        # A build from before the static ELF check is not reused unchecked.
+        "elf_check": 1,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
