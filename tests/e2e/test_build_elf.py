@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from support.cli import inv, make_project, stray_files
+from support.cli import inv, make_project, stray_files, write_requirements
 from support.elf import compile_so, host_architecture, needs_gcc, other_architecture
 from support.wheels import make_wheel
 
@@ -21,8 +21,10 @@ CPU = {"x86_64": "x86_64", "arm64": "aarch64"}
 USES_DEP = "int dep(void);\nint g(void) { return dep() + 1; }\n"
 
 
-def native_wheel(folder: Path, work: Path, architecture: str, *, vendored: bool) -> Path:
-    """`nat` 1.0: an extension that needs libdep.so, vendored in nat.libs or not."""
+def native_wheel(
+    folder: Path, work: Path, architecture: str, *, vendored: bool, version: str = "1.0"
+) -> Path:
+    """`nat`: an extension that needs libdep.so, vendored in nat.libs or not."""
     libdep = compile_so(work / "libdep.so", "int dep(void) { return 7; }\n")
     ext = compile_so(
         work / "_ext.so", USES_DEP, link=[f"-L{work}", "-ldep"], rpath="$ORIGIN/../nat.libs"
@@ -35,7 +37,7 @@ def native_wheel(folder: Path, work: Path, architecture: str, *, vendored: bool)
         files["nat.libs/libdep.so"] = libdep.read_bytes()
     folder.mkdir(parents=True, exist_ok=True)
     return make_wheel(
-        folder, "nat", "1.0", files, tag=f"py3-none-manylinux_2_17_{CPU[architecture]}"
+        folder, "nat", version, files, tag=f"py3-none-manylinux_2_17_{CPU[architecture]}"
     )
 
 
@@ -80,6 +82,21 @@ def test_vendored_library_found_through_origin_passes_and_is_counted(tmp_path: P
     assert manifest["elf"]["machine"] == CPU[host_architecture()]
     assert manifest["elf"]["glibc_limit"] == "2.34"
     assert any(line.startswith("elf: 2 ELF files") for line in logs)
+
+
+def test_failed_check_leaves_the_previous_build_as_it_was(tmp_path: Path) -> None:
+    house = tmp_path / "house"
+    native_wheel(house, tmp_path / "work", host_architecture(), vendored=True)
+    native_wheel(house, tmp_path / "work", host_architecture(), vendored=False, version="1.1")
+    project = make_project(tmp_path / "p", house, "nat==1.0")
+    settings = settings_for(project, host_architecture())
+    good = build_layer(settings, log=lambda _: None)
+    before = (good.zip_path.read_bytes(), good.manifest_path.read_bytes())
+    write_requirements(settings.requirements, house, "nat==1.1")
+    with pytest.raises(LayerError, match=r"needs libdep\.so"):
+        build_layer(settings, log=lambda _: None)
+    assert (good.zip_path.read_bytes(), good.manifest_path.read_bytes()) == before
+    assert stray_files(project) == []
 
 
 def test_host_library_in_a_wheel_for_the_other_cpu_fails_the_build(tmp_path: Path) -> None:
