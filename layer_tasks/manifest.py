@@ -46,6 +46,9 @@ class Manifest:
     installer: str = ""
     compression_level: int = 9
     verify: dict[str, Any] = field(default_factory=dict)
+    # The static ELF check (elf_check.py): {"files": N, ...}; {} when it did not run or
+    # the manifest is older than the check.
+    elf: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runtime(self) -> str:
