@@ -10,7 +10,17 @@ from invoke import Context
 
 from ..build import BuildResult, build_layer, current_manifest
 from ..errors import LayerError
-from ..footprint import budget_for, naturalsize, over_budget_message, report_json, report_text
+from ..footprint import (
+    budget_for,
+    naturalsize,
+    over_budget_message,
+    report_data,
+    report_json,
+    report_text,
+)
+from ..fsutil import atomic_write_text
+from ..html_report import render as render_html
+from ..import_cost import measure_imports
 from ..manifest import Manifest
 from ..requirements import compare_union, read_requirements
 from ..settings import LayerSettings
@@ -64,14 +74,33 @@ def build(
     help={
         "json": "Print the report as JSON.",
         "top": "Show only the N largest distributions (the rest are summed).",
+        "html": "Also write the report as one self-contained HTML page (treemap, limits) to FILE.",
+        "imports": "Report each distribution's median import time (cold start) next to its size.",
+        "repeat": "With --imports: fresh processes per distribution (default 3).",
     }
 )
-def size_report(c: Context, json: bool = False, top: int = 0) -> None:
+def size_report(
+    c: Context,
+    json: bool = False,
+    top: int = 0,
+    html: str = "",
+    imports: bool = False,
+    repeat: int = 5,
+) -> None:
     """Per-distribution footprint and totals against the Lambda limits (builds if needed)."""
     if top < 0:
         raise LayerError(f"--top must be a positive number, got {top}")
+    if repeat < 1:
+        raise LayerError(f"--repeat must be at least 1, got {repeat}")
     settings = settings_from(c)
     manifest = _manifest_or_build(settings)
+    if html:
+        atomic_write_text(Path(html), render_html(report_data(manifest, settings, top or None)))
+        _log(f"size report: wrote {html}")
+    if imports:
+        report = measure_imports(settings.zip_path, manifest, repeat=repeat)
+        sys.stdout.write(report.to_json() if json else report.text())
+        return
     render = report_json if json else report_text
     sys.stdout.write(render(manifest, settings, top or None))
 
