@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from .errors import LayerError
 from .footprint import naturalsize
+from .fsutil import atomic_write_text
 
 WIDTH, HEIGHT = 960, 520  # treemap, in SVG user units (the page scales it)
 _HEADER = 18  # a distribution's label strip above its folders
@@ -366,3 +370,22 @@ def render(report_data: Mapping[str, Any]) -> str:
 </body>
 </html>
 """
+
+
+def check_destination(path: Path) -> None:
+    """Fail before any work when the page could not be written to ``path``."""
+    if path.is_dir():
+        raise LayerError(f"--html {path} is a folder: give a file name, e.g. {path / 'size.html'}")
+    parent = path.parent
+    if not parent.is_dir():
+        raise LayerError(f"--html {path}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LayerError(f"--html {path}: folder {parent} is not writable")
+
+
+def write(path: Path, report_data: Mapping[str, Any]) -> None:
+    check_destination(path)
+    try:
+        atomic_write_text(path, render(report_data))
+    except OSError as exc:
+        raise LayerError(f"cannot write --html {path}: {exc.strerror}") from None

@@ -18,8 +18,8 @@ from ..footprint import (
     report_json,
     report_text,
 )
-from ..fsutil import atomic_write_text
-from ..html_report import render as render_html
+from ..html_report import check_destination
+from ..html_report import write as write_html
 from ..import_cost import measure_imports
 from ..manifest import Manifest
 from ..requirements import compare_union, read_requirements
@@ -85,17 +85,19 @@ def size_report(
     top: int = 0,
     html: str = "",
     imports: bool = False,
-    repeat: int = 5,
+    repeat: int = 3,
 ) -> None:
     """Per-distribution footprint and totals against the Lambda limits (builds if needed)."""
     if top < 0:
         raise LayerError(f"--top must be a positive number, got {top}")
     if repeat < 1:
         raise LayerError(f"--repeat must be at least 1, got {repeat}")
+    if html:
+        check_destination(Path(html))
     settings = settings_from(c)
     manifest = _manifest_or_build(settings)
     if html:
-        atomic_write_text(Path(html), render_html(report_data(manifest, settings, top or None)))
+        write_html(Path(html), report_data(manifest, settings, top or None))
         _log(f"size report: wrote {html}")
     if imports:
         report = measure_imports(settings.zip_path, manifest, repeat=repeat)
