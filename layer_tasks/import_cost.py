@@ -40,15 +40,16 @@ _MEASURE = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 failed = []
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 for name in sys.argv[2:]:
     try:
         __import__(name)
     except BaseException as exc:
         failed.append((name, (type(exc).__name__ + ": " + str(exc))[:300]))
-elapsed = time.perf_counter() - start
+elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
 import json
-sys.stdout.write("\n@@RESULT@@" + json.dumps({"seconds": elapsed, "failed": dict(failed)}))
+result = {"seconds": elapsed, "cpu_seconds": cpu, "failed": dict(failed)}
+sys.stdout.write("\n@@RESULT@@" + json.dumps(result))
 """
 
 
@@ -58,12 +59,19 @@ class ImportCost:
     version: str
     unzipped_bytes: int
     modules: tuple[str, ...]
-    seconds: tuple[float, ...] = ()  # one per fresh process
+    seconds: tuple[float, ...] = ()  # wall time, one per fresh process
+    # CPU time of the same runs: what the import itself costs, much less moved than the
+    # wall time by other work on a busy machine (a sleep or a slow disk shows only there).
+    cpu_seconds: tuple[float, ...] = ()
     failures: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def median(self) -> float | None:
         return statistics.median(self.seconds) if self.seconds else None
+
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpu_seconds) if self.cpu_seconds else None
 
 
 @dataclass(frozen=True)
@@ -82,9 +90,10 @@ class ImportReport:
     def to_json(self) -> str:
         data = asdict(self)
         for cost, raw in zip(self.costs, data["costs"], strict=True):
-            raw["median_seconds"] = cost.median
+            raw["median_seconds"], raw["cpu_median_seconds"] = cost.median, cost.cpu_median
         if self.together is not None:
             data["together"]["median_seconds"] = self.together.median
+            data["together"]["cpu_median_seconds"] = self.together.cpu_median
         return json.dumps(data, indent=2) + "\n"
 
     def text(self) -> str:
@@ -95,7 +104,7 @@ class ImportReport:
             if self.bytecode_files
             else "the layer has no bytecode: every cold start compiles its sources"
         )
-        rows = [("distribution", "version", "import", "unzipped", "modules")]
+        rows = [("distribution", "version", "import", "cpu", "unzipped", "modules")]
         for c in (*self.costs, *([self.together] if self.together else [])):
             shown = ", ".join(c.modules) if len(c.modules) <= 3 else f"{len(c.modules)} modules"
             if c.failures:
@@ -105,17 +114,18 @@ class ImportReport:
                     c.name,
                     c.version,
                     _seconds(c.median),
+                    _seconds(c.cpu_median),
                     naturalsize(c.unzipped_bytes),
                     shown if c.modules else "(no importable module)",
                 )
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        rule = "-" * (sum(widths) + 14)
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        rule = "-" * (sum(widths) + 16)
         lines = [
             f"Import time at cold start: layer {self.name} ({self.runtime}, {self.architecture}), "
             f"{self.interpreter}",
-            f"median of {self.repeat} fresh processes each (-I -S -B, layer read-only); "
-            f"{bytecode}; a time includes what the modules import in turn",
+            f"median of {self.repeat} fresh processes each (-I -S -B, layer read-only), wall "
+            f"and CPU time; {bytecode}; a time includes what the modules import in turn",
             "",
         ]
         for i, r in enumerate(rows):
@@ -123,7 +133,7 @@ class ImportReport:
                 lines.append(rule)
             lines.append(
                 f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  "
-                f"{r[3]:>{widths[3]}}  {r[4]}".rstrip()
+                f"{r[3]:>{widths[3]}}  {r[4]:>{widths[4]}}  {r[5]}".rstrip()
             )
             if i == 0:
                 lines.append(rule)
@@ -193,7 +203,7 @@ def read_only_layer(zip_path: Path) -> Iterator[Path]:
 
 def _run(
     interpreter: str, tree: Path, modules: list[str], cwd: str, timeout: float
-) -> tuple[float, dict[str, str]]:
+) -> tuple[float, float, dict[str, str]]:
     env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         proc = subprocess.run(
@@ -202,13 +212,13 @@ def _run(
             stdin=subprocess.DEVNULL, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        return timeout, {"(all)": f"timed out after {timeout:.0f} s"}
+        return timeout, timeout, {"(all)": f"timed out after {timeout:.0f} s"}
     marker = proc.stdout.rfind("@@RESULT@@")
     if marker == -1:
         detail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        return 0.0, {"(all)": f"the process died: {detail}"[:300]}
+        return 0.0, 0.0, {"(all)": f"the process died: {detail}"[:300]}
     result = json.loads(proc.stdout[marker + len("@@RESULT@@") :])
-    return float(result["seconds"]), dict(result["failed"])
+    return float(result["seconds"]), float(result["cpu_seconds"]), dict(result["failed"])
 
 
 def _measure(
@@ -217,13 +227,21 @@ def _measure(
     if not cost.modules:
         return cost
     seconds: list[float] = []
+    cpu: list[float] = []
     failures: dict[str, str] = {}
     for _ in range(repeat):
-        elapsed, failed = _run(interpreter, tree, list(cost.modules), cwd, timeout)
+        elapsed, used, failed = _run(interpreter, tree, list(cost.modules), cwd, timeout)
         seconds.append(elapsed)
+        cpu.append(used)
         failures.update(failed)
     return ImportCost(
-        cost.name, cost.version, cost.unzipped_bytes, cost.modules, tuple(seconds), failures
+        cost.name,
+        cost.version,
+        cost.unzipped_bytes,
+        cost.modules,
+        tuple(seconds),
+        tuple(cpu),
+        failures,
     )
 
 

@@ -43,6 +43,8 @@ def test_the_sleeping_distribution_costs_its_sleep_and_ranks_first(sleepy_projec
     first = report["costs"][0]
     assert first["name"] == "sleepy" and first["modules"] == ["sleepy"]
     assert len(first["seconds"]) == 2 and first["median_seconds"] >= SLEEP
+    # Sleeping uses no CPU: the CPU column shows what the import itself costs.
+    assert len(first["cpu_seconds"]) == 2 and first["cpu_median_seconds"] < SLEEP
     others = {c["name"]: c for c in report["costs"][1:]}
     assert set(others) == {"alpha", "beta", "epsilon"}
     assert all(c["median_seconds"] < SLEEP for c in others.values())
