@@ -163,15 +163,19 @@ def _treemap(data: Mapping[str, Any]) -> str:
 
 
 def _bar(
-    label: str, segments: Sequence[tuple[str, int, str]], marks: Sequence[tuple[str, int, str]]
+    label: str,
+    segments: Sequence[tuple[str, int, str]],
+    marks: Sequence[tuple[str, int, str]],
+    over: bool = False,
 ) -> str:
     """One horizontal bar: stacked ``segments`` (title, bytes, colour) against ``marks``
     (title, bytes, colour) drawn as vertical lines; the scale fits the largest of both."""
-    width, height, bar_y, bar_h = WIDTH, 58, 22, 20
+    bar_y, bar_h = 22, 20
+    width, height = WIDTH, bar_y + bar_h + 18 + 14 * max(len(marks) - 1, 0)
     scale_max = max([sum(s[1] for s in segments), *(m[1] for m in marks)]) * 1.08 or 1
     parts = [
         f'<svg class="bar" viewBox="0 0 {width} {height}" role="img" aria-label="{_e(label)}">',
-        f'<text x="0" y="14" class="bar-label">{_e(label)}</text>',
+        f'<text x="0" y="14" class="bar-label{" over" if over else ""}">{_e(label)}</text>',
         f'<rect x="0" y="{bar_y}" width="{width}" height="{bar_h}" fill="#eef0f3"/>',
     ]
     x = 0.0
@@ -183,7 +187,7 @@ def _bar(
             f'data-tip="{_e(tip)}"><title>{_e(tip)}</title></rect>'
         )
         x += w
-    for title, size, colour in marks:
+    for i, (title, size, colour) in enumerate(marks):
         mx = size / scale_max * width
         anchor = "end" if mx > width * 0.6 else "start"
         tx = mx - 4 if anchor == "end" else mx + 4
@@ -192,7 +196,7 @@ def _bar(
             f'<g data-tip="{_e(tip)}"><title>{_e(tip)}</title>'
             f'<line x1="{mx:.2f}" x2="{mx:.2f}" y1="{bar_y - 4}" y2="{bar_y + bar_h + 4}" '
             f'stroke="{colour}" stroke-width="3"/>'
-            f'<text x="{tx:.2f}" y="{bar_y + bar_h + 14}" text-anchor="{anchor}" class="mark" '
+            f'<text x="{tx:.2f}" y="{bar_y + bar_h + 14 + 14 * i}" text-anchor="{anchor}" class="mark" '
             f'fill="{colour}">{_e(title)}</text></g>'
         )
     parts.append("</svg>")
@@ -228,13 +232,15 @@ def _limits(data: Mapping[str, Any]) -> str:
             else f", {naturalsize(limit - used)} left"
         )
     )
+    if budget.get("over") and not over:
+        head += f", over the budget of {naturalsize(int(budget['budget_bytes']))}"
     zhead = (
         f"Zipped: {naturalsize(zipped)} = {zipped:,} of {direct:,} bytes for a direct upload "
         f"({_pct(zipped, direct)})"
         + ("; larger zips are published from S3, as deploy does" if zipped > direct else "")
     )
     return (
-        _bar(head, segments, marks)
+        _bar(head, segments, marks, over=over or bool(budget.get("over")))
         + "\n"
         + _bar(
             zhead,
@@ -304,7 +310,7 @@ svg { width: 100%; height: auto; display: block; }
 .dist-label { fill: #fff; font-weight: 600; }
 .folder-label { fill: #1a202c; }
 .dist:hover > rect, .folder:hover > rect { filter: brightness(1.12); }
-.bar-label { font-size: 13px; fill: #1a202c; } .mark { font-size: 12px; font-weight: 600; }
+.bar-label { font-size: 13px; fill: #1a202c; } .bar-label.over { fill: #c53030; font-weight: 600; } .mark { font-size: 12px; font-weight: 600; }
 #detail { min-height: 1.5em; padding: 4px 8px; background: #f7fafc; border: 1px solid #e2e8f0;
           border-radius: 4px; font-variant-numeric: tabular-nums; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -318,7 +324,7 @@ _SCRIPT = """
 (function () {
   var detail = document.getElementById("detail");
   var data = JSON.parse(document.getElementById("layer-data").textContent);
-  var idle = detail.textContent = data.distributions.length + " distributions, " +
+  var idle = detail.textContent = data.distributions_total + " distributions, " +
     data.unzipped_bytes.toLocaleString("en") + " bytes unzipped: hover for details";
   document.querySelectorAll("[data-tip]").forEach(function (el) {
     el.addEventListener("mouseover", function (ev) {
