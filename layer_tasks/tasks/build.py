@@ -5,8 +5,9 @@ from __future__ import annotations
 import glob
 import sys
 from pathlib import Path
+from typing import Any
 
-from invoke import Context
+from invoke import Context, Task
 
 from ..build import BuildResult, build_layer, current_manifest
 from ..errors import LayerError
@@ -70,14 +71,22 @@ def build(
     return result
 
 
+class _KeepsHelpFlag(Task):
+    """`-h` after the task name stays Invoke's help, never --html's short flag."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        return super().arg_opts(name, default, taken_names | {"h"})
+
+
 @layer_task(
+    klass=_KeepsHelpFlag,
     help={
         "json": "Print the report as JSON.",
         "top": "Show only the N largest distributions (the rest are summed).",
         "html": "Also write the report as one self-contained HTML page (treemap, limits) to FILE.",
         "imports": "Report each distribution's median import time (cold start) next to its size.",
         "repeat": "With --imports: fresh processes per distribution (default 3).",
-    }
+    },
 )
 def size_report(
     c: Context,

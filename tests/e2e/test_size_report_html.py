@@ -81,3 +81,9 @@ def test_chromium_draws_the_treemap(built: Path, tmp_path: Path) -> None:
     # flat colour would be a single distinct value.
     assert coloured > 0.15, (distinct, coloured)
     assert distinct > 50, (distinct, coloured)
+
+
+def test_dash_h_is_still_help(project: Path) -> None:
+    proc = inv(project, "layer.size-report", "-h")
+    assert proc.returncode == 0, proc.stderr
+    assert "--html=STRING" in proc.stdout and "Usage:" in proc.stdout
