@@ -23,6 +23,9 @@ class Distribution:
     unzipped_bytes: int
     files: int
     top_level: tuple[str, ...] = ()
+    # Bytes per top-level folder or file ("google/auth" inside a namespace package),
+    # largest first: what the HTML treemap draws and what `--imports` imports.
+    folders: dict[str, int] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Manifest:
                 unzipped_bytes=int(d["unzipped_bytes"]),
                 files=int(d["files"]),
                 top_level=tuple(d.get("top_level", ())),
+                folders={str(k): int(v) for k, v in d.get("folders", {}).items()},
             )
             for d in data.get("distributions", ())
         )
