@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -148,6 +150,48 @@ def test_two_acquirers_at_the_same_moment_exactly_one_holds_at_a_time(
     second = order[1]
     assert len(waited[second]) == 1 and "is held by" in waited[second][0]
     assert waited[order[0]] == []
+    assert stored(endpoint) is None
+
+
+# One deploy on "another machine": its own process, pid and client; holds the lock 0.5 s.
+PROCESS = """
+import json, sys, time
+import boto3
+from datetime import timedelta
+from layer_tasks.aws import deploy_lock
+endpoint, start, key = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+lines = []
+time.sleep(max(0.0, start - time.time()))
+with deploy_lock.hold(s3, "lock-bucket", key, wait_seconds=20, stale_after=timedelta(hours=1),
+                      log=lines.append, first_poll=0.05):
+    got = time.time()
+    time.sleep(0.5)
+    done = time.time()
+print(json.dumps({"got": got, "done": done, "lines": lines}))
+"""
+
+
+def test_two_processes_started_together_hold_the_lock_one_after_the_other(endpoint: str) -> None:
+    start = time.time() + 2.0  # both are waiting on the same instant by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROCESS, endpoint, str(start), KEY],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    first, second = sorted(results, key=lambda r: r["got"])
+    assert first["done"] <= second["got"]
+    assert first["lines"] == []
+    assert len(second["lines"]) == 1 and "is held by" in second["lines"][0]
     assert stored(endpoint) is None
 
 
