@@ -335,3 +335,21 @@ def test_unlock_task_removes_the_lock_and_names_its_holder(
     )
     assert f"pid {held.holder.pid}, CI_JOB_ID=31337" in removed.stdout
     assert deploy_lock.read_lock(s3, "test-layer-bucket", key) is None
+
+
+def test_a_wrong_clock_on_this_machine_does_not_make_a_lock_stale(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = deploy_lock.acquire(
+        machine(endpoint), BUCKET, KEY, wait_seconds=0, stale_after=FRESH, log=print
+    )
+    # This machine thinks it is two hours later; S3's Date and LastModified decide.
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    monkeypatch.setattr(deploy_lock, "_utc_now", lambda: later)
+    state = deploy_lock.read_lock(machine(endpoint), BUCKET, KEY)
+    assert state is not None and state.age < dt.timedelta(minutes=1)
+    with pytest.raises(LayerError, match="another deploy holds the lock"):
+        deploy_lock.acquire(
+            machine(endpoint), BUCKET, KEY, wait_seconds=0, stale_after=FRESH, log=print
+        )
+    assert stored(endpoint)["token"] == held.holder.token  # type: ignore[index]
