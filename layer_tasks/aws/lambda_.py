@@ -237,10 +237,13 @@ def _no_blind_retry(caught_exception: BaseException | None = None, **_: Any) -> 
 
 
 def _created(version: LayerVersion) -> dt.datetime | None:
-    try:  # Lambda's format: 2024-05-01T12:00:00.123+0000
-        return dt.datetime.strptime(version.created, "%Y-%m-%dT%H:%M:%S.%f%z")
-    except ValueError:
-        return None
+    # Lambda's format: 2024-05-01T12:00:00.123+0000 (some emulators drop the fraction).
+    for layout in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return dt.datetime.strptime(version.created, layout)
+        except ValueError:
+            continue
+    return None
 
 
 def find_adoptable(
@@ -250,7 +253,9 @@ def find_adoptable(
     to publish: same CodeSha256, runtimes, architectures and description."""
     for listed in iter_layer_versions(client, name):
         created = _created(listed)
-        if created is None or created < since:
+        if created is None:
+            continue  # its age is unknown: not adoptable
+        if created < since:
             break  # newest first: everything after this one is older
         if (
             listed.description != description
