@@ -60,8 +60,10 @@ def test_the_lock_names_its_holder_and_is_removed_on_release(
 ) -> None:
     monkeypatch.setenv("GITHUB_RUN_ID", "4242")
     lines: list[str] = []
+    s3 = machine(endpoint)
+    counted = FaultInjector().attach(s3)  # no faults: it only counts the requests sent
     with deploy_lock.hold(
-        machine(endpoint), BUCKET, KEY, wait_seconds=0, stale_after=FRESH, log=lines.append
+        s3, BUCKET, KEY, wait_seconds=0, stale_after=FRESH, log=lines.append
     ) as lock:
         body = stored(endpoint)
         assert body is not None
@@ -72,6 +74,8 @@ def test_the_lock_names_its_holder_and_is_removed_on_release(
         assert body["etag"] == lock.etag
     assert stored(endpoint) is None
     assert lines == []
+    # An uncontended deploy pays two requests for the lock.
+    assert dict(counted.seen) == {"PutObject": 1, "DeleteObject": 1}
 
 
 def test_a_second_deploy_fails_after_the_wait_naming_the_holder(
