@@ -23,17 +23,19 @@ from pathlib import Path
 
 from . import arn_file, chalice_config
 from .archive import code_sha256
-from .aws import functions, lambda_, permissions, s3
+from .aws import deploy_lock, functions, lambda_, permissions, s3
 from .aws.session import Clients
 from .errors import LayerError
 from .manifest import Manifest
 from .plan import (
+    AcquireLock,
     CreateBucket,
     Found,
     Note,
     Plan,
     Publish,
     PutLifecycle,
+    ReleaseLock,
     Share,
     Step,
     UpdateConfig,
@@ -49,6 +51,9 @@ from .plan import (
 from .settings import LayerSettings, validate_bucket_name
 
 Log = Callable[[str], None]
+# How often a deploy plans again after waiting for the lock (each time, another deploy
+# published in between) before it gives up.
+REPLANS = 3
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,7 @@ class _Run:
     log: Log
     uploaded: s3.Uploaded | None = None
     version: lambda_.LayerVersion | None = None
+    lock: deploy_lock.Lock | None = None
 
     @property
     def arn(self) -> str:
@@ -230,6 +236,35 @@ def _(step: WarnBucket, run: _Run) -> None:
         run.log(f"bucket: warning: s3://{step.bucket} differs from the defaults: {difference}")
 
 
+class _Outdated(Exception):
+    """Another deploy published while this one waited for the lock: plan again."""
+
+
+@run_step.register
+def _(step: AcquireLock, run: _Run) -> None:
+    run.lock = deploy_lock.acquire(
+        run.clients.s3,
+        step.bucket,
+        step.key,
+        wait_seconds=step.wait_seconds,
+        stale_after=dt.timedelta(minutes=step.stale_minutes),
+        kms_key_id=step.kms_key_id,
+        log=run.log,
+    )
+    run.log(f"lock: s3://{step.bucket}/{step.key} held")
+    latest = lambda_.latest_layer_version(run.clients.lambda_, run.manifest.name)
+    if (latest.version if latest else None) != step.seen_latest:
+        raise _Outdated
+
+
+@run_step.register
+def _(step: ReleaseLock, run: _Run) -> None:
+    if run.lock is not None:
+        run.lock.release(run.log)
+        run.lock = None
+        run.log(f"unlock: s3://{step.bucket}/{step.key}")
+
+
 @run_step.register
 def _(step: PutLifecycle, run: _Run) -> None:
     s3.put_lifecycle(run.clients.s3, step.bucket, list(step.rules))
@@ -253,8 +288,12 @@ def _(step: Upload, run: _Run) -> None:
 @run_step.register
 def _(step: Publish, run: _Run) -> None:
     object_version = run.uploaded.version_id if run.uploaded else None
-    run.version = lambda_.publish(run.clients.lambda_, step.params, object_version)
-    run.log(f"publish: version {run.version.version}")
+    # A lost answer is never published twice: a matching new version is adopted.
+    done = lambda_.publish_or_adopt(
+        run.clients.lambda_, step.params, run.manifest, object_version=object_version, log=run.log
+    )
+    run.version = done.version
+    run.log(f"publish: version {run.version.version}{' (adopted)' if done.adopted else ''}")
 
 
 @run_step.register
@@ -306,8 +345,12 @@ def _(step: WireFunction, run: _Run) -> None:
 def execute(plan: Plan, manifest: Manifest, clients: Clients, *, log: Log = print) -> Outcome:
     """Run the plan's steps in order, each exactly as planned, and nothing else."""
     run = _Run(clients=clients, manifest=manifest, log=log)
-    for step in plan.steps:
-        run_step(step, run)
+    try:
+        for step in plan.steps:
+            run_step(step, run)
+    finally:
+        if run.lock is not None:  # a step failed while the lock was held
+            run.lock.release(log)
     assert run.version is not None
     return Outcome(plan=plan, arn=run.arn, version=run.version.version, published=plan.publishes)
 
@@ -340,4 +383,25 @@ def deploy(
             log(f"  {line}")
         return Outcome(plan=plan, arn=None, version=None, published=False)
     assert manifest is not None
-    return execute(plan, manifest, clients, log=log)
+    for _attempt in range(REPLANS):
+        try:
+            return execute(plan, manifest, clients, log=log)
+        except _Outdated:
+            log("lock: another deploy published while this one waited; planning again")
+            # The zip is built: planned again from it, under the new state of AWS.
+            plan, manifest = prepare(
+                settings,
+                clients,
+                build=False,
+                force=force,
+                update_config=update_config,
+                log=log,
+                when=when,
+            )
+            for line in plan.lines():
+                log(f"  {line}")
+            assert manifest is not None
+    raise LayerError(
+        f"the layer changed {REPLANS} times while this deploy waited for its lock: "
+        "deploy again when the other deploys have finished"
+    )

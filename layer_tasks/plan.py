@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .arns import replace_layer_versions
-from .aws import lambda_, s3
+from .aws import deploy_lock, lambda_, s3
 from .manifest import Manifest
 from .settings import LayerSettings
 
@@ -70,6 +70,35 @@ class WarnBucket(Step):
             f"bucket:    s3://{self.bucket} exists (settings left as they are)",
             *(f"           differs from defaults: {d}" for d in self.differences),
         ]
+
+
+@dataclass(frozen=True)
+class AcquireLock(Step):
+    """Take the deploy lock (S3 conditional write) before anything is uploaded; if the
+    layer's latest version is no longer ``seen_latest`` once it is held, another deploy
+    published meanwhile and the deploy is planned again."""
+
+    bucket: str
+    key: str
+    wait_seconds: int
+    stale_minutes: int
+    kms_key_id: str
+    seen_latest: int | None
+
+    def lines(self) -> list[str]:
+        return [
+            f"lock:      s3://{self.bucket}/{self.key} (waits up to {self.wait_seconds} s for "
+            f"another deploy; one older than {self.stale_minutes} min is taken over)"
+        ]
+
+
+@dataclass(frozen=True)
+class ReleaseLock(Step):
+    bucket: str
+    key: str
+
+    def lines(self) -> list[str]:
+        return [f"unlock:    s3://{self.bucket}/{self.key}"]
 
 
 @dataclass(frozen=True)
@@ -225,8 +254,18 @@ def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> 
     unchanged = unchanged_version(found)
     publish = force or unchanged is None
     steps: list[Step] = [_build_note(found, settings.zip_path)]
+    lock = None
     if publish:
-        steps += _bucket_steps(settings, found)
+        lock = AcquireLock(
+            settings.bucket,
+            deploy_lock.lock_key(settings.prefix, settings.name),
+            settings.lock_wait_seconds,
+            settings.lock_timeout_minutes,
+            settings.kms_key_id,
+            found.latest.version if found.latest else None,
+        )
+        # The lock lives in the bucket: after the bucket, before anything else changes.
+        steps += [_bucket_step(settings, found), lock, _lifecycle_step(settings, found)]
         steps.append(
             Upload(settings.bucket, found.key or "", settings.zip_path, settings.kms_key_id)
         )
@@ -267,6 +306,8 @@ def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> 
             )
     if settings.function:
         steps.append(WireFunction(settings.function, found.region))
+    if lock is not None:
+        steps.append(ReleaseLock(lock.bucket, lock.key))
     steps += [Note("note", text) for text in _notes(found)]
     return Plan(target=_target(settings, found), steps=tuple(steps))
 
@@ -283,24 +324,23 @@ def _build_note(found: Found, zip_path: Path) -> Note:
     return Note("build", text)
 
 
-def _bucket_steps(settings: LayerSettings, found: Found) -> list[Step]:
-    steps: list[Step] = []
+def _bucket_step(settings: LayerSettings, found: Found) -> Step:
     bucket = found.bucket or s3.BucketState(settings.bucket, exists=False)
     if not bucket.exists:
-        steps.append(
-            CreateBucket(settings.bucket, found.region, settings.kms_key_id, not found.plain_http)
+        return CreateBucket(
+            settings.bucket, found.region, settings.kms_key_id, not found.plain_http
         )
-    elif bucket.differences:
-        steps.append(WarnBucket(settings.bucket, bucket.differences))
-    else:
-        steps.append(Note("bucket", f"s3://{settings.bucket} exists (settings left as they are)"))
+    if bucket.differences:
+        return WarnBucket(settings.bucket, bucket.differences)
+    return Note("bucket", f"s3://{settings.bucket} exists (settings left as they are)")
+
+
+def _lifecycle_step(settings: LayerSettings, found: Found) -> Step:
     rule = s3.lifecycle_rule(settings.prefix, settings.name, settings.lifecycle_days)
     rules, change = s3.merge_lifecycle(list(found.lifecycle_rules), rule)
     if change:
-        steps.append(PutLifecycle(settings.bucket, tuple(rules), change, settings.lifecycle_days))
-    else:
-        steps.append(Note("lifecycle", f"unchanged ({settings.lifecycle_days} days)"))
-    return steps
+        return PutLifecycle(settings.bucket, tuple(rules), change, settings.lifecycle_days)
+    return Note("lifecycle", f"unchanged ({settings.lifecycle_days} days)")
 
 
 def _publish_params(settings: LayerSettings, found: Found) -> dict[str, Any]:

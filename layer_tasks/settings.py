@@ -90,6 +90,10 @@ DEFAULTS: dict[str, Any] = {
     "function": "",
     "retry_mode": "standard",
     "max_attempts": 5,
+    # The deploy lock in S3 (aws/deploy_lock.py): how long a deploy waits for another
+    # one to finish, and after how long without a refresh a lock counts as abandoned.
+    "lock_wait_seconds": 300,
+    "lock_timeout_minutes": 30,
 }
 
 
@@ -294,6 +298,8 @@ class LayerSettings:
     function: str
     retry_mode: str
     max_attempts: int
+    lock_wait_seconds: int
+    lock_timeout_minutes: int
     base_dir: Path = field(default_factory=Path.cwd)
 
     @property
@@ -419,5 +425,7 @@ class LayerSettings:
             function=_str("function", merged["function"]),
             retry_mode=retry_mode,
             max_attempts=_int("max_attempts", merged["max_attempts"], 1),
+            lock_wait_seconds=_int("lock_wait_seconds", merged["lock_wait_seconds"], 0),
+            lock_timeout_minutes=_int("lock_timeout_minutes", merged["lock_timeout_minutes"], 1),
             base_dir=base,
         )

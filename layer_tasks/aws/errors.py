@@ -77,6 +77,20 @@ class Unavailable(AwsError):
         )
 
 
+class AnswerLost(Unavailable):
+    """The request was sent and its answer lost (a dropped connection, a read timeout):
+    AWS may have carried it out. Not retried blindly where that would act twice."""
+
+
+def may_have_arrived(error: BaseException | None) -> bool:
+    """A connection error after the request went out (ConnectionClosedError,
+    ReadTimeoutError); a failed connect (EndpointConnectionError, ConnectTimeoutError)
+    never sent it."""
+    from botocore.exceptions import EndpointConnectionError, HTTPClientError
+
+    return isinstance(error, HTTPClientError) and not isinstance(error, EndpointConnectionError)
+
+
 class PreconditionFailed(AwsError):
     """A conditional request's condition did not hold (S3's 412)."""
 
@@ -214,7 +228,8 @@ def translate(exc: BaseException, resource: str = "") -> LayerError | None:
         )
     if isinstance(exc, (bx.HTTPClientError, bx.ConnectionError)):
         # A dropped connection or a timeout that outlasted botocore's retries.
-        return Unavailable(
+        kind = AnswerLost if may_have_arrived(exc) else Unavailable
+        return kind(
             str(exc), operation=str(getattr(exc, "operation_name", "") or ""), resource=resource
         )
     return None

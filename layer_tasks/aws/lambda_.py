@@ -7,14 +7,16 @@ The client is passed in (see `session.make_clients`). botocore's errors come out
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LayerError
 from ..manifest import Manifest
-from .errors import AccessDenied, AwsError, NotFound, boundary
+from .errors import AccessDenied, AnswerLost, AwsError, NotFound, boundary, may_have_arrived
 
 DESCRIPTION_LIMIT = 256  # PublishLayerVersion's Description maximum
 
@@ -156,8 +158,8 @@ def publish(client: Any, params: dict[str, Any], object_version: str | None = No
     try:
         with boundary(f"layer {params['LayerName']}"):
             response = client.publish_layer_version(**params)
-    except AccessDenied:
-        raise  # its message names the IAM fix
+    except (AccessDenied, AnswerLost):
+        raise  # the first names the IAM fix; the second is `publish_or_adopt`'s to judge
     except AwsError as exc:
         raise LayerError(
             f"publishing layer {params['LayerName']} from {where} failed: {exc}"
@@ -187,3 +189,116 @@ def matches(version: LayerVersion, manifest: Manifest) -> bool:
         and manifest.runtime in version.runtimes
         and (not version.architectures or manifest.architecture in version.architectures)
     )
+
+
+# --- publishing once, when an answer is lost ------------------------------------------
+#
+# PublishLayerVersion has no idempotency token: when the connection drops after Lambda
+# received the request, botocore's retry would publish the same zip a second time. So
+# for this one operation a possibly-delivered failure is not retried blindly; the
+# versions published since the first attempt are looked at first.
+
+_NO_BLIND_RETRY = "layer-tasks-publish-no-blind-retry"
+# How far before our first attempt a version's CreatedDate may be and still be ours:
+# Lambda's clock against this machine's.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _no_blind_retry(caught_exception: BaseException | None = None, **_: Any) -> bool | None:
+    # ``needs-retry``: botocore uses the first answer that is not None, and False means
+    # "do not retry"; registered first, this one wins for a possibly-delivered request
+    # (see errors.may_have_arrived).
+    return False if may_have_arrived(caught_exception) else None
+
+
+def _created(version: LayerVersion) -> dt.datetime | None:
+    # Lambda's format: 2024-05-01T12:00:00.123+0000 (some emulators drop the fraction).
+    for layout in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return dt.datetime.strptime(version.created, layout)
+        except ValueError:
+            continue
+    return None
+
+
+def find_adoptable(
+    client: Any, name: str, manifest: Manifest, description: str, since: dt.datetime
+) -> LayerVersion | None:
+    """The newest version created at or after ``since`` that is exactly what we meant
+    to publish: same CodeSha256, runtimes, architectures and description."""
+    for listed in iter_layer_versions(client, name):
+        created = _created(listed)
+        if created is None:
+            continue  # its age is unknown: not adoptable
+        if created < since:
+            break  # newest first: everything after this one is older
+        if (
+            listed.description != description
+            or set(listed.runtimes) != {manifest.runtime}
+            or set(listed.architectures) != {manifest.architecture}
+        ):
+            continue
+        full = get_layer_version(client, name, listed.version)
+        if full is not None and full.code_sha256 == manifest.code_sha256:
+            return full
+    return None
+
+
+@dataclass(frozen=True)
+class Publication:
+    version: LayerVersion
+    adopted: bool  # True: an earlier attempt published it and its answer was lost
+
+
+def publish_or_adopt(
+    client: Any,
+    params: dict[str, Any],
+    manifest: Manifest,
+    *,
+    object_version: str | None = None,
+    attempts: int | None = None,
+    log: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Publication:
+    """`publish`, but a lost answer never publishes a duplicate version.
+
+    When an attempt fails after the request may have reached Lambda, the versions
+    published since the first attempt are listed; one that matches is adopted (and
+    said so), otherwise the publish is tried again, up to ``attempts`` times (default:
+    the client's own ``total_max_attempts``). Other errors (throttling, 5xx) are still
+    retried by botocore inside each attempt.
+    """
+    client.meta.events.register_first(
+        "needs-retry.lambda.PublishLayerVersion", _no_blind_retry, unique_id=_NO_BLIND_RETRY
+    )
+    if attempts is None:
+        attempts = int(client.meta.config.retries.get("total_max_attempts") or 3)
+    name = str(params["LayerName"])
+    description = str(params.get("Description", ""))
+    since = dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            published = publish(client, params, object_version)
+        except AnswerLost as lost:
+            found = find_adoptable(client, name, manifest, description, since)
+            if found is not None:
+                log(
+                    f"PublishLayerVersion's answer was lost ({lost.detail}); adopted version "
+                    f"{found.version}, which that request published (same CodeSha256, "
+                    "runtimes, architectures and description): no duplicate"
+                )
+                return Publication(found, adopted=True)
+            if attempt >= attempts:
+                raise
+            log(
+                f"PublishLayerVersion's answer was lost ({lost.detail}) and no version was "
+                f"published; publishing again ({attempt + 1}/{attempts})"
+            )
+            # botocore's own backoff, as its retries would have waited (imported here:
+            # botocore.utils costs ~150 ms, which only this rare path should pay).
+            from botocore.retries.standard import ExponentialBackoff, RetryContext
+
+            sleep(ExponentialBackoff().delay_amount(RetryContext(attempt_number=attempt)))
+            continue
+        return Publication(published, adopted=False)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises

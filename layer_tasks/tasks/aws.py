@@ -1,4 +1,4 @@
-"""AWS tasks: deploy, publish, versions, code-size, lifecycle (each with ``--local``)."""
+"""AWS tasks: deploy, publish, versions, code-size, lifecycle, unlock (each with ``--local``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from invoke import Context
 
-from ..aws import lambda_, s3
+from ..aws import deploy_lock, lambda_, s3
 from ..chalice_config import read_stage_layers
 from ..deploy import Outcome
 from ..deploy import deploy as run_deploy
@@ -203,3 +203,14 @@ def lifecycle(c: Context, days: str | None = None, local: bool = False) -> str |
     else:
         print(f"lifecycle: unchanged ({where} expires after {settings.lifecycle_days} days)")
     return change
+
+
+@layer_task(help={"local": LOCAL_HELP})
+def unlock(c: Context, local: bool = False) -> deploy_lock.LockState | None:
+    """Remove the deploy lock object in S3 (only when no deploy is running)."""
+    settings, clients = open_aws(settings_from(c), local)
+    bucket = validate_bucket_name(settings.bucket)
+    key = deploy_lock.lock_key(settings.prefix, settings.name)
+    removed = deploy_lock.unlock(clients.s3, bucket, key)
+    print(deploy_lock.unlock_report(removed, bucket, key))
+    return removed

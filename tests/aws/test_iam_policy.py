@@ -7,6 +7,7 @@ its IAM action, and checks the guide's policy document grants it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -16,7 +17,7 @@ from moto import mock_aws
 from support.fakes import make_settings, moto_clients, write_layer
 
 from layer_tasks import deploy as dep
-from layer_tasks.aws import lambda_, s3
+from layer_tasks.aws import deploy_lock, lambda_, s3
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "s3-layer-deployment-guide.md"
 
@@ -33,6 +34,9 @@ IAM_ACTIONS = {
     ("s3", "GetBucketLifecycleConfiguration"): ["s3:GetLifecycleConfiguration"],
     ("s3", "PutBucketLifecycleConfiguration"): ["s3:PutLifecycleConfiguration"],
     ("s3", "HeadObject"): ["s3:GetObject"],
+    ("s3", "GetObject"): ["s3:GetObject"],
+    # A delete conditional on an ETag (the deploy lock's release) also needs GetObject.
+    ("s3", "DeleteObject"): ["s3:DeleteObject", "s3:GetObject"],
     ("s3", "PutObject"): ["s3:PutObject"],
     ("s3", "CreateMultipartUpload"): ["s3:PutObject"],
     ("s3", "UploadPart"): ["s3:PutObject"],
@@ -100,6 +104,20 @@ def test_policy_grants_every_operation_the_tasks_call(tmp_path: Path) -> None:
         lambda_.get_layer_version(clients.lambda_, settings.name, 1)
         s3.usage(clients.s3, settings.bucket, settings.prefix, settings.name)
         lambda_.delete_layer_version(clients.lambda_, settings.name, 1)
+        # The deploy lock (taken, taken over, refreshed, released) and `layer.unlock`.
+        key = deploy_lock.lock_key(settings.prefix, settings.name)
+        with deploy_lock.hold(
+            clients.s3, settings.bucket, key, wait_seconds=0, stale_after=dt.timedelta(0), log=print
+        ):
+            deploy_lock.acquire(
+                clients.s3,
+                settings.bucket,
+                key,
+                wait_seconds=0,
+                stale_after=dt.timedelta(0),
+                log=print,
+            ).refresh()
+        assert deploy_lock.unlock(clients.s3, settings.bucket, key) is not None
 
     calls.discard(("s3", "DeleteBucketPolicy"))  # the test's own workaround call
     unknown = sorted(op for op in calls if op not in IAM_ACTIONS)

@@ -62,6 +62,10 @@ def expected_calls(step: p.Step) -> list[tuple[str, dict[str, Any]]]:
             ("PutPublicAccessBlock", {"Bucket": step.bucket}),
             ("PutBucketEncryption", {"Bucket": step.bucket}),
         ]
+    if isinstance(step, p.AcquireLock):
+        return [("PutObject", {"Bucket": step.bucket, "Key": step.key, "IfNoneMatch": "*"})]
+    if isinstance(step, p.ReleaseLock):
+        return [("DeleteObject", {"Bucket": step.bucket, "Key": step.key})]
     if isinstance(step, p.PutLifecycle):
         rules = {"Rules": list(step.rules)}
         return [
@@ -96,6 +100,7 @@ def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_
     kinds = [type(step).__name__ for step in plan.steps if not isinstance(step, p.Note)]
     assert kinds == [
         "CreateBucket",
+        "AcquireLock",
         "PutLifecycle",
         "Upload",
         "Publish",
@@ -104,6 +109,7 @@ def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_
         "WriteArnFile",
         "UpdateConfig",
         "WireFunction",
+        "ReleaseLock",
     ]
     upload = next(s for s in plan.steps if isinstance(s, p.Upload))
     assert upload.key == "layers/demo-layer/20240102-030405/demo-layer.zip"

@@ -82,29 +82,24 @@ def test_put_object_answer_lost_never_overwrites_and_publishes_once(
     assert outcome.published
 
 
-def test_publish_answer_lost_publishes_a_duplicate_that_the_next_deploy_recognises(
-    tmp_path: Path, endpoint: str
-) -> None:
-    # PublishLayerVersion is not idempotent: the retry publishes a second version with
-    # the same CodeSha256. Both hold the same bytes; the outputs point at the newest,
-    # and the next deploy recognises it and publishes nothing (documented limitation).
-    outcome, _, _ = _deploy(tmp_path, endpoint, "PublishLayerVersion")
+def test_publish_answer_lost_is_adopted_not_duplicated(tmp_path: Path, endpoint: str) -> None:
+    # PublishLayerVersion is not idempotent: a blind retry would publish a second version.
+    # The deploy does not retry it blindly; it finds the version the lost request made
+    # (same CodeSha256, runtimes, architectures, description), adopts it and says so.
+    outcome, injector, lines = _deploy(tmp_path, endpoint, "PublishLayerVersion")
+    assert injector.count("PublishLayerVersion") == 1
     lam = client(endpoint, "lambda")
     listed = lam.list_layer_versions(LayerName="demo-layer")["LayerVersions"]
-    assert len(listed) == 2
-    shas = {
-        lam.get_layer_version(LayerName="demo-layer", VersionNumber=v["Version"])["Content"][
-            "CodeSha256"
-        ]
-        for v in listed
-    }
-    assert len(shas) == 1
+    assert len(listed) == 1
     assert outcome.arn == listed[0]["LayerVersionArn"]
+    assert any("adopted version 1" in line for line in lines), lines
+    assert "publish: version 1 (adopted)" in lines
     settings = make_settings(tmp_path)
+    assert settings.arn_file.read_text() == f"{outcome.arn}\n"
     again = dep.deploy(
         settings, make_clients(settings, endpoint_url=endpoint), build=False, log=lambda _l: None
     )
     assert not again.published
-    assert len(lam.list_layer_versions(LayerName="demo-layer")["LayerVersions"]) == 2
+    assert len(lam.list_layer_versions(LayerName="demo-layer")["LayerVersions"]) == 1
     config = json.loads(settings.chalice_config.read_text())
     assert config["stages"]["prod"]["layers"] == [again.arn]
