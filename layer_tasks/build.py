@@ -170,9 +170,9 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     """Build ``<dist_dir>/<name>.zip`` and its manifest, or reuse an unchanged build."""
     reqs = read_requirements(settings.requirements)
     require_non_empty(reqs)
+    locked = lock_for_build(settings, reqs)  # a stale lock fails here, before any change
     prepare_dist_dir(settings.dist_dir)
     index = _index_config(settings)
-    locked = lock_for_build(settings, reqs)  # a stale lock fails here, before any change
     key = build_key(settings, reqs, index, locked.sha256 if locked else "")
     if not force:
         cached = reusable_build(settings, key)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from .errors import LayerError
 from .fsutil import atomic_write_text
@@ -298,11 +298,15 @@ def _hash_mismatch(output: str) -> str | None:
     found = uv or pip
     if not found:
         return None
-    name = unquote(urlsplit(found["url"]).path.rsplit("/", 1)[-1])
+    filename = unquote(urlsplit(found["url"]).path.rsplit("/", 1)[-1])
+    try:
+        package = str(parse_wheel_filename(filename)[0])
+    except InvalidWheelFilename:
+        package = "<name>"
     return (
-        f"hash mismatch for {name}: the lock says sha256 {found['want']}, the file has "
-        f"{found['got']}; the file changed after the lock was made: find out why, and "
-        "only if the change is expected run `inv layer.lock --upgrade-package <name>`"
+        f"hash mismatch for {filename}: the lock says sha256 {found['want']}, the file has "
+        f"{found['got']}; the file changed after the lock was made: find out why, and only "
+        f"if the change is expected run `inv layer.lock --upgrade-package {package}`"
     )
 
 

@@ -311,9 +311,13 @@ class LockResult:
     path: Path
     packages: tuple[LockedPackage, ...]
     changes: tuple[str, ...]  # "beta 2.0 -> 2.1", "added x 1.0", "removed y 1.0"
+    new: bool = False  # there was no (readable) lock before
 
     def summary(self, target: Target) -> str:
-        what = "; ".join(self.changes) if self.changes else "no version changed"
+        if self.new:
+            what = "new lock"
+        else:
+            what = "; ".join(self.changes) if self.changes else "no version changed"
         return (
             f"{self.path.name}: {len(self.packages)} wheels for {target.describe()}, "
             f"each with its URL and sha256 ({what})"
@@ -321,16 +325,18 @@ class LockResult:
 
 
 def _version_changes(old: Iterable[LockedPackage], new: Iterable[LockedPackage]) -> tuple[str, ...]:
-    before = {p.name: p.version for p in old}
-    after = {p.name: p.version for p in new}
+    before = {p.name: p for p in old}
+    after = {p.name: p for p in new}
     changes = []
     for name in sorted(before.keys() | after.keys()):
         if name not in before:
-            changes.append(f"added {name} {after[name]}")
+            changes.append(f"added {name} {after[name].version}")
         elif name not in after:
-            changes.append(f"removed {name} {before[name]}")
-        elif before[name] != after[name]:
-            changes.append(f"{name} {before[name]} -> {after[name]}")
+            changes.append(f"removed {name} {before[name].version}")
+        elif before[name].version != after[name].version:
+            changes.append(f"{name} {before[name].version} -> {after[name].version}")
+        elif before[name].sha256 != after[name].sha256:
+            changes.append(f"{name} {after[name].version}: another file ({after[name].filename})")
     return tuple(changes)
 
 
@@ -447,4 +453,4 @@ def write_lock(
         scratch.write_text(text, encoding="utf-8")
         new = load_lock(scratch, target)
         atomic_write_text(path, text)
-    return LockResult(path, new.packages, _version_changes(old, new.packages))
+    return LockResult(path, new.packages, _version_changes(old, new.packages), new=not old)
