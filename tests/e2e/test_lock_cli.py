@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import inv, make_project, write_requirements
+from support.faults import MotoServer
 from support.wheels import make_wheel
 
 from layer_tasks.lock import read_lock
@@ -187,3 +188,23 @@ def test_pip_installer_installs_the_locked_wheels(proj: Path, house: Path) -> No
     assert versions(proj) == {"alpha": "1.0", "beta": "2.0", "kappa": "1.0"}
     with zipfile.ZipFile(proj / "dist" / "test-layer.zip") as zf:
         assert "python/beta/ARCH" in zf.namelist()  # the lock's beta 2.0, not 2.1
+
+
+def test_deploy_warns_once_without_a_lock_and_not_with_one(
+    proj: Path, server: MotoServer, tmp_path: Path
+) -> None:
+    server.reset()
+    env = {
+        **NO_VERIFY,
+        "AWS_ENDPOINT_URL": server.url,
+        "INVOKE_LAYER_ARN_FILE": str(tmp_path / "arn.txt"),
+    }
+    unlocked = ok(inv(proj, "layer.deploy", "--dry-run", env=env))
+    warnings = [line for line in unlocked.stderr.splitlines() if "no lock file" in line]
+    assert warnings == [
+        f"warning: no lock file ({LOCK}): dependencies that requirements-all.txt does not "
+        "pin can change between builds; `inv layer.lock` pins every wheel"
+    ]
+    ok(inv(proj, "layer.lock"))
+    locked = ok(inv(proj, "layer.deploy", "--dry-run", env=env))
+    assert "no lock file" not in locked.stderr
