@@ -313,6 +313,17 @@ class LockResult:
     changes: tuple[str, ...]  # "beta 2.0 -> 2.1", "added x 1.0", "removed y 1.0"
     new: bool = False  # there was no (readable) lock before
 
+    def portability_warning(self) -> str | None:
+        """Wheels that only this machine has (a find-links folder or a file:// index)."""
+        local = [p.filename for p in self.packages if p.url.startswith("file:")]
+        if not local:
+            return None
+        return (
+            f"warning: {len(local)} of the {len(self.packages)} locked wheels are local files "
+            f"({', '.join(local[:3])}{', …' if len(local) > 3 else ''}): a build from this lock "
+            "works only where those files are; check pip's find-links/index settings"
+        )
+
     def summary(self, target: Target) -> str:
         if self.new:
             what = "new lock"

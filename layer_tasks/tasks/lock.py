@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from invoke import Context
 
 from ..install import Target, pip_index_config
@@ -23,4 +25,6 @@ def lock(c: Context, upgrade: bool = False, upgrade_package: list[str] | None = 
     index = pip_index_config(cache_dir=settings.state_dir / "cache")
     result = write_lock(settings, index, upgrade=upgrade, upgrade_packages=upgrade_package or ())
     print(result.summary(Target(settings.python, settings.architecture, settings.glibc)))
+    if warning := result.portability_warning():
+        print(warning, file=sys.stderr)
     return result

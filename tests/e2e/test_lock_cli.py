@@ -67,8 +67,11 @@ def newer_wheels(house: Path) -> None:
 
 
 def test_lock_holds_every_wheel_with_its_url_and_sha256(proj: Path, house: Path) -> None:
-    out = ok(inv(proj, "layer.lock")).stdout
+    proc = ok(inv(proj, "layer.lock"))
+    out = proc.stdout
     assert f"{LOCK}: 3 wheels for python3.12 x86_64" in out and "new lock" in out
+    # A find-links folder is this machine's: the lock says it will not build elsewhere.
+    assert "warning: 3 of the 3 locked wheels are local files" in proc.stderr
     locked = {p.name: p for p in read_lock(proj / LOCK)}
     assert {n: p.version for n, p in locked.items()} == {
         "alpha": "1.0",
