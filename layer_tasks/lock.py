@@ -49,6 +49,7 @@ _NAME_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", re.ASCII)
 # uv resolves over the network; its own HTTP timeout (UV_HTTP_TIMEOUT) applies to
 # each request, this bounds the whole resolution.
 _COMPILE_TIMEOUT_S = 900
+_SHOWN_CHANGES = 8  # in the lock task's one-line summary
 
 Log = Callable[[str], None]
 
@@ -327,8 +328,12 @@ class LockResult:
     def summary(self, target: Target) -> str:
         if self.new:
             what = "new lock"
+        elif not self.changes:
+            what = "no version changed"
         else:
-            what = "; ".join(self.changes) if self.changes else "no version changed"
+            shown = "; ".join(self.changes[:_SHOWN_CHANGES])
+            more = len(self.changes) - _SHOWN_CHANGES
+            what = shown + (f"; and {more} more" if more > 0 else "")
         return (
             f"{self.path.name}: {len(self.packages)} wheels for {target.describe()}, "
             f"each with its URL and sha256 ({what})"
@@ -397,9 +402,16 @@ def write_lock(
     target = Target(settings.python, settings.architecture, settings.glibc)
     path = lock_path(settings)
     try:
-        old = load_lock(path).packages if path.is_file() else ()
+        previous = load_lock(path) if path.is_file() else None
     except LayerError:
-        old = ()  # a broken lock is replaced, not read
+        previous = None  # a broken lock is replaced, not read
+    # A lock for another target (a changed python) shares few files with the new one:
+    # it is reported as new, not as a list of every wheel that changed.
+    same_target = previous is not None and (previous.python, previous.architecture) == (
+        target.python,
+        target.architecture,
+    )
+    old = previous.packages if previous is not None else ()
     names = [str(n) for n in upgrade_packages]
     for name in names:
         if not _NAME_RE.fullmatch(name):
@@ -464,4 +476,4 @@ def write_lock(
         scratch.write_text(text, encoding="utf-8")
         new = load_lock(scratch, target)
         atomic_write_text(path, text)
-    return LockResult(path, new.packages, _version_changes(old, new.packages), new=not old)
+    return LockResult(path, new.packages, _version_changes(old, new.packages), new=not same_target)
