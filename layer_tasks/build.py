@@ -319,6 +319,7 @@ def _build(
             "warnings": sorted(check.failures),
             "skipped_reason": check.skipped_reason,
         },
+        lock={"file": locked.path.name, "sha256": locked.sha256} if locked else {},
     )
     manifest.write(settings.manifest_path)
     return BuildResult(settings.zip_path, settings.manifest_path, manifest, reused=False)

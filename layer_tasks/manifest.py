@@ -46,6 +46,8 @@ class Manifest:
     installer: str = ""
     compression_level: int = 9
     verify: dict[str, Any] = field(default_factory=dict)
+    # The PEP 751 lock the layer was installed from ({"file", "sha256"}); empty without one.
+    lock: dict[str, str] = field(default_factory=dict)
 
     @property
     def runtime(self) -> str:

@@ -100,10 +100,14 @@ def test_build_installs_exactly_the_lock_and_the_lock_is_in_the_build_key(
     build = ok(inv(proj, "layer.build", env=NO_VERIFY))
     assert f"from {LOCK}" in build.stderr
     assert versions(proj) == {"alpha": "1.0", "beta": "2.0", "kappa": "1.0"}
+    manifest = json.loads((proj / "dist" / "test-layer.manifest.json").read_text())
+    lock_sha = hashlib.sha256((proj / LOCK).read_bytes()).hexdigest()
+    assert manifest["lock"] == {"file": LOCK, "sha256": lock_sha}
     # Without the lock the same requirements resolve to the newer wheels.
     (proj / LOCK).rename(proj / "aside.toml")
     ok(inv(proj, "layer.build", env=NO_VERIFY))
     assert versions(proj) == {"alpha": "1.0", "beta": "2.1", "kappa": "1.1"}
+    assert json.loads((proj / "dist" / "test-layer.manifest.json").read_text())["lock"] == {}
     (proj / "aside.toml").rename(proj / LOCK)
     ok(inv(proj, "layer.build", env=NO_VERIFY))
     assert versions(proj) == {"alpha": "1.0", "beta": "2.0", "kappa": "1.0"}
