@@ -416,10 +416,11 @@ def write_lock(
     for name in names:
         if not _NAME_RE.fullmatch(name):
             raise LayerError(f"--upgrade-package {name!r} is not a distribution name")
-        if old and canonicalize_name(name) not in {p.name for p in old}:
+        known = {p.name for p in old} | {line.key for line in reqs.requirements}
+        if old and canonicalize_name(name) not in known:
             raise LayerError(
-                f"--upgrade-package {name}: {path.name} has no such package "
-                f"(it has {', '.join(p.name for p in old)})"
+                f"--upgrade-package {name}: neither {path.name} nor "
+                f"{settings.requirements.name} has such a package"
             )
     # uv writes to a file named like the lock (it insists on pylock names) in a private
     # folder beside it, starting from a copy of the current lock so that its pins are
