@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from .errors import LayerError
 from .fsutil import atomic_write_text
 from .install import IndexConfig, Target, failure_line, uv_binary
 from .requirements import RequirementSet, read_requirements
-from .settings import LayerSettings
+from .settings import ARCHITECTURES, PYTHON_GLIBC, LayerSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,8 +50,6 @@ _NAME_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", re.ASCII)
 # each request, this bounds the whole resolution.
 _COMPILE_TIMEOUT_S = 900
 _SHOWN_CHANGES = 8  # in the lock task's one-line summary
-
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -131,7 +129,7 @@ def target_tags(target: Target) -> list[Tag]:
     ]
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> tuple[bytes, dict[str, Any]]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -139,7 +137,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise LayerError(f"cannot read lock file {path}: {exc.strerror}") from None
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return data, tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise LayerError(
             f"{path.name} is not valid TOML ({exc}): run `inv layer.lock` to write it again"
@@ -153,9 +151,17 @@ def _wheel_url(path: Path, wheel: PackageWheel) -> str:
     return (path.parent / (wheel.path or "")).resolve().as_uri()
 
 
+def _recorded_target(meta: Mapping[str, Any]) -> Target | None:
+    python, architecture = str(meta.get("python", "")), str(meta.get("architecture", ""))
+    if python not in PYTHON_GLIBC or architecture not in ARCHITECTURES:
+        return None
+    return Target(python, architecture, PYTHON_GLIBC[python])
+
+
 def load_lock(path: Path, target: Target | None = None) -> LockFile:
-    """Read and validate ``path``; with ``target``, pick each package's wheel for it."""
-    data = _read_toml(path)
+    """Read and validate ``path`` and pick each package's wheel for ``target`` (by default
+    the target the lock records; a lock from elsewhere without one gives its first wheel)."""
+    raw, data = _read_toml(path)
     try:
         pylock = Pylock.from_dict(data)
     except PylockValidationError as exc:
@@ -164,6 +170,8 @@ def load_lock(path: Path, target: Target | None = None) -> LockFile:
         ) from None
     tool = (pylock.tool or {}).get(TOOL)
     meta: Mapping[str, Any] = tool if isinstance(tool, Mapping) else {}
+    if target is None:
+        target = _recorded_target(meta)
     packages = []
     chosen: list[tuple[Package, object]]
     if target is None:
@@ -207,13 +215,14 @@ def load_lock(path: Path, target: Target | None = None) -> LockFile:
         python=str(meta.get("python", "")),
         architecture=str(meta.get("architecture", "")),
         platform=str(meta.get("platform", "")),
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=hashlib.sha256(raw).hexdigest(),
         made_by_us=bool(meta),
     )
 
 
 def read_lock(path: Path) -> list[LockedPackage]:
-    """Every locked wheel (name, version, URL, sha256), e.g. for an SBOM."""
+    """The wheel a build installs for each locked package (name, version, URL, sha256),
+    e.g. for an SBOM."""
     return list(load_lock(Path(path)).packages)
 
 

@@ -78,10 +78,11 @@ def test_the_target_architecture_picks_its_wheel(tmp_path: Path) -> None:
     )
 
 
-def test_read_lock_gives_name_version_url_sha256(tmp_path: Path) -> None:
+def test_read_lock_gives_the_wheels_of_the_recorded_target(tmp_path: Path) -> None:
     packages = read_lock(write(tmp_path))
+    # The lock records x86_64: its numpy wheel, not the first one listed (aarch64).
     assert [(p.name, p.version, p.sha256) for p in packages] == [
-        ("numpy", "1.26.4", SHA["a"]),
+        ("numpy", "1.26.4", SHA["b"]),
         ("six", "1.17.0", SHA["c"]),
     ]
 
