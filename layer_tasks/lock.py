@@ -432,9 +432,16 @@ def write_lock(
                 f"{settings.requirements.name} has such a package"
             )
     # uv writes to a file named like the lock (it insists on pylock names) in a private
-    # folder beside it, starting from a copy of the current lock so that its pins are
-    # kept; the real file is replaced only once the new one is complete.
-    with tempfile.TemporaryDirectory(prefix=".pylock-", dir=path.parent) as tmp:
+    # folder of the state folder (so a killed run leaves nothing in the project),
+    # starting from a copy of the current lock so that its pins are kept; the real file
+    # is replaced only once the new one is complete.
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LayerError(
+            f"cannot create layer.state_dir {settings.state_dir}: {exc.strerror}"
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="pylock-", dir=settings.state_dir) as tmp:
         scratch = Path(tmp) / path.name
         if old:
             scratch.write_bytes(path.read_bytes())
