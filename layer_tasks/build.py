@@ -24,8 +24,9 @@ from .archive import code_sha256, deflate_backend, write_layer_zip
 from .elf_check import check_elf_tree
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
-from .fsutil import remove_in_background
+from .fsutil import atomic_write_text, remove_in_background
 from .install import IndexConfig, Target, pip_index_config, run_install
+from .lock import LockFile, check_installed, lock_for_build, pinned_requirements
 from .manifest import Manifest
 from .progress import byte_progress, spinner
 from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, unpruned_copy
@@ -51,11 +52,14 @@ def _index_config(settings: LayerSettings) -> IndexConfig:
     return pip_index_config(cache_dir=settings.state_dir / "cache")
 
 
-def build_key(settings: LayerSettings, reqs: RequirementSet, index: IndexConfig) -> str:
+def build_key(
+    settings: LayerSettings, reqs: RequirementSet, index: IndexConfig, lock_sha256: str = ""
+) -> str:
     """A hash of every input that can change the zip's bytes (and of the verify setting)."""
     inputs = {
         "tool": __version__,
         "requirements": reqs.sha256,
+        "lock": lock_sha256,
         "python": settings.python,
         "architecture": settings.architecture,
         "installer": settings.installer,
@@ -172,9 +176,10 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     """Build ``<dist_dir>/<name>.zip`` and its manifest, or reuse an unchanged build."""
     reqs = read_requirements(settings.requirements)
     require_non_empty(reqs)
+    locked = lock_for_build(settings, reqs)  # a stale lock fails here, before any change
     prepare_dist_dir(settings.dist_dir)
     index = _index_config(settings)
-    key = build_key(settings, reqs, index)
+    key = build_key(settings, reqs, index, locked.sha256 if locked else "")
     if not force:
         cached = reusable_build(settings, key)
         if cached is not None:
@@ -186,7 +191,7 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     # "install/" held a second, unpruned install in earlier versions: removed if left over.
     clearing = remove_in_background((*folders, work / "install"), work / ".trash")
     try:
-        return _build(settings, reqs, index, key, log)
+        return _build(settings, reqs, index, key, log, locked)
     finally:
         clearing.join()
 
@@ -198,7 +203,12 @@ def _work_folders(settings: LayerSettings) -> tuple[Path, Path, Path]:
 
 
 def _build(
-    settings: LayerSettings, reqs: RequirementSet, index: IndexConfig, key: str, log: Log
+    settings: LayerSettings,
+    reqs: RequirementSet,
+    index: IndexConfig,
+    key: str,
+    log: Log,
+    locked: LockFile | None = None,
 ) -> BuildResult:
     target = Target(settings.python, settings.architecture, settings.glibc)
     stage, aside, raw = _work_folders(settings)
@@ -212,12 +222,20 @@ def _build(
         return raw
 
     done = _timed(log, "install")
+    source = settings.requirements
+    if locked is not None:
+        # Exactly the locked wheels, by URL and hash: nothing is resolved.
+        source = stage.parent / "locked-requirements.txt"
+        atomic_write_text(source, pinned_requirements(locked))
     with spinner(f"install ({settings.installer})"):
         installed = run_install(
-            settings.installer, settings.requirements, stage, target, index, log=log
+            settings.installer, source, stage, target, index, log=log, pinned=locked is not None
         )
+    if locked is not None:
+        check_installed(locked, installed.distributions)
     done(
         f"{len(installed.distributions)} distributions for {target.describe()} with {settings.installer}"
+        + (f" from {locked.path.name}" if locked else "")
     )
     records = read_records(stage)
     modules = top_level_modules(stage, records)
@@ -318,6 +336,7 @@ def _build(
             "skipped_reason": check.skipped_reason,
         },
         elf=elf.as_manifest() if elf else {},
+        lock={"file": locked.path.name, "sha256": locked.sha256} if locked else {},
     )
     manifest.write(settings.manifest_path)
     return BuildResult(settings.zip_path, settings.manifest_path, manifest, reused=False)
@@ -327,7 +346,9 @@ def current_manifest(settings: LayerSettings) -> Manifest | None:
     """The manifest of the current build, if its zip is still the one it describes."""
     try:
         reqs = read_requirements(settings.requirements)
+        locked = lock_for_build(settings, reqs)
     except LayerError:
         return None
     index = _index_config(settings)
-    return reusable_build(settings, build_key(settings, reqs, index))
+    key = build_key(settings, reqs, index, locked.sha256 if locked else "")
+    return reusable_build(settings, key)

@@ -24,8 +24,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from .errors import LayerError
 from .fsutil import atomic_write_text
@@ -223,7 +224,11 @@ def install_command(
     target_dir: Path,
     target: Target,
     index: IndexConfig,
+    *,
+    pinned: bool = False,
 ) -> list[str]:
+    # A lock's pinned wheels: exactly those files, each hash checked, nothing resolved.
+    locked = ["--no-deps", "--require-hashes"] if pinned else []
     if installer == "uv":
         return [
             uv_binary(), "pip", "install",
@@ -232,6 +237,7 @@ def install_command(
             "--python-version", target.python,
             "--only-binary", ":all:",
             *index.uv_args(),
+            *locked,
             "-r", str(requirements),
         ]  # fmt: skip
     platforms = [arg for tag in target.pip_platforms() for arg in ("--platform", tag)]
@@ -247,6 +253,7 @@ def install_command(
         "--no-warn-script-location",
         "--disable-pip-version-check",
         "--no-input",
+        *locked,
         "-r", str(requirements),
     ]  # fmt: skip
 
@@ -275,8 +282,39 @@ def _clean_env(installer: str) -> dict[str, str]:
     return env
 
 
-def _failure_line(output: str, target: Target) -> str:
+def _hash_mismatch(output: str) -> str | None:
+    """uv's or pip's report of a wheel whose sha256 is not the one the lock asked for."""
+    uv = re.search(
+        r"Hash mismatch for `[^`]*?@\s*(?P<url>[^`\s]+)`.*?Expected:\s*sha256:(?P<want>\w+)"
+        r".*?Computed:\s*sha256:(?P<got>\w+)",
+        output,
+        re.S,
+    )
+    pip = re.search(
+        r"@ (?P<url>\S+) from \S+.*?Expected sha256 (?P<want>\w+)\s+Got\s+(?P<got>\w+)",
+        output,
+        re.S,
+    )
+    found = uv or pip
+    if not found:
+        return None
+    filename = unquote(urlsplit(found["url"]).path.rsplit("/", 1)[-1])
+    try:
+        package = str(parse_wheel_filename(filename)[0])
+    except InvalidWheelFilename:
+        package = "<name>"
+    return (
+        f"hash mismatch for {filename}: the lock says sha256 {found['want']}, the file has "
+        f"{found['got']}; the file changed after the lock was made: find out why, and only "
+        f"if the change is expected run `inv layer.lock --upgrade-package {package}`"
+    )
+
+
+def failure_line(output: str, target: Target) -> str:
     """The one sentence of installer output that says what is wrong."""
+    mismatch = _hash_mismatch(output)
+    if mismatch:
+        return mismatch
     text = " ".join(output.split())
     # Sentences end at ". " (a version such as 1.0 has no space after its dot).
     for pattern in (
@@ -310,9 +348,10 @@ def run_install(
     index: IndexConfig,
     *,
     log: Callable[[str], None] = print,
+    pinned: bool = False,
 ) -> InstallResult:
     """Install into an empty ``target_dir``; raise `LayerError` with the installer's reason."""
-    cmd = install_command(installer, requirements, target_dir, target, index)
+    cmd = install_command(installer, requirements, target_dir, target, index, pinned=pinned)
     try:
         proc = subprocess.run(
             cmd,
@@ -326,7 +365,7 @@ def run_install(
         raise LayerError(f"cannot run {installer}: {exc}") from None
     output = (proc.stdout or "") + (proc.stderr or "")
     if proc.returncode != 0:
-        raise LayerError(_failure_line(output, target))
+        raise LayerError(failure_line(output, target))
     # uv's --target install leaves its lock file behind; it is not part of the layer.
     (target_dir / ".lock").unlink(missing_ok=True)
     return InstallResult(distributions=installed_distributions(target_dir), output=output)

@@ -52,6 +52,8 @@ class Manifest:
     # The static ELF check (elf_check.py): {"files": N, ...}; {} when it did not run or
     # the manifest is older than the check.
     elf: dict[str, Any] = field(default_factory=dict)
+    # The PEP 751 lock the layer was installed from ({"file", "sha256"}); empty without one.
+    lock: dict[str, str] = field(default_factory=dict)
 
     @property
     def runtime(self) -> str:

@@ -14,6 +14,7 @@ from ..deploy import Outcome
 from ..deploy import deploy as run_deploy
 from ..errors import LayerError
 from ..footprint import naturalsize
+from ..lock import unpinned_warning
 from ..settings import validate_bucket_name
 from ._aws import open_aws
 from ._common import layer_task, settings_from
@@ -52,6 +53,8 @@ def deploy(
 ) -> Outcome:
     """Build (or reuse), ensure bucket + lifecycle, upload, publish, write ARN file + config."""
     settings, clients = open_aws(settings_from(c, function=function), local)
+    if warning := unpinned_warning(settings):
+        _log(warning)
     outcome = run_deploy(settings, clients, force=force, dry_run=dry_run, log=_log)
     if outcome.arn:
         print(outcome.arn)

@@ -22,6 +22,7 @@ from ..footprint import (
 from ..html_report import check_destination
 from ..html_report import write as write_html
 from ..import_cost import measure_imports
+from ..lock import lock_problem
 from ..manifest import Manifest
 from ..requirements import compare_union, read_requirements
 from ..settings import LayerSettings
@@ -149,12 +150,17 @@ def check_requirements(c: Context, parts: str | None = None) -> None:
         raise LayerError(f"no split requirement files match {pattern!r} in {base}")
     problems = compare_union(unified, [read_requirements(f) for f in files])
     names = ", ".join(f.name for f in files)
+    stale = lock_problem(settings, unified)
     if problems:
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
+        if stale:
+            print(f"  lock: {stale}", file=sys.stderr)
         raise LayerError(
             f"{settings.requirements.name} is not the union of {names}: {len(problems)} "
             f"difference(s), listed above"
         )
+    if stale:
+        raise LayerError(stale)
     count = len(unified.requirements)
     print(f"ok: {settings.requirements.name} ({count} requirements) is the union of {names}")
