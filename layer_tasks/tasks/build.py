@@ -8,6 +8,7 @@ from pathlib import Path
 
 from invoke import Context
 
+from .. import step_summary
 from ..build import BuildResult, build_layer, current_manifest
 from ..errors import LayerError
 from ..footprint import budget_for, naturalsize, over_budget_message, report_json, report_text
@@ -74,6 +75,7 @@ def size_report(c: Context, json: bool = False, top: int = 0) -> None:
     manifest = _manifest_or_build(settings)
     render = report_json if json else report_text
     sys.stdout.write(render(manifest, settings, top or None))
+    step_summary.write(step_summary.size_markdown(manifest, settings))
 
 
 @layer_task
@@ -82,6 +84,7 @@ def budget(c: Context) -> None:
     settings = settings_from(c)
     manifest = _manifest_or_build(settings)
     message = over_budget_message(manifest, settings)
+    step_summary.write(step_summary.budget_markdown(manifest, settings))
     if message:
         raise LayerError(message)
     b = budget_for(manifest, settings)
