@@ -84,16 +84,19 @@ def version_manifest(
     clients: Clients, settings: LayerSettings, found: lambda_.LayerVersion
 ) -> dict[str, Any]:
     """The stored manifest of a published version; `ManifestMissing` when there is none."""
-    match = None
-    if settings.bucket:
-        match = find_manifest(
-            clients.s3,
-            settings.bucket,
-            settings.prefix,
-            settings.name,
-            found.code_sha256 or "",
-            found.created,
+    if not settings.bucket:
+        raise LayerError(
+            "layer.bucket is not set: the stored manifests are read from it; set it in "
+            "invoke.yaml or INVOKE_LAYER_BUCKET"
         )
+    match = find_manifest(
+        clients.s3,
+        settings.bucket,
+        settings.prefix,
+        settings.name,
+        found.code_sha256 or "",
+        found.created,
+    )
     if match is None:
         raise ManifestMissing(_missing_message(settings, found.version, clients.region))
     return match[1]

@@ -46,9 +46,9 @@ def write(markdown: str, environ: Mapping[str, str] | None = None) -> bool:
     return True
 
 
-def _margin(limit: int, used: int) -> str:
+def _margin(limit: int, used: int, over: str = "❌ over by") -> str:
     left = limit - used
-    state = "✅" if left >= 0 else "❌ over by"
+    state = "✅" if left >= 0 else over
     return f"{state} {naturalsize(abs(left))} ({left:+,} bytes)"
 
 
@@ -64,7 +64,8 @@ def _sizes(manifest: Manifest, settings: LayerSettings) -> list[str]:
         f"{UNZIPPED_LIMIT_BYTES:,} bytes | {_margin(UNZIPPED_LIMIT_BYTES, used)} |",
         f"| zipped | {naturalsize(manifest.zip_bytes)} ({manifest.zip_bytes:,} bytes) | "
         f"{DIRECT_UPLOAD_LIMIT_BYTES:,} bytes (direct upload) | "
-        f"{_margin(DIRECT_UPLOAD_LIMIT_BYTES, manifest.zip_bytes)} |",
+        # Over it is no failure: deploy publishes from S3, which takes larger zips.
+        f"{_margin(DIRECT_UPLOAD_LIMIT_BYTES, manifest.zip_bytes, '⚠️ through S3, over by')} |",
         f"| budget | {naturalsize(used)} | {data['budget']['budget_bytes']:,} bytes | "
         f"{_margin(data['budget']['budget_bytes'], used)} |",
     ]
