@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .diff import LayerDiff
 from .errors import LayerError
-from .footprint import naturalsize, report_data
+from .footprint import naturalsize
 from .manifest import Manifest
 from .settings import DIRECT_UPLOAD_LIMIT_BYTES, UNZIPPED_LIMIT_BYTES, LayerSettings
 
@@ -53,11 +53,10 @@ def _margin(limit: int, used: int, over: str = "❌ over by") -> str:
 
 
 def _sizes(manifest: Manifest, settings: LayerSettings) -> list[str]:
-    data = report_data(manifest, settings)
     reserve = settings.reserve_bytes
     used = manifest.unzipped_bytes + reserve
     with_reserve = f" + reserve {naturalsize(reserve)}" if reserve else ""
-    return [
+    rows = [
         "| | size | limit | margin |",
         "|---|---:|---:|---|",
         f"| unzipped{with_reserve} | {naturalsize(used)} ({used:,} bytes) | "
@@ -66,9 +65,13 @@ def _sizes(manifest: Manifest, settings: LayerSettings) -> list[str]:
         f"{DIRECT_UPLOAD_LIMIT_BYTES:,} bytes (direct upload) | "
         # Over it is no failure: deploy publishes from S3, which takes larger zips.
         f"{_margin(DIRECT_UPLOAD_LIMIT_BYTES, manifest.zip_bytes, '⚠️ through S3, over by')} |",
-        f"| budget | {naturalsize(used)} | {data['budget']['budget_bytes']:,} bytes | "
-        f"{_margin(data['budget']['budget_bytes'], used)} |",
     ]
+    if settings.budget_bytes != UNZIPPED_LIMIT_BYTES:  # else the same row again
+        rows.append(
+            f"| budget (layer.budget_mb) | {naturalsize(used)} | {settings.budget_bytes:,} bytes "
+            f"| {_margin(settings.budget_bytes, used)} |"
+        )
+    return rows
 
 
 def _title(what: str, manifest: Manifest) -> str:

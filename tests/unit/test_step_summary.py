@@ -58,6 +58,11 @@ def test_sizes_and_margins_to_both_limits(tmp_path: Path) -> None:
     assert f"⚠️ through S3, over by 7.2 MiB ({52_428_800 - 60_000_000:+,} bytes)" in over
     assert "over budget" in ss.budget_markdown(_manifest(unzipped=260_000_000), settings)
     assert "within budget" in ss.budget_markdown(_manifest(), settings)
+    assert "budget (layer.budget_mb)" not in md  # the budget is the limit: no second row
+    tight = ss.budget_markdown(_manifest(), make_settings(tmp_path, budget_mb=100))
+    assert (
+        "| budget (layer.budget_mb) | 124.4 MiB | 104,857,600 bytes | ❌ over by 24.4 MiB" in tight
+    )
 
 
 def test_deploy_section_one_region_and_several(tmp_path: Path) -> None:
