@@ -61,7 +61,7 @@ def test_sizes_and_margins_to_both_limits(tmp_path: Path) -> None:
     assert "budget (layer.budget_mb)" not in md  # the budget is the limit: no second row
     tight = ss.budget_markdown(_manifest(), make_settings(tmp_path, budget_mb=100))
     assert (
-        "| budget (layer.budget_mb) | 124.4 MiB | 104,857,600 bytes | ❌ over by 24.4 MiB" in tight
+        "| budget (layer.budget_mb) | 114.4 MiB | 104,857,600 bytes | ❌ over by 14.4 MiB" in tight
     )
 
 
