@@ -146,9 +146,14 @@ def deploy_diff(
     new = json.loads(manifest.to_json())
     if latest is None:
         return diff_manifests(EMPTY_MANIFEST, new, old_label="(nothing published)", new_label=LOCAL)
+    label = f"version {latest.version}"
+    if latest.code_sha256 == manifest.code_sha256:
+        # The same zip, so the same contents: no S3 read, and a no-change deploy keeps
+        # to ListLayerVersions + GetLayerVersion.
+        return diff_manifests(new, new, old_label=label, new_label=LOCAL)
     try:
         old = version_manifest(clients, settings, latest)
     except ManifestMissing as missing:
         log(f"diff: {missing}")
         return None
-    return diff_manifests(old, new, old_label=f"version {latest.version}", new_label=LOCAL)
+    return diff_manifests(old, new, old_label=label, new_label=LOCAL)

@@ -144,6 +144,13 @@ def test_deploy_diff(settings: LayerSettings, clients: Clients) -> None:
     assert len(lines) == 2
     assert "no stored manifest" in lines[0] and "rebuilt first" in lines[1]
 
+    # Unchanged (the latest holds this zip): an empty diff without reading S3, so
+    # even a deleted manifest does not matter.
+    same = write_layer(settings, "VALUE = 1\n", distributions=OLD_DISTS)
+    unchanged = deploy_diff(clients, settings, same, v1, log=lines.append)
+    assert unchanged is not None and unchanged.same_zip and unchanged.empty
+    assert unchanged.lines()[:2] == ["diff version 1 -> local", "  same zip (identical CodeSha256)"]
+
 
 # --- the task, as a user runs it, against the session's moto server ------------------
 
