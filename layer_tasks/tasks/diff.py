@@ -41,7 +41,8 @@ def diff(
     if any(side.needs_aws for side in sides.values()):
         settings, clients = open_aws(settings, local)
     resolved = {}
-    for which, side in sides.items():
+    # Files first: a missing local build fails before any AWS call.
+    for which, side in sorted(sides.items(), key=lambda item: item[1].needs_aws):
         try:
             resolved[which] = resolve(side, settings, clients)
         except ManifestMissing as missing:

@@ -207,3 +207,17 @@ def test_diff_task(project: Path, server: MotoServer) -> None:
     assert (
         "version 2 of layer test-layer" in implied.stdout and "nothing to compare" in implied.stdout
     )
+
+
+def test_diff_task_without_a_build_fails_before_any_aws_call(project: Path) -> None:
+    # An endpoint where nothing listens: any AWS call would fail with another message.
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    proc = inv(project, "layer.diff", env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"error: no manifest at {project / 'dist' / 'test-layer.manifest.json'}: "
+        "run `inv layer.build` first"
+    )
+    wrong = inv(project, "layer.diff", "--from", "v3", env=env)
+    assert wrong.returncode == 1
+    assert wrong.stderr.startswith("error: 'v3' is not a version number, `latest`, `local`")
