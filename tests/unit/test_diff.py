@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from packaging.utils import canonicalize_name
 
 from layer_tasks.compare import parse_side
 from layer_tasks.diff import EMPTY_MANIFEST, diff_manifests, load_manifest_file
@@ -171,3 +174,40 @@ def test_manifest_files_and_sides(tmp_path: Path) -> None:
     for wrong in ("0", "-1", "v3", "nope.json", "٣"):
         with pytest.raises(LayerError):
             parse_side(wrong, base_dir=tmp_path)
+
+
+_dists = st.dictionaries(
+    st.sampled_from(["numpy", "grpcio", "six", "idna", "Zope.Interface", "zope-interface"]),
+    st.tuples(st.sampled_from(["1.0", "1.1", "2.0", "2.0.post1", "x"]), st.integers(0, 10**9)),
+    max_size=6,
+)
+
+
+@given(old=_dists, new=_dists)
+def test_per_distribution_deltas_add_up(
+    old: dict[str, tuple[str, int]], new: dict[str, tuple[str, int]]
+) -> None:
+    a = _manifest([(n, v, b) for n, (v, b) in old.items()])
+    b = _manifest([(n, v, b) for n, (v, b) in new.items()])
+    d = diff_manifests(a, b)
+
+    def by_name(m: dict[str, Any]) -> dict[str, tuple[str, int]]:
+        # Later entries win for names that normalise alike, as in the diff.
+        return {
+            canonicalize_name(x["name"]): (x["version"], x["unzipped_bytes"])
+            for x in m["distributions"]
+        }
+
+    before, after = by_name(a), by_name(b)
+    total = sum(s for _, s in after.values()) - sum(s for _, s in before.values())
+    assert sum(c.delta for c in d.changes) == total
+    assert len(d.of_kind("added")) == len(after.keys() - before.keys())
+    assert len(d.of_kind("removed")) == len(before.keys() - after.keys())
+    unchanged = [k for k in before.keys() & after.keys() if before[k] == after[k]]
+    assert len(d.changes) == len(before.keys() | after.keys()) - len(unchanged)
+    # Swapping the sides swaps added/removed and negates every delta.
+    back = diff_manifests(b, a)
+    assert {canonicalize_name(c.name): -c.delta for c in d.changes} == {
+        canonicalize_name(c.name): c.delta for c in back.changes
+    }
+    assert len(back.of_kind("added")) == len(d.of_kind("removed"))
