@@ -17,6 +17,7 @@ from support.fakes import make_settings, moto_clients, write_layer
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws import lambda_, s3
+from layer_tasks.compare import Side, resolve
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "s3-layer-deployment-guide.md"
 
@@ -39,6 +40,7 @@ IAM_ACTIONS = {
     ("s3", "CompleteMultipartUpload"): ["s3:PutObject"],
     ("s3", "AbortMultipartUpload"): ["s3:AbortMultipartUpload"],
     ("s3", "ListObjectsV2"): ["s3:ListBucket"],
+    ("s3", "GetObject"): ["s3:GetObject"],
     # Lambda reads the object with the caller's permissions when publishing from S3.
     ("lambda", "PublishLayerVersion"): [
         "lambda:PublishLayerVersion",
@@ -95,6 +97,7 @@ def test_policy_grants_every_operation_the_tasks_call(tmp_path: Path) -> None:
         clients.s3.delete_bucket_policy(Bucket=settings.bucket)
         dep.deploy(settings, clients, build=False, log=lambda _l: None)
         dep.deploy(settings, clients, build=False, log=lambda _l: None)  # unchanged path
+        resolve(Side("version", version=1), settings, clients)  # layer.diff's reads
         s3.ensure_lifecycle(clients.s3, settings.bucket, settings.prefix, settings.name, 7)
         list(lambda_.iter_layer_versions(clients.lambda_, settings.name))
         lambda_.get_layer_version(clients.lambda_, settings.name, 1)
