@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import __version__
 from .archive import code_sha256, deflate_backend, write_layer_zip
+from .elf_check import check_elf_tree
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
 from .fsutil import remove_in_background
@@ -67,6 +68,8 @@ def build_key(settings: LayerSettings, reqs: RequirementSet, index: IndexConfig)
         "deflate": deflate_backend(),
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
         "verify": settings.verify,
+        # A build from before the static ELF check is not reused unchecked.
+        "elf_check": 1,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -124,7 +127,10 @@ def _verify(
         stage, settings.python, settings.architecture, modules, dist_names, pycache_prefix=pycache
     )
     if not after.ran:
-        log(f"verify: skipped, {after.skipped_reason}; the layer's imports were NOT checked")
+        log(
+            f"verify: imports not run ({after.skipped_reason}); checked statically instead: "
+            "the ELF files (`elf:` above)"
+        )
         return after
     if not after.failures:
         return after
@@ -239,6 +245,16 @@ def _build(
         f"{installed_bytes:,} bytes installed, {sum(pruned.values()):,} removed, {unzipped:,} left"
     )
 
+    elf = None
+    if settings.verify:
+        # Before the import check: a wrong-CPU or too-new-glibc file gets its own message
+        # rather than an import error, and arm64 layers built here are checked at all.
+        done = _timed(log, "elf")
+        elf = check_elf_tree(stage, settings.architecture, settings.glibc)
+        if elf.findings:
+            raise LayerError(elf.error())
+        done(elf.summary())
+
     # Verify (a subprocess, mostly one core) while the zip is written (the other cores):
     # the zip goes to a partial file and only becomes <name>.zip once verify passed.
     partial = settings.dist_dir / f".{settings.name}.zip.partial"
@@ -303,6 +319,7 @@ def _build(
             "warnings": sorted(check.failures),
             "skipped_reason": check.skipped_reason,
         },
+        elf=elf.as_manifest() if elf else {},
     )
     manifest.write(settings.manifest_path)
     ensure_sbom(settings, manifest)

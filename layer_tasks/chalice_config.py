@@ -95,24 +95,52 @@ def set_stage_layers(
 ) -> tuple[list[str], list[str]]:
     """Set ``stages.<stage>.layers`` to ``arns`` (in order) and ``automatic_layer`` to
     false. Returns the stage's layers (before, after). See the module docstring."""
+    after = _checked_arns(arns, region)
+    target = _resolve(Path(path))
+    with _locked(target, lock_dir):
+        before, text, new_text = _edit(target, stage, after, create_stage)
+        if new_text != text:
+            _check_writable(target)
+            _write(target, text, new_text)
+    return before, after
+
+
+def preview_stage_layers(
+    path: Path,
+    stage: str,
+    arns: Sequence[str],
+    *,
+    region: str | None = None,
+    create_stage: bool = False,
+) -> bool:
+    """Read-only twin of `set_stage_layers`: would it change the file? Every check that
+    the write makes (JSON, stage, ARNs, a writable file and folder) fails here first."""
+    target = _resolve(Path(path))
+    _, text, new_text = _edit(target, stage, _checked_arns(arns, region), create_stage)
+    if new_text != text:
+        _check_writable(target)
+    return new_text != text
+
+
+def _checked_arns(arns: Sequence[str], region: str | None) -> list[str]:
     if isinstance(arns, str):
         arns = [arns]
     if not arns:
         raise LayerError("no layer ARN given: pass --arn or deploy first to write the ARN file")
     layers: list[LayerArn] = validate_layer_list(arns, region=region)
-    after = [layer.arn for layer in layers]
-    target = _resolve(Path(path))
-    with _locked(target, lock_dir):
-        data, text = _load(target)
-        stage_config = _stage(data, stage, target, create=create_stage)
-        before = _stage_layers(stage_config, stage, target)
-        stage_config["layers"] = after
-        data["automatic_layer"] = False
-        new_text = _Style.of(text).dump(data)
-        if new_text != text:
-            _check_writable(target)
-            _write(target, text, new_text)
-    return before, after
+    return [layer.arn for layer in layers]
+
+
+def _edit(
+    target: Path, stage: str, after: list[str], create_stage: bool
+) -> tuple[list[str], str, str]:
+    """(the stage's layers before, the file's text, the text with ``after`` in place)."""
+    data, text = _load(target)
+    stage_config = _stage(data, stage, target, create=create_stage)
+    before = _stage_layers(stage_config, stage, target)
+    stage_config["layers"] = after
+    data["automatic_layer"] = False
+    return before, text, _Style.of(text).dump(data)
 
 
 # --- reading ----------------------------------------------------------------------------

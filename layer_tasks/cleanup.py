@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .arns import is_layer_arn, parse_layer_arn
+from .aws.errors import AwsError
 from .aws.lambda_ import LayerVersion, delete_layer_version
 from .errors import LayerError
 
@@ -84,12 +83,10 @@ def run_cleanup(
             continue
         try:
             delete_layer_version(client, plan.name, version.version)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
+        except AwsError as exc:
             done = ", ".join(map(str, deleted)) or "none"
             raise LayerError(
-                f"deleting {what} failed ({error.get('Code')}: {error.get('Message')}); "
-                f"deleted so far: {done}"
+                f"deleting {what} failed ({exc.detail}); deleted so far: {done}"
             ) from None
         deleted.append(version.version)
         log(f"deleted {what}: it can no longer be rolled back to")

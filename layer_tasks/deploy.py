@@ -1,125 +1,54 @@
-"""Deploy: plan what will happen (pure data), then apply it step by step.
+"""Deploy: pre-flight, plan, execute.
 
-    build (or reuse) -> budget -> bucket -> lifecycle -> upload -> publish
-        -> verify CodeSha256 -> ARN file -> Chalice config (-> function)
+    prepare:  every check that can run before a change (settings, sharing entries,
+              build or reuse, budget, ARN file, Chalice config, function), then the
+              read calls (latest version; the bucket, its lifecycle and a free key
+              only when something will be uploaded)
+    plan:     `plan.make_plan`, pure: the ordered steps
+    execute:  each step exactly as planned; the ARN file and the config come after a
+              publish whose CodeSha256 matched the local zip
 
-`make_plan` is pure: it takes what the read calls found and returns a `Plan`;
-``--dry-run`` prints it and stops. `apply_plan` runs the steps in order; the ARN file
-and the config are written only after a publish whose CodeSha256 matched the local
-zip, so any failure before that leaves both as they were.
+A failed check leaves no new version, no new S3 object, the bucket's settings and every
+local file as they were. ``--dry-run`` prints the plan's steps and stops.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from . import arn_file, chalice_config
 from .archive import code_sha256
-from .arns import replace_layer_versions
 from .aws import functions, lambda_, permissions, s3
 from .aws.session import Clients
 from .errors import LayerError
 from .manifest import Manifest
+from .plan import (
+    CreateBucket,
+    Found,
+    Note,
+    Plan,
+    Publish,
+    PutLifecycle,
+    Share,
+    Step,
+    UpdateConfig,
+    Upload,
+    UseVersion,
+    VerifyCodeSha256,
+    WarnBucket,
+    WireFunction,
+    WriteArnFile,
+    make_plan,
+    unchanged_version,
+)
 from .settings import LayerSettings, validate_bucket_name
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a deploy will do; every field is plain data so it prints and compares."""
-
-    build: str  # "reuse", "rebuild", "existing zip" (publish task)
-    zip_path: Path
-    bucket: str
-    region: str
-    create_bucket: bool
-    bucket_differences: tuple[str, ...]
-    tls_policy: bool
-    lifecycle_change: str | None  # "create", "update" or None
-    lifecycle_days: int
-    lifecycle_rules: tuple[dict[str, Any], ...]
-    object_key: str | None  # None: nothing to upload
-    publish: bool
-    unchanged: lambda_.LayerVersion | None  # the version that already holds this zip
-    arn_file: Path
-    arn_before: str | None
-    update_config: bool
-    config_path: Path
-    stage: str
-    config_before: tuple[str, ...]
-    function: str = ""
-    share_with: tuple[str, ...] = ()
-    bucket_checked: bool = True
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def target_arn(self) -> str | None:
-        """The ARN the outputs will point at, when it is already known."""
-        return self.unchanged.arn if self.unchanged and not self.publish else None
-
-    def config_after(self, arn: str) -> list[str]:
-        return replace_layer_versions(list(self.config_before), [arn])
-
-    def lines(self) -> list[str]:
-        out = []
-        if self.build == "reuse":
-            out.append(f"build:     reuse {self.zip_path} (inputs unchanged)")
-        elif self.build == "rebuild":
-            out.append(f"build:     rebuild {self.zip_path} (inputs changed or no build yet)")
-        else:
-            out.append(f"build:     none, publish the existing {self.zip_path}")
-        if not self.bucket_checked:
-            out.append(f"bucket:    s3://{self.bucket} not read (nothing to upload)")
-        elif self.create_bucket:
-            extra = "" if self.tls_policy else "; TLS-only policy skipped (plain-http endpoint)"
-            out.append(
-                f"bucket:    create s3://{self.bucket} in {self.region} (private, encrypted{extra})"
-            )
-        else:
-            out.append(f"bucket:    s3://{self.bucket} exists (settings left as they are)")
-            out.extend(f"           differs from defaults: {d}" for d in self.bucket_differences)
-        if not self.bucket_checked:
-            out.append("lifecycle: not read (nothing to upload; `inv layer.lifecycle` sets it)")
-        elif self.lifecycle_change:
-            out.append(
-                f"lifecycle: {self.lifecycle_change} rule expiring zips after "
-                f"{self.lifecycle_days} days (other rules kept: {len(self.lifecycle_rules) - 1})"
-            )
-        else:
-            out.append(f"lifecycle: unchanged ({self.lifecycle_days} days)")
-        if self.publish:
-            out.append(f"upload:    s3://{self.bucket}/{self.object_key} (+ manifest beside it)")
-            why = " (--force)" if self.unchanged else ""
-            out.append(f"publish:   new version of the layer{why}")
-        else:
-            assert self.unchanged is not None
-            out.append("upload:    nothing")
-            out.append(f"publish:   skip, unchanged, version {self.unchanged.version}")
-        target = self.target_arn or "<the new version's ARN>"
-        if self.arn_before == target:
-            out.append(f"arn file:  {self.arn_file} unchanged")
-        else:
-            out.append(f"arn file:  {self.arn_file}: {self.arn_before or '(none)'} -> {target}")
-        if self.update_config:
-            after = self.config_after(self.target_arn) if self.target_arn else ["<new ARN>"]
-            if list(self.config_before) == after:
-                out.append(f"config:    {self.config_path} stage {self.stage} unchanged")
-            else:
-                out.append(
-                    f"config:    {self.config_path} stage {self.stage} layers "
-                    f"{list(self.config_before)} -> {after}"
-                )
-        if self.function:
-            out.append(f"function:  point {self.function} at the layer version")
-        if self.share_with:
-            out.append(f"share:     lambda:GetLayerVersion for {', '.join(self.share_with)}")
-        out.extend(f"note:      {n}" for n in self.notes)
-        return out
 
 
 @dataclass(frozen=True)
@@ -130,66 +59,7 @@ class Outcome:
     published: bool
 
 
-def make_plan(
-    settings: LayerSettings,
-    *,
-    build: str,
-    manifest: Manifest | None,
-    bucket: s3.BucketState,
-    plain_http: bool,
-    region: str,
-    lifecycle_rules: Sequence[dict[str, Any]],
-    latest: lambda_.LayerVersion | None,
-    arn_before: str | None,
-    config_before: Sequence[str],
-    update_config: bool,
-    force: bool,
-    when: dt.datetime,
-    object_key: str | None = None,
-    bucket_checked: bool = True,
-) -> Plan:
-    """Pure: what to do, from what the read calls found. ``manifest`` is None when a
-    dry run would rebuild (the new zip's hash is not known yet)."""
-    rule = s3.lifecycle_rule(settings.prefix, settings.name, settings.lifecycle_days)
-    rules, change = s3.merge_lifecycle(list(lifecycle_rules), rule)
-    if not bucket_checked:
-        change = None  # not read, so not changed: `inv layer.lifecycle` applies it alone
-    unchanged = latest if (latest and manifest and lambda_.matches(latest, manifest)) else None
-    publish = force or unchanged is None
-    key = None
-    if publish:
-        key = object_key or s3.object_key(settings.prefix, settings.name, when)
-    notes = []
-    if manifest is not None and manifest.zip_bytes > 50 * 1024 * 1024:
-        notes.append(
-            f"zip is {manifest.zip_bytes:,} bytes, over the 50 MB direct-upload limit: "
-            "publishing from S3 is what makes that work"
-        )
-    return Plan(
-        build=build,
-        zip_path=settings.zip_path,
-        bucket=settings.bucket,
-        region=region,
-        create_bucket=not bucket.exists,
-        bucket_differences=bucket.differences,
-        tls_policy=not plain_http,
-        lifecycle_change=change,
-        lifecycle_days=settings.lifecycle_days,
-        lifecycle_rules=tuple(rules),
-        bucket_checked=bucket_checked,
-        object_key=key,
-        publish=publish,
-        unchanged=unchanged,
-        arn_file=settings.arn_file,
-        arn_before=arn_before,
-        update_config=update_config,
-        config_path=settings.chalice_config,
-        stage=settings.stage,
-        config_before=tuple(config_before),
-        function=settings.function,
-        share_with=settings.share_with,
-        notes=tuple(notes),
-    )
+# --- pre-flight -------------------------------------------------------------------------
 
 
 def _load_existing_build(settings: LayerSettings) -> Manifest:
@@ -212,6 +82,46 @@ def _check_budget(manifest: Manifest, settings: LayerSettings) -> None:
         raise LayerError(f"{message} (nothing was uploaded)")
 
 
+def _manifest(settings: LayerSettings, *, build: bool, dry_run: bool, log: Log) -> Found:
+    """Build, reuse or load the zip: a `Found` with only the build fields set."""
+    if not build:
+        manifest: Manifest | None = _load_existing_build(settings)
+        step = "existing zip"
+    elif dry_run:
+        from .build import current_manifest
+
+        manifest = current_manifest(settings)
+        step = "reuse" if manifest is not None else "rebuild"
+    else:
+        from .build import build_layer
+
+        result = build_layer(settings, log=log)
+        manifest, step = result.manifest, "reuse" if result.reused else "rebuild"
+    return Found(
+        build=step, manifest=manifest, region="", plain_http=False, latest=None, bucket=None
+    )
+
+
+def _check_arn_file_folder(path: Path) -> None:
+    folder = path.parent
+    if not folder.is_dir():
+        raise LayerError(f"cannot write the ARN file {path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise LayerError(f"the ARN file {path} is a folder; set layer.arn_file to a file path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LayerError(f"cannot write the ARN file {path}: folder {folder} is not writable")
+
+
+def _placeholder_arn(settings: LayerSettings, found: Found) -> str:
+    """An ARN of this layer one version past the latest: what the config check assumes
+    for the version a publish will make (same layer, so it replaces the same entries)."""
+    if found.latest is not None:
+        return f"{found.latest.layer_arn}:{found.latest.version + 1}"
+    if found.arn_before:
+        return f"{lambda_.layer_arn_of(found.arn_before)}:1"
+    return f"arn:aws:lambda:{found.region}:000000000000:layer:{settings.name}:1"
+
+
 def prepare(
     settings: LayerSettings,
     clients: Clients,
@@ -223,147 +133,183 @@ def prepare(
     log: Log = print,
     when: dt.datetime | None = None,
 ) -> tuple[Plan, Manifest | None]:
-    """Pre-flight and plan: build (unless dry run), budget, then read calls only."""
+    """Pre-flight and plan: local checks, build (unless dry run), then read calls only."""
     validate_bucket_name(settings.bucket)
-    when = when or dt.datetime.now(dt.timezone.utc)
-    manifest: Manifest | None
-    if not build:
-        manifest, build_step = _load_existing_build(settings), "existing zip"
-    elif dry_run:
-        from .build import current_manifest
-
-        manifest = current_manifest(settings)
-        build_step = "reuse" if manifest is not None else "rebuild"
-    else:
-        from .build import build_layer
-
-        result = build_layer(settings, log=log)
-        manifest, build_step = result.manifest, "reuse" if result.reused else "rebuild"
-    if manifest is not None:
-        _check_budget(manifest, settings)
-    # Reading the outputs first: a broken ARN file or config fails before any upload.
+    for entry in settings.share_with:
+        permissions.grant_for(entry)  # a malformed principal fails before any build
+    found = _manifest(settings, build=build, dry_run=dry_run, log=log)
+    if found.manifest is not None:
+        _check_budget(found.manifest, settings)
+    # The outputs are read and checked first: a broken ARN file or config, or one that
+    # cannot be written, fails before any upload.
     arn_before = arn_file.read_arn(settings.arn_file)
-    config_before: list[str] = []
+    _check_arn_file_folder(settings.arn_file)
+    config_before = None
     if update_config:
-        config_before = chalice_config.read_stage_layers(settings.chalice_config, settings.stage)
-    latest = lambda_.latest_layer_version(clients.lambda_, settings.name)
-    unchanged = bool(latest and manifest and lambda_.matches(latest, manifest))
-    if unchanged and not force:
-        # Nothing will be uploaded: the bucket is not needed, so it is not read either
-        # (a no-change deploy makes only the calls that tell it is unchanged).
-        bucket, rules, checked = s3.BucketState(settings.bucket, exists=True), [], False
-    else:
+        layers = chalice_config.read_stage_layers(settings.chalice_config, settings.stage)
+        config_before = tuple(layers)
+    if settings.function:
+        functions.get_function(clients.lambda_, settings.function)  # exists, readable
+    found = replace(
+        found,
+        region=clients.region,
+        plain_http=clients.plain_http,
+        latest=lambda_.latest_layer_version(clients.lambda_, settings.name),
+        arn_before=arn_before,
+        config_before=config_before,
+    )
+    unchanged = unchanged_version(found)
+    if update_config:
+        target = unchanged.arn if unchanged and not force else _placeholder_arn(settings, found)
+        changes = chalice_config.preview_stage_layers(
+            settings.chalice_config, settings.stage, [target], region=clients.region
+        )
+        found = replace(found, config_changes=changes)
+    if force or unchanged is None:
+        # Something will be uploaded: the bucket (ours? in our region?), its lifecycle
+        # and a free key are read now. A no-change deploy reads none of them.
+        when = when or dt.datetime.now(dt.timezone.utc)
         bucket = s3.inspect_bucket(
             clients.s3, settings.bucket, clients.region, plain_http=clients.plain_http
         )
-        rules = s3.get_lifecycle_rules(clients.s3, settings.bucket) if bucket.exists else []
-        checked = True
-    plan = make_plan(
-        settings,
-        build=build_step,
-        manifest=manifest,
-        bucket=bucket,
-        plain_http=clients.plain_http,
-        region=clients.region,
-        lifecycle_rules=rules,
-        latest=latest,
-        arn_before=arn_before,
-        config_before=config_before,
-        update_config=update_config,
-        force=force,
-        when=when,
-        bucket_checked=checked,
+        rules: list[dict[str, object]] = []
+        key = s3.object_key(settings.prefix, settings.name, when)
+        if bucket.exists:
+            rules = s3.get_lifecycle_rules(clients.s3, settings.bucket)
+            key = s3.free_key(clients.s3, settings.bucket, settings.prefix, settings.name, when)
+        found = replace(found, bucket=bucket, lifecycle_rules=tuple(rules), key=key)
+    return make_plan(settings, found, force=force), found.manifest
+
+
+# --- execute ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """What the steps of one plan hand to the next: the upload, then the version."""
+
+    clients: Clients
+    manifest: Manifest
+    log: Log
+    uploaded: s3.Uploaded | None = None
+    version: lambda_.LayerVersion | None = None
+
+    @property
+    def arn(self) -> str:
+        assert self.version is not None, "a publish or reuse step comes first"
+        return self.version.arn
+
+
+@functools.singledispatch
+def run_step(step: Step, run: _Run) -> None:
+    raise TypeError(f"no executor for {type(step).__name__}")
+
+
+@run_step.register
+def _(step: Note, run: _Run) -> None:
+    pass  # printed by the plan; nothing to do
+
+
+@run_step.register
+def _(step: CreateBucket, run: _Run) -> None:
+    notes = s3.create_bucket(
+        run.clients.s3,
+        step.bucket,
+        step.region,
+        kms_key_id=step.kms_key_id,
+        plain_http=not step.tls_policy,
     )
-    return plan, manifest
+    run.log(f"bucket: created s3://{step.bucket} (private, encrypted)")
+    for note in notes:
+        run.log(f"bucket: {note}")
 
 
-def apply_plan(
-    plan: Plan,
-    manifest: Manifest,
-    settings: LayerSettings,
-    clients: Clients,
-    *,
-    create_stage: bool = False,
-    log: Log = print,
-    when: dt.datetime | None = None,
-) -> Outcome:
-    """Run the plan's steps in order; outputs are written only after a verified publish."""
-    if plan.create_bucket:
-        notes = s3.create_bucket(
-            clients.s3,
-            plan.bucket,
-            plan.region,
-            kms_key_id=settings.kms_key_id,
-            plain_http=clients.plain_http,
-        )
-        log(f"bucket: created s3://{plan.bucket} (private, encrypted)")
-        for note in notes:
-            log(f"bucket: {note}")
-    for difference in plan.bucket_differences:
-        log(f"bucket: warning: s3://{plan.bucket} differs from the defaults: {difference}")
-    if plan.lifecycle_change:
-        s3.put_lifecycle(clients.s3, plan.bucket, list(plan.lifecycle_rules))
-        log(
-            f"lifecycle: {plan.lifecycle_change}d rule, "
-            f"zips expire after {plan.lifecycle_days} days"
-        )
+@run_step.register
+def _(step: WarnBucket, run: _Run) -> None:
+    for difference in step.differences:
+        run.log(f"bucket: warning: s3://{step.bucket} differs from the defaults: {difference}")
 
-    if plan.publish:
-        uploaded = s3.upload_layer(
-            clients.s3,
-            plan.bucket,
-            settings.prefix,
-            settings.zip_path,
-            manifest,
-            when=when,
-            kms_key_id=settings.kms_key_id,
-            log=log,
-        )
-        log(f"upload: s3://{uploaded.bucket}/{uploaded.key}")
-        version = lambda_.publish_from_s3(
-            clients.lambda_,
-            name=settings.name,
-            bucket=uploaded.bucket,
-            key=uploaded.key,
-            manifest=manifest,
-            object_version=uploaded.version_id,
-            license_info=settings.license_info,
-        )
-        log(f"publish: version {version.version}, CodeSha256 {version.code_sha256} verified")
-    else:
-        assert plan.unchanged is not None
-        version = plan.unchanged
-        log(f"publish: skipped, unchanged, version {version.version}")
 
-    if settings.share_with:
-        # Also for an unchanged version: the grants are idempotent, and a share_with
-        # added since the last publish then takes effect without a new version.
-        for grant in permissions.share_with(
-            clients.lambda_, settings.name, version.version, settings.share_with, warn=log
-        ):
-            log(f"share: version {version.version} readable by {grant.principal}")
+@run_step.register
+def _(step: PutLifecycle, run: _Run) -> None:
+    s3.put_lifecycle(run.clients.s3, step.bucket, list(step.rules))
+    run.log(f"lifecycle: {step.change}d rule, zips expire after {step.days} days")
 
-    if plan.arn_before != version.arn:
-        arn_file.write_arn(settings.arn_file, version.arn)
-        log(f"arn file: {settings.arn_file}")
-    if plan.update_config:
-        before, after = chalice_config.set_stage_layers(
-            settings.chalice_config,
-            settings.stage,
-            plan.config_after(version.arn),
-            region=clients.region,
-            create_stage=create_stage,
-            lock_dir=settings.state_dir,
-        )
-        if before != after:
-            log(f"config: {settings.chalice_config} stage {settings.stage}: {before} -> {after}")
-    if settings.function:
-        before_fn, after_fn = functions.apply_function_layers(
-            clients.lambda_, settings.function, [version.arn], region=clients.region
-        )
-        if before_fn != after_fn:
-            log(f"function: {settings.function} layers {before_fn} -> {after_fn}")
-    return Outcome(plan=plan, arn=version.arn, version=version.version, published=plan.publish)
+
+@run_step.register
+def _(step: Upload, run: _Run) -> None:
+    run.uploaded = s3.upload_layer(
+        run.clients.s3,
+        step.bucket,
+        step.key,
+        step.zip_path,
+        run.manifest,
+        kms_key_id=step.kms_key_id,
+        log=run.log,
+    )
+    run.log(f"upload: s3://{step.bucket}/{step.key}")
+
+
+@run_step.register
+def _(step: Publish, run: _Run) -> None:
+    object_version = run.uploaded.version_id if run.uploaded else None
+    run.version = lambda_.publish(run.clients.lambda_, step.params, object_version)
+    run.log(f"publish: version {run.version.version}")
+
+
+@run_step.register
+def _(step: VerifyCodeSha256, run: _Run) -> None:
+    assert run.version is not None
+    lambda_.check_code_sha256(run.version, step.expected)
+    run.log(f"verify: CodeSha256 {step.expected} matches the local zip")
+
+
+@run_step.register
+def _(step: UseVersion, run: _Run) -> None:
+    run.version = step.version
+    run.log(f"publish: skipped, unchanged, version {step.version.version}")
+
+
+@run_step.register
+def _(step: Share, run: _Run) -> None:
+    assert run.version is not None
+    for grant in permissions.share_with(
+        run.clients.lambda_, step.name, run.version.version, step.entries, warn=run.log
+    ):
+        run.log(f"share: version {run.version.version} readable by {grant.principal}")
+
+
+@run_step.register
+def _(step: WriteArnFile, run: _Run) -> None:
+    arn_file.write_arn(step.path, run.arn)
+    run.log(f"arn file: {step.path}")
+
+
+@run_step.register
+def _(step: UpdateConfig, run: _Run) -> None:
+    before, after = chalice_config.set_stage_layers(
+        step.path, step.stage, step.after(run.arn), region=step.region, lock_dir=step.lock_dir
+    )
+    if before != after:
+        run.log(f"config: {step.path} stage {step.stage}: {before} -> {after}")
+
+
+@run_step.register
+def _(step: WireFunction, run: _Run) -> None:
+    before, after = functions.apply_function_layers(
+        run.clients.lambda_, step.function, [run.arn], region=step.region
+    )
+    if before != after:
+        run.log(f"function: {step.function} layers {before} -> {after}")
+
+
+def execute(plan: Plan, manifest: Manifest, clients: Clients, *, log: Log = print) -> Outcome:
+    """Run the plan's steps in order, each exactly as planned, and nothing else."""
+    run = _Run(clients=clients, manifest=manifest, log=log)
+    for step in plan.steps:
+        run_step(step, run)
+    assert run.version is not None
+    return Outcome(plan=plan, arn=run.arn, version=run.version.version, published=plan.publishes)
 
 
 def deploy(
@@ -374,13 +320,10 @@ def deploy(
     force: bool = False,
     dry_run: bool = False,
     update_config: bool = True,
-    create_stage: bool = False,
     log: Log = print,
     when: dt.datetime | None = None,
 ) -> Outcome:
     """The whole pipeline; with ``dry_run`` only the plan (printed through ``log``)."""
-    # One timestamp for the plan's object key and the upload's.
-    when = when or dt.datetime.now(dt.timezone.utc)
     plan, manifest = prepare(
         settings,
         clients,
@@ -397,6 +340,4 @@ def deploy(
             log(f"  {line}")
         return Outcome(plan=plan, arn=None, version=None, published=False)
     assert manifest is not None
-    return apply_plan(
-        plan, manifest, settings, clients, create_stage=create_stage, log=log, when=when
-    )
+    return execute(plan, manifest, clients, log=log)

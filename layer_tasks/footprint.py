@@ -7,8 +7,10 @@ add up (with whatever no RECORD owns) to the layer's unzipped size.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path
@@ -18,6 +20,7 @@ import humanize
 
 from .manifest import Distribution, Manifest
 from .settings import DIRECT_UPLOAD_LIMIT_BYTES, UNZIPPED_LIMIT_BYTES, LayerSettings
+from .verify import _NOT_MODULES
 
 
 def _size(path: Path) -> int:
@@ -48,34 +51,65 @@ def distribution_name(info_dir: Path) -> tuple[str, str]:
     return name, version
 
 
+def folder_key(rel: str, is_namespace: Callable[[str], bool]) -> str:
+    """The top-level folder (or file) ``rel`` counts under; one level deeper inside a
+    namespace package (``google/auth``), whose first level many distributions share.
+    The same split as `verify.top_level_modules`."""
+    parts = rel.split("/", 2)
+    first = parts[0]
+    if len(parts) == 3 and is_namespace(first):
+        return f"{first}/{parts[1]}"
+    return first
+
+
+def _namespace_test(tree: Path) -> Callable[[str], bool]:
+    @functools.cache
+    def is_namespace(first: str) -> bool:
+        return (
+            first.isidentifier()
+            and first not in _NOT_MODULES
+            and not (tree / first / "__init__.py").exists()
+        )
+
+    return is_namespace
+
+
 def distributions_footprint(
     tree: Path, records: dict[str, list[str]]
 ) -> tuple[list[Distribution], int, int]:
     """Per-distribution sizes of what is left in ``tree``; plus (unowned bytes, total bytes)."""
     owned: set[str] = set()
     dists: list[Distribution] = []
+    is_namespace = _namespace_test(tree)
     for info_name in sorted(tree.glob("*.dist-info")):
         paths = records.get(info_name.name, [])
         total = files = 0
+        folders: dict[str, int] = {}
         for rel in paths:
             if rel in owned:
                 continue
             path = tree / rel
             if path.is_symlink() or path.is_file():
                 owned.add(rel)
-                total += _size(path)
+                size = _size(path)
+                total += size
                 files += 1
+                key = folder_key(rel, is_namespace)
+                folders[key] = folders.get(key, 0) + size
         # The dist-info folder itself is the distribution's too, whatever RECORD says.
         for root, _dirs, names in os.walk(info_name):
             for fname in names:
                 rel = str(Path(root, fname).relative_to(tree)).replace(os.sep, "/")
                 if rel not in owned:
                     owned.add(rel)
-                    total += _size(Path(root, fname))
+                    size = _size(Path(root, fname))
+                    total += size
                     files += 1
+                    folders[info_name.name] = folders.get(info_name.name, 0) + size
         tops = sorted({p.split("/", 1)[0] for p in paths if not p.startswith(info_name.name)})
         name, version = distribution_name(info_name)
-        dists.append(Distribution(name, version, total, files, tuple(tops)))
+        by_size = dict(sorted(folders.items(), key=lambda kv: (-kv[1], kv[0])))
+        dists.append(Distribution(name, version, total, files, tuple(tops), by_size))
     all_bytes, _ = tree_totals(tree)
     unowned = all_bytes - sum(d.unzipped_bytes for d in dists)
     dists.sort(key=lambda d: (-d.unzipped_bytes, d.name.lower()))
@@ -140,6 +174,7 @@ def report_data(
                 "unzipped_bytes": d.unzipped_bytes,
                 "share": round(d.unzipped_bytes / total, 4) if total else 0.0,
                 "files": d.files,
+                "folders": dict(d.folders),
             }
             for d in shown
         ],

@@ -23,6 +23,9 @@ class Distribution:
     unzipped_bytes: int
     files: int
     top_level: tuple[str, ...] = ()
+    # Bytes per top-level folder or file ("google/auth" inside a namespace package),
+    # largest first: what the HTML treemap draws and what `--imports` imports.
+    folders: dict[str, int] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class Manifest:
     installer: str = ""
     compression_level: int = 9
     verify: dict[str, Any] = field(default_factory=dict)
+    # The static ELF check (elf_check.py): {"files": N, ...}; {} when it did not run or
+    # the manifest is older than the check.
+    elf: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runtime(self) -> str:
@@ -67,6 +73,7 @@ class Manifest:
                 unzipped_bytes=int(d["unzipped_bytes"]),
                 files=int(d["files"]),
                 top_level=tuple(d.get("top_level", ())),
+                folders={str(k): int(v) for k, v in d.get("folders", {}).items()},
             )
             for d in data.get("distributions", ())
         )

@@ -82,6 +82,9 @@ DEFAULTS: dict[str, Any] = {
     # name -> {"patterns": [...], "keep": [...]}; globs relative to the layer's python/ dir.
     "prune_custom": {},
     "kms_key_id": "",
+    # The account that must own the bucket (ExpectedBucketOwner on every S3 call);
+    # empty: the caller's own account (STS GetCallerIdentity).
+    "bucket_owner": "",
     "license_info": "",
     "share_with": [],
     "function": "",
@@ -285,6 +288,7 @@ class LayerSettings:
     prune: dict[str, bool]
     prune_custom: tuple[CustomRule, ...]
     kms_key_id: str
+    bucket_owner: str
     license_info: str
     share_with: tuple[str, ...]
     function: str
@@ -376,6 +380,12 @@ class LayerSettings:
         stage = _str("stage", merged["stage"])
         if not stage:
             raise LayerError("layer.stage must not be empty")
+        bucket_owner = _str("bucket_owner", merged["bucket_owner"])
+        if bucket_owner and not re.fullmatch(r"[0-9]{12}", bucket_owner, re.ASCII):
+            raise LayerError(
+                f"layer.bucket_owner {bucket_owner!r} is not a 12-digit AWS account ID "
+                "(quote it in YAML, or its leading zeros are lost)"
+            )
         license_info = _str("license_info", merged["license_info"])
         if len(license_info) > 512:
             raise LayerError("layer.license_info must be at most 512 characters")
@@ -403,6 +413,7 @@ class LayerSettings:
             prune=_prune(merged["prune"]),
             prune_custom=_prune_custom(merged["prune_custom"]),
             kms_key_id=_str("kms_key_id", merged["kms_key_id"]),
+            bucket_owner=bucket_owner,
             license_info=license_info,
             share_with=_str_list("share_with", merged["share_with"]),
             function=_str("function", merged["function"]),

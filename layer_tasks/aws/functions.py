@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import WaiterError
 
 from ..arns import replace_layer_versions, validate_layer_list
 from ..errors import LayerError
+from .errors import AccessDenied, AwsError, NotFound, boundary
 from .lambda_ import parse_description
 
 # How long to wait for an update: Lambda usually takes seconds; VPC functions longer.
@@ -38,23 +39,16 @@ class FunctionInfo:
     last_update_status: str | None
 
 
-def _error(exc: ClientError) -> tuple[str, str]:
-    error = exc.response.get("Error", {})
-    return str(error.get("Code", "")), str(error.get("Message", ""))
-
-
 def get_function(client: Any, function: str) -> FunctionInfo:
     """The function's own code size and its layers; a missing function is a `LayerError`."""
     try:
-        config = client.get_function_configuration(FunctionName=function)
-    except ClientError as exc:
-        code, _ = _error(exc)
-        if code in ("ResourceNotFoundException", "ResourceNotFound"):
-            raise LayerError(
-                f"Lambda function {function!r} not found in this account/region: check "
-                "--function / layer.function and the region"
-            ) from None
-        raise
+        with boundary(f"function {function}"):
+            config = client.get_function_configuration(FunctionName=function)
+    except NotFound:
+        raise LayerError(
+            f"Lambda function {function!r} not found in this account/region: check "
+            "--function / layer.function and the region"
+        ) from None
     layers = tuple(
         FunctionLayer(arn=str(item["Arn"]), code_size=item.get("CodeSize"))
         for item in config.get("Layers", [])
@@ -81,9 +75,10 @@ def get_function_layers(
         head, _, version = layer.arn.rpartition(":")
         try:
             # LayerName takes an ARN, so layers of other accounts work when shared with us.
-            detail = client.get_layer_version(LayerName=head, VersionNumber=int(version))
+            with boundary(layer.arn):
+                detail = client.get_layer_version(LayerName=head, VersionNumber=int(version))
             size = parse_description(str(detail.get("Description", "")))[1]
-        except (ClientError, ValueError):
+        except (NotFound, AccessDenied, ValueError):
             pass  # not readable (another account's, deleted): size unknown, not an error
         result.append(FunctionLayer(layer.arn, layer.code_size, size))
     return result
@@ -123,14 +118,14 @@ def apply_function_layers(
     if after == before:
         return before, after
     try:
-        client.update_function_configuration(FunctionName=function, Layers=after)
-    except ClientError as exc:
-        code, message = _error(exc)
-        if code in ("AccessDenied", "AccessDeniedException"):
-            raise  # the task glue names the IAM fix
+        with boundary(f"function {function}"):
+            client.update_function_configuration(FunctionName=function, Layers=after)
+    except AccessDenied:
+        raise  # its message names the IAM fix
+    except AwsError as exc:
         # e.g. "Layers consume more than the available size of 262144000 bytes"
         raise LayerError(
-            f"updating the layers of function {function} failed ({code}: {message}); "
+            f"updating the layers of function {function} failed ({exc.detail}); "
             "its configuration was left as it was"
         ) from None
     wait_until_updated(client, function)

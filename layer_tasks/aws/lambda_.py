@@ -1,8 +1,8 @@
 """Lambda layer versions: publish from S3, list, look up, delete.
 
-The client is passed in (see `session.make_clients`). ``ClientError`` is turned into
-`LayerError` with the step's context where the user can act on it; a layer or version
-that does not exist is a normal answer (nothing / None), not an error.
+The client is passed in (see `session.make_clients`). botocore's errors come out as the
+`errors.AwsError` kinds; a layer or version that does not exist is a normal answer
+(nothing / None), not an error.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..errors import LayerError
 from ..manifest import Manifest
+from .errors import AccessDenied, AwsError, NotFound, boundary
 
 DESCRIPTION_LIMIT = 256  # PublishLayerVersion's Description maximum
-_NOT_FOUND = ("ResourceNotFoundException", "ResourceNotFound", "404")
 
 
 @dataclass(frozen=True)
@@ -33,15 +31,6 @@ class LayerVersion:
     code_sha256: str | None = None
     code_size: int | None = None
     license_info: str | None = None
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _is_not_found(exc: ClientError) -> bool:
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return _code(exc) in _NOT_FOUND or status == 404
 
 
 def layer_arn_of(version_arn: str) -> str:
@@ -77,23 +66,20 @@ def iter_layer_versions(client: Any, name: str) -> Iterator[LayerVersion]:
     """
     paginator = client.get_paginator("list_layer_versions")
     try:
-        for page in paginator.paginate(LayerName=name):
-            for item in page.get("LayerVersions", []):
-                yield _from_api(item)
-    except ClientError as exc:
-        if _is_not_found(exc):
-            return
-        raise
+        with boundary(f"layer {name}"):
+            for page in paginator.paginate(LayerName=name):
+                yield from (_from_api(item) for item in page.get("LayerVersions", []))
+    except NotFound:
+        return
 
 
 def get_layer_version(client: Any, name: str, version: int) -> LayerVersion | None:
     """One version with its CodeSha256 and CodeSize; None when missing or deleted."""
     try:
-        response = client.get_layer_version(LayerName=name, VersionNumber=int(version))
-    except ClientError as exc:
-        if _is_not_found(exc):
-            return None
-        raise
+        with boundary(f"layer {name} version {version}"):
+            response = client.get_layer_version(LayerName=name, VersionNumber=int(version))
+    except NotFound:
+        return None
     return _from_api(response)
 
 
@@ -107,7 +93,8 @@ def latest_layer_version(client: Any, name: str) -> LayerVersion | None:
 
 
 def delete_layer_version(client: Any, name: str, version: int) -> None:
-    client.delete_layer_version(LayerName=name, VersionNumber=int(version))
+    with boundary(f"layer {name} version {version}"):
+        client.delete_layer_version(LayerName=name, VersionNumber=int(version))
 
 
 # --- publishing -----------------------------------------------------------------------
@@ -143,52 +130,54 @@ def parse_description(description: str) -> tuple[str | None, int | None]:
     return match.group(1), int(match.group(2))
 
 
-def publish_from_s3(
-    client: Any,
-    *,
-    name: str,
-    bucket: str,
-    key: str,
-    manifest: Manifest,
-    object_version: str | None = None,
-    license_info: str = "",
-) -> LayerVersion:
-    """PublishLayerVersion from an S3 object; the returned CodeSha256 must be the local one.
-
-    A mismatch means Lambda published other bytes than we built (wrong object, a
-    concurrent overwrite): fail loudly so no config ever points at it.
-    """
-    content: dict[str, str] = {"S3Bucket": bucket, "S3Key": key}
-    if object_version:
-        content["S3ObjectVersion"] = object_version
+def publish_params(
+    manifest: Manifest, *, name: str, bucket: str, key: str, license_info: str = ""
+) -> dict[str, Any]:
+    """PublishLayerVersion's arguments for the zip at ``s3://bucket/key`` (plain data, so
+    the deploy plan holds exactly what will be sent)."""
     params: dict[str, Any] = {
         "LayerName": name,
         "Description": describe(manifest),
-        "Content": content,
+        "Content": {"S3Bucket": bucket, "S3Key": key},
         "CompatibleRuntimes": [manifest.runtime],
         "CompatibleArchitectures": [manifest.architecture],
     }
     if license_info:
         params["LicenseInfo"] = license_info
+    return params
+
+
+def publish(client: Any, params: dict[str, Any], object_version: str | None = None) -> LayerVersion:
+    """PublishLayerVersion with ``params`` (see `publish_params`)."""
+    content = params["Content"]
+    where = f"s3://{content['S3Bucket']}/{content['S3Key']}"
+    if object_version:
+        params = {**params, "Content": {**content, "S3ObjectVersion": object_version}}
     try:
-        response = client.publish_layer_version(**params)
-    except ClientError as exc:
-        code = _code(exc)
-        message = exc.response.get("Error", {}).get("Message", "")
-        if code in ("AccessDenied", "AccessDeniedException"):
-            raise  # the task glue names the IAM fix
+        with boundary(f"layer {params['LayerName']}"):
+            response = client.publish_layer_version(**params)
+    except AccessDenied:
+        raise  # its message names the IAM fix
+    except AwsError as exc:
         raise LayerError(
-            f"publishing layer {name} from s3://{bucket}/{key} failed: {code}: {message}"
+            f"publishing layer {params['LayerName']} from {where} failed: {exc}"
         ) from None
-    published = _from_api(response)
-    if published.code_sha256 != manifest.code_sha256:
+    return _from_api(response)
+
+
+def check_code_sha256(published: LayerVersion, expected: str) -> None:
+    """The CodeSha256 Lambda reports must be the local zip's.
+
+    A mismatch means Lambda published other bytes than we built (wrong object, a
+    concurrent overwrite): fail loudly so no config ever points at it.
+    """
+    if published.code_sha256 != expected:
         raise LayerError(
             f"Lambda published {published.arn} with CodeSha256 {published.code_sha256!r}, "
-            f"but the local zip's is {manifest.code_sha256!r}: the S3 object is not the zip "
+            f"but the local zip's is {expected!r}: the S3 object is not the zip "
             "that was built; the ARN file and config were left unchanged - rebuild and deploy "
             "again"
         )
-    return published
 
 
 def matches(version: LayerVersion, manifest: Manifest) -> bool:
@@ -198,11 +187,3 @@ def matches(version: LayerVersion, manifest: Manifest) -> bool:
         and manifest.runtime in version.runtimes
         and (not version.architectures or manifest.architecture in version.architectures)
     )
-
-
-def find_published(client: Any, name: str, manifest: Manifest) -> LayerVersion | None:
-    """The latest version when it already holds this zip (idempotent deploy), else None."""
-    latest = latest_layer_version(client, name)
-    if latest is not None and matches(latest, manifest):
-        return latest
-    return None

@@ -14,13 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..errors import LayerError
+from .errors import AccessDenied, AwsError, Conflict, NotFound, boundary
 
 ACTION = "lambda:GetLayerVersion"
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+_ACCOUNT_RE = re.compile(r"[0-9]{12}", re.ASCII)
+_ORG_RE = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -37,9 +36,9 @@ class Grant:
 def grant_for(entry: str) -> Grant:
     """The permission one ``share_with`` entry asks for; anything else is a `LayerError`."""
     text = str(entry).strip()
-    if _ACCOUNT_RE.match(text):
+    if _ACCOUNT_RE.fullmatch(text):
         return Grant(f"layer-tasks-account-{text}", text)
-    if _ORG_RE.match(text):
+    if _ORG_RE.fullmatch(text):
         return Grant(f"layer-tasks-org-{text}", "*", organization_id=text)
     if text == "*":
         return Grant("layer-tasks-public", "*")
@@ -51,11 +50,10 @@ def grant_for(entry: str) -> Grant:
 
 def _existing_statement_ids(client: Any, name: str, version: int) -> set[str]:
     try:
-        response = client.get_layer_version_policy(LayerName=name, VersionNumber=version)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-            return set()  # no policy yet
-        raise
+        with boundary(f"layer {name} version {version}"):
+            response = client.get_layer_version_policy(LayerName=name, VersionNumber=version)
+    except NotFound:
+        return set()  # no policy yet
     policy = json.loads(response.get("Policy") or "{}")
     return {str(s.get("Sid")) for s in policy.get("Statement", []) if s.get("Sid")}
 
@@ -93,18 +91,17 @@ def share_with(
         if grant.organization_id:
             params["OrganizationId"] = grant.organization_id
         try:
-            client.add_layer_version_permission(**params)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ResourceConflictException":
-                continue  # added by someone else in between: that is what we wanted
-            if code in ("AccessDenied", "AccessDeniedException"):
-                raise
-            message = exc.response.get("Error", {}).get("Message", "")
+            with boundary(f"layer {name} version {version}"):
+                client.add_layer_version_permission(**params)
+        except Conflict:
+            continue  # added by someone else in between: that is what we wanted
+        except AccessDenied:
+            raise  # its message names the IAM fix
+        except AwsError as exc:
             raise LayerError(
                 f"sharing layer {name} version {version} with {grant.principal}"
                 f"{' (' + grant.organization_id + ')' if grant.organization_id else ''} "
-                f"failed: {code}: {message}"
+                f"failed: {exc.detail}"
             ) from None
         existing.add(grant.statement_id)
         added.append(grant)

@@ -11,18 +11,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
 
 from ..errors import LayerError
 from ..manifest import Manifest
+from .errors import (
+    AccessDenied,
+    AwsError,
+    BadCredentials,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    boundary,
+)
+from .errors import WrongRegion as _Redirected
 
 MiB = 1024 * 1024
 PUBLIC_ACCESS_BLOCK = {
@@ -35,20 +44,46 @@ TLS_SID = "DenyInsecureTransport"
 ABORT_MULTIPART_DAYS = 1
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: ClientError) -> int | None:
-    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-
-
 def _partition(region: str) -> str:
     if region.startswith("cn-"):
         return "aws-cn"
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
+
+
+# --- whose bucket ---------------------------------------------------------------------
+
+
+class ExpectedOwner:
+    """Puts ``ExpectedBucketOwner`` on every S3 request that accepts it.
+
+    S3 bucket names are global: a bucket of the configured name may belong to another
+    account whose policy lets us write ("bucket sniping"). With the owner on every call,
+    S3 answers 403 instead of acting on such a bucket. The account is resolved on the
+    first S3 call (STS GetCallerIdentity, or layer.bucket_owner), so a run that never
+    touches S3 makes no STS call.
+    """
+
+    UNIQUE_ID = "layer-tasks-expected-bucket-owner"
+
+    def __init__(self, account: Callable[[], str]) -> None:
+        self._resolve = account
+        self._account: str | None = None
+
+    @property
+    def account(self) -> str:
+        if self._account is None:
+            self._account = self._resolve()
+        return self._account
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if "ExpectedBucketOwner" in model.input_shape.members:
+            params.setdefault("ExpectedBucketOwner", self.account)
+
+    def attach(self, s3: Any) -> ExpectedOwner:
+        s3.meta.events.register("before-parameter-build.s3", self, unique_id=self.UNIQUE_ID)
+        return self
 
 
 # --- layout -------------------------------------------------------------------------
@@ -122,28 +157,19 @@ def _has_tls_deny(policy_text: str) -> bool:
     return False
 
 
-# What S3 answers when a bucket has no such setting at all.
-_NO_PUBLIC_ACCESS_BLOCK = "NoSuchPublicAccessBlockConfiguration"
-_NO_ENCRYPTION = "ServerSideEncryptionConfigurationNotFoundError"
-_NO_POLICY = "NoSuchBucketPolicy"
-
-
-def _setting(
-    read: Callable[..., dict[str, Any]], bucket: str, missing: str
-) -> dict[str, Any] | None:
+def _setting(read: Callable[..., dict[str, Any]], bucket: str) -> dict[str, Any] | None:
     """One of the bucket's settings (``read`` is the S3 getter), or None when it has none."""
     try:
-        return read(Bucket=bucket)
-    except ClientError as exc:
-        if _code(exc) != missing:
-            raise
+        with boundary(f"s3://{bucket}"):
+            return read(Bucket=bucket)
+    except NotFound:
         return None
 
 
 def _differences(s3: Any, bucket: str, *, plain_http: bool) -> list[str]:
     """What an existing bucket lacks compared with what we would have created."""
     found: list[str] = []
-    pab = _setting(s3.get_public_access_block, bucket, _NO_PUBLIC_ACCESS_BLOCK)
+    pab = _setting(s3.get_public_access_block, bucket)
     if pab is None:
         found.append("no public access block")
     else:
@@ -151,10 +177,10 @@ def _differences(s3: Any, bucket: str, *, plain_http: bool) -> list[str]:
         off = [k for k in PUBLIC_ACCESS_BLOCK if not config.get(k)]
         if off:
             found.append(f"public access block settings off: {', '.join(off)}")
-    if _setting(s3.get_bucket_encryption, bucket, _NO_ENCRYPTION) is None:
+    if _setting(s3.get_bucket_encryption, bucket) is None:
         found.append("no default encryption")
     if not plain_http:
-        policy = _setting(s3.get_bucket_policy, bucket, _NO_POLICY)
+        policy = _setting(s3.get_bucket_policy, bucket)
         if not _has_tls_deny(policy["Policy"] if policy else ""):
             found.append("no bucket policy denying non-TLS access (aws:SecureTransport)")
     return found
@@ -163,30 +189,27 @@ def _differences(s3: Any, bucket: str, *, plain_http: bool) -> list[str]:
 def inspect_bucket(s3: Any, bucket: str, region: str, *, plain_http: bool = False) -> BucketState:
     """Read-only: does the bucket exist, is it ours, in our region, how does it differ."""
     try:
-        response = s3.head_bucket(Bucket=bucket)
-    except ClientError as exc:
-        status = _status(exc)
-        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        if status == 404 or _code(exc) in ("404", "NoSuchBucket"):
-            return BucketState(bucket, exists=False)
-        if status == 301 or _code(exc) in ("301", "PermanentRedirect"):
-            other = headers.get("x-amz-bucket-region", "another region")
-            raise _wrong_region(bucket, other, region) from None
-        if status == 400 or _code(exc) in ("400", "ExpiredToken", "BadRequest"):
-            # HEAD answers carry no error code; S3's 400 here is almost always an expired
-            # or malformed session token (403 would be a permission problem).
-            raise LayerError(
-                f"S3 rejected the request for bucket {bucket!r} (400 Bad Request): the AWS "
-                "credentials are most likely expired; refresh them (aws sso login, new "
-                "session token) and run again"
-            ) from None
-        if status == 403 or _code(exc) in ("403", "AccessDenied"):
-            raise LayerError(
-                f"bucket {bucket!r} exists but this identity cannot use it (403): it belongs "
-                "to another account or s3:ListBucket is not granted; choose another "
-                "layer.bucket or grant access"
-            ) from None
-        raise
+        with boundary(f"s3://{bucket}"):
+            response = s3.head_bucket(Bucket=bucket)
+    except NotFound:
+        return BucketState(bucket, exists=False)
+    except _Redirected as exc:
+        raise _wrong_region(bucket, exc.region or "another region", region) from None
+    except BadCredentials:
+        # The first S3 call of a deploy: the usual place where old session tokens show.
+        raise LayerError(
+            f"S3 rejected the request for bucket {bucket!r} (400 Bad Request): the AWS "
+            "credentials are most likely expired; refresh them (aws sso login, new "
+            "session token) and run again"
+        ) from None
+    except AccessDenied:
+        # With ExpectedBucketOwner on every call, a bucket of another account is a 403
+        # here, before anything is written to it.
+        raise LayerError(
+            f"bucket {bucket!r} exists but this identity cannot use it (403): it belongs "
+            "to another account or s3:ListBucket is not granted; choose another "
+            "layer.bucket or grant access"
+        ) from None
     actual = response.get("BucketRegion") or response.get("ResponseMetadata", {}).get(
         "HTTPHeaders", {}
     ).get("x-amz-bucket-region")
@@ -213,31 +236,20 @@ def create_bucket(
         params["CreateBucketConfiguration"] = {"LocationConstraint": region}
     notes: list[str] = []
     try:
-        s3.create_bucket(**params)
-    except ClientError as exc:
-        code = _code(exc)
-        if code == "BucketAlreadyOwnedByYou":
-            notes.append(
-                f"bucket {bucket} already existed (owned by you); settings left as they are"
-            )
-            return notes + _complete_private_settings(
-                s3, bucket, region, kms_key_id=kms_key_id, plain_http=plain_http
-            )
-        if code == "BucketAlreadyExists":
+        with boundary(f"s3://{bucket}"):
+            s3.create_bucket(**params)
+    except Conflict as exc:
+        if exc.code != "BucketAlreadyOwnedByYou":
             raise LayerError(
                 f"bucket name {bucket!r} is taken by another account: S3 names are global; "
                 "choose another layer.bucket"
             ) from None
-        if code in (
-            "InvalidBucketName",
-            "InvalidLocationConstraint",
-            "IllegalLocationConstraintException",
-        ):
-            raise LayerError(
-                f"cannot create bucket {bucket!r} in {region}: {code}: "
-                f"{exc.response.get('Error', {}).get('Message', '')}"
-            ) from None
-        raise
+        notes.append(f"bucket {bucket} already existed (owned by you); settings left as they are")
+        return notes + _complete_private_settings(
+            s3, bucket, region, kms_key_id=kms_key_id, plain_http=plain_http
+        )
+    except InvalidRequest as exc:
+        raise LayerError(f"cannot create bucket {bucket!r} in {region}: {exc.detail}") from None
     # Private and encrypted before anything is put in it.
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
     s3.put_bucket_encryption(
@@ -262,17 +274,17 @@ def _complete_private_settings(
     way the bucket may have none of the settings yet.
     """
     added: list[str] = []
-    if _setting(s3.get_public_access_block, bucket, _NO_PUBLIC_ACCESS_BLOCK) is None:
+    if _setting(s3.get_public_access_block, bucket) is None:
         s3.put_public_access_block(
             Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
         )
         added.append("public access block")
-    if _setting(s3.get_bucket_encryption, bucket, _NO_ENCRYPTION) is None:
+    if _setting(s3.get_bucket_encryption, bucket) is None:
         s3.put_bucket_encryption(
             Bucket=bucket, ServerSideEncryptionConfiguration=encryption_config(kms_key_id)
         )
         added.append("default encryption")
-    if not plain_http and _setting(s3.get_bucket_policy, bucket, _NO_POLICY) is None:
+    if not plain_http and _setting(s3.get_bucket_policy, bucket) is None:
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(tls_policy(bucket, region)))
         added.append("TLS-only bucket policy")
     return [f"it had no {what}: added" for what in added]
@@ -319,12 +331,8 @@ def merge_lifecycle(
 
 
 def get_lifecycle_rules(s3: Any, bucket: str) -> list[dict[str, Any]]:
-    try:
-        return list(s3.get_bucket_lifecycle_configuration(Bucket=bucket).get("Rules", []))
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchLifecycleConfiguration", "NoSuchBucket"):
-            return []
-        raise
+    found = _setting(s3.get_bucket_lifecycle_configuration, bucket)
+    return list(found.get("Rules", [])) if found else []
 
 
 def put_lifecycle(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
@@ -350,16 +358,14 @@ class Uploaded:
     key: str
     manifest_key: str
     version_id: str | None
-    checksum_sha256: str | None
 
 
 def key_exists(s3: Any, bucket: str, key: str) -> bool:
     try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if _status(exc) == 404 or _code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
+        with boundary(f"s3://{bucket}/{key}"):
+            s3.head_object(Bucket=bucket, Key=key)
+    except NotFound:
+        return False
     return True
 
 
@@ -415,39 +421,50 @@ class _IfNoneMatch:
             self.events.unregister(event, unique_id=f"layer-tasks-{event}")
 
 
-def _precondition_failed(exc: Exception) -> bool:
-    text = str(exc)
-    return "PreconditionFailed" in text or "(412)" in text
+def free_key(s3: Any, bucket: str, prefix: str, name: str, when: dt.datetime) -> str:
+    """The key this upload will use: the first of ``object_key(..., suffix)`` not taken.
 
-
-def free_keys(s3: Any, bucket: str, prefix: str, name: str, when: dt.datetime) -> Iterator[str]:
-    """Candidate keys for this upload, skipping those that already exist."""
+    Read at planning time, so `--dry-run` prints the key the upload then uses."""
     for suffix in range(100):
         key = object_key(prefix, name, when, suffix)
         if not key_exists(s3, bucket, key):
-            yield key
+            return key
     raise LayerError(f"too many uploads of {name} within one second under s3://{bucket}")
+
+
+def _holds(head: dict[str, Any], size: int, manifest: Manifest) -> bool:
+    """Does the object (a HeadObject answer) hold exactly this zip?"""
+    if head.get("ContentLength") != size:
+        return False
+    if head.get("Metadata", {}).get("code_sha256") != manifest.code_sha256:
+        return False
+    # A single-part upload's SHA-256 checksum is that of the whole object: the same value
+    # as Lambda's CodeSha256. A multipart one (ETag "...-N") is a checksum of the parts'.
+    checksum = head.get("ChecksumSHA256")
+    multipart = "-" in str(head.get("ETag", "")) or "-" in str(checksum or "")
+    return not checksum or multipart or checksum == manifest.code_sha256
 
 
 def upload_layer(
     s3: Any,
     bucket: str,
-    prefix: str,
+    key: str,
     zip_path: Path,
     manifest: Manifest,
     *,
-    when: dt.datetime | None = None,
     kms_key_id: str = "",
     log: Callable[[str], None] = print,
 ) -> Uploaded:
-    """Upload the zip (multipart, SHA-256 checksums, metadata) and its manifest beside it.
+    """Upload the zip to ``key`` (multipart, SHA-256 checksums, metadata), check what S3
+    holds, and put the manifest beside it.
 
-    Never overwrites an object: a taken key gets a ``-N`` suffix on its folder.
+    Never overwrites an object (``IfNoneMatch: *``). A 412 means the key was written
+    after the plan found it free: by this very upload when an attempt's answer was lost
+    and botocore sent it again (then the object holds our bytes and is used), or by
+    someone else (then the deploy stops: nothing of ours is in the way of theirs).
     """
-    from boto3.exceptions import S3UploadFailedError
-
-    when = when or dt.datetime.now(dt.timezone.utc)
     size = Path(zip_path).stat().st_size
+    where = f"s3://{bucket}/{key}"
     extra: dict[str, Any] = {
         "ChecksumAlgorithm": "SHA256",
         "ContentType": "application/zip",
@@ -459,61 +476,74 @@ def upload_layer(
     }
     if kms_key_id:
         extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
-    for key in free_keys(s3, bucket, prefix, manifest.name, when):
-        try:
-            with _IfNoneMatch(s3), _progress(size, f"upload {Path(zip_path).name}") as bar:
-                s3.upload_file(
-                    str(zip_path),
-                    bucket,
-                    key,
-                    ExtraArgs=extra,
-                    Callback=bar.update,
-                    Config=transfer_config(),
-                )
-        except S3UploadFailedError as exc:
-            if _precondition_failed(exc):
-                log(f"s3://{bucket}/{key} was taken meanwhile; trying the next key")
-                continue
-            if "(AccessDenied)" in str(exc):
-                raise LayerError(
-                    f"access denied on PutObject to s3://{bucket}/{key}: grant s3:PutObject "
-                    f"on arn:aws:s3:::{bucket}/{layer_prefix(prefix, manifest.name)}* to this "
-                    "identity (see docs/s3-layer-deployment-guide.md, IAM)"
-                ) from None
-            raise LayerError(f"upload to s3://{bucket}/{key} failed: {exc}") from None
-        break
-    head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-    if (
-        head.get("ContentLength") != size
-        or head.get("Metadata", {}).get("code_sha256") != manifest.code_sha256
-    ):
-        raise LayerError(f"s3://{bucket}/{key} does not hold the zip just uploaded; deploy again")
+    try:
+        with (
+            boundary(where),
+            _IfNoneMatch(s3),
+            _progress(size, f"upload {Path(zip_path).name}") as bar,
+        ):
+            s3.upload_file(
+                str(zip_path),
+                bucket,
+                key,
+                ExtraArgs=extra,
+                Callback=bar.update,
+                Config=transfer_config(),
+            )
+    except PreconditionFailed:
+        if not _holds(_head(s3, bucket, key), size, manifest):
+            raise LayerError(
+                f"{where} was written by another deploy after this one planned to use it; "
+                "nothing was overwritten: run the deploy again"
+            ) from None
+        log(f"{where} already holds this zip (an earlier attempt whose answer was lost)")
+    except AccessDenied:
+        folder = key.rsplit("/", 2)[0]  # <prefix>/<name>, above the time-stamped folder
+        raise LayerError(
+            f"access denied on PutObject to {where}: grant s3:PutObject on "
+            f"arn:aws:s3:::{bucket}/{folder}/* to this identity "
+            "(see docs/s3-layer-deployment-guide.md, IAM)"
+        ) from None
+    except AwsError as exc:
+        raise LayerError(f"upload to {where} failed: {exc}") from None
+    head = _head(s3, bucket, key)
+    if not _holds(head, size, manifest):
+        raise LayerError(
+            f"{where} does not hold the zip just uploaded ({head.get('ContentLength')} bytes, "
+            f"SHA-256 {head.get('ChecksumSHA256') or '?'}; the local zip: {size} bytes, "
+            f"CodeSha256 {manifest.code_sha256}): deploy again"
+        )
     mkey = manifest_key(key)
     put: dict[str, Any] = {"ChecksumAlgorithm": "SHA256", "ContentType": "application/json"}
     if kms_key_id:
         put.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
-    s3.put_object(Bucket=bucket, Key=mkey, Body=manifest.to_json().encode(), **put)
+    with boundary(f"s3://{bucket}/{mkey}"):
+        s3.put_object(Bucket=bucket, Key=mkey, Body=manifest.to_json().encode(), **put)
+    version = head.get("VersionId")
     return Uploaded(
         bucket=bucket,
         key=key,
         manifest_key=mkey,
-        version_id=head.get("VersionId") if head.get("VersionId") not in (None, "null") else None,
-        checksum_sha256=head.get("ChecksumSHA256"),
+        version_id=version if version not in (None, "null") else None,
     )
+
+
+def _head(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+    with boundary(f"s3://{bucket}/{key}"):
+        return dict(s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"))
 
 
 def usage(s3: Any, bucket: str, prefix: str, name: str) -> tuple[int, int]:
     """(objects, bytes) under the layer's prefix; (0, 0) when the bucket is missing."""
     objects = total = 0
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=layer_prefix(prefix, name)
-        ):
-            for item in page.get("Contents", []):
-                objects += 1
-                total += int(item.get("Size", 0))
-    except ClientError as exc:
-        if _code(exc) == "NoSuchBucket":
-            return 0, 0
-        raise
+        with boundary(f"s3://{bucket}"):
+            for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=layer_prefix(prefix, name)
+            ):
+                for item in page.get("Contents", []):
+                    objects += 1
+                    total += int(item.get("Size", 0))
+    except NotFound:
+        return 0, 0
     return objects, total

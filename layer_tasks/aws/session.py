@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 from ..errors import LayerError
 from ..settings import LayerSettings
+from .errors import boundary
+from .s3 import ExpectedOwner
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,13 @@ def make_clients(
     lam = session.client("lambda", region_name=region, config=config, **extra)
     for client in (s3, lam):
         client.meta.events.register("after-call-error", name_failed_operation)
+
+    def caller_account() -> str:
+        sts = session.client("sts", region_name=region, config=config, **extra)
+        with boundary("the caller's identity"):
+            return str(sts.get_caller_identity()["Account"])
+
+    ExpectedOwner(lambda: settings.bucket_owner or caller_account()).attach(s3)
     return Clients(s3=s3, lambda_=lam, region=region)
 
 

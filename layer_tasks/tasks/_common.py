@@ -43,61 +43,12 @@ def to_exit(error: BaseException) -> Exit:
 def translate(exc: BaseException) -> LayerError | None:
     """A user-fixable error from a library exception, or None for a real bug.
 
-    The AWS modules already raise `LayerError` with the step's context; this is the
-    net under them for the credential and region errors boto3 raises lazily.
+    The AWS modules raise `LayerError` kinds already (aws/errors.py is the boundary);
+    this is the net under them for what boto3 raises lazily (credentials, region).
     """
-    if isinstance(exc, LayerError):
-        return exc
-    try:
-        from botocore import exceptions as bx
-    except ImportError:  # pragma: no cover - boto3 is a dependency
-        return None
-    if isinstance(exc, bx.NoCredentialsError):
-        return LayerError(
-            "no AWS credentials found: configure a profile (aws configure / AWS_PROFILE), "
-            "SSO (aws sso login), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-        )
-    if isinstance(exc, bx.NoRegionError):
-        return LayerError("no AWS region set: set layer.region in invoke.yaml or AWS_REGION")
-    if isinstance(exc, (bx.TokenRetrievalError, bx.SSOTokenLoadError)):
-        return LayerError(f"AWS SSO token is missing or expired: run `aws sso login` ({exc})")
-    if isinstance(exc, bx.ProfileNotFound):
-        return LayerError(f"{exc}: check AWS_PROFILE and ~/.aws/config")
-    if isinstance(exc, bx.EndpointConnectionError):
-        return LayerError(
-            f"cannot reach AWS: {exc}; check the network, AWS_ENDPOINT_URL and the region"
-        )
-    if isinstance(exc, (bx.HTTPClientError, bx.ConnectionError)):
-        # A dropped connection or a timeout that outlasted botocore's retries.
-        op = getattr(exc, "operation_name", None) or "an AWS call"
-        return LayerError(
-            f"{op} failed after retries: {exc}; check the network and run again "
-            "(steps after it were not run)"
-        )
-    if isinstance(exc, bx.ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        op = getattr(exc, "operation_name", "AWS call")
-        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
-            return LayerError(
-                f"AWS credentials have expired ({op}): refresh them (aws sso login, new session token)"
-            )
-        if code in (
-            "InvalidClientTokenId",
-            "UnrecognizedClientException",
-            "InvalidAccessKeyId",
-            "SignatureDoesNotMatch",
-        ):
-            return LayerError(
-                f"AWS rejected the credentials ({op}: {code}): check AWS_PROFILE or the access keys"
-            )
-        if code in ("AccessDenied", "AccessDeniedException"):
-            return LayerError(
-                f"access denied on {op}: grant it to this identity (see docs/s3-layer-deployment-guide.md, IAM)"
-            )
-        return LayerError(
-            f"{op} failed: {code}: {exc.response.get('Error', {}).get('Message', '')}"
-        )
-    return None
+    from ..aws.errors import translate as aws_translate
+
+    return aws_translate(exc)
 
 
 def layer_task(*args: Any, **kwargs: Any) -> Any:

@@ -5,13 +5,24 @@ from __future__ import annotations
 import glob
 import sys
 from pathlib import Path
+from typing import Any
 
-from invoke import Context
+from invoke import Context, Task
 
 from .. import step_summary
 from ..build import BuildResult, build_layer, current_manifest
 from ..errors import LayerError
-from ..footprint import budget_for, naturalsize, over_budget_message, report_json, report_text
+from ..footprint import (
+    budget_for,
+    naturalsize,
+    over_budget_message,
+    report_data,
+    report_json,
+    report_text,
+)
+from ..html_report import check_destination
+from ..html_report import write as write_html
+from ..import_cost import measure_imports
 from ..manifest import Manifest
 from ..requirements import compare_union, read_requirements
 from ..settings import LayerSettings
@@ -61,18 +72,47 @@ def build(
     return result
 
 
+class _KeepsHelpFlag(Task):
+    """`-h` after the task name stays Invoke's help, never --html's short flag."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        return super().arg_opts(name, default, taken_names | {"h"})
+
+
 @layer_task(
+    klass=_KeepsHelpFlag,
     help={
         "json": "Print the report as JSON.",
         "top": "Show only the N largest distributions (the rest are summed).",
-    }
+        "html": "Also write the report as one self-contained HTML page (treemap, limits) to FILE.",
+        "imports": "Report each distribution's median import time (cold start) next to its size.",
+        "repeat": "With --imports: fresh processes per distribution (default 3).",
+    },
 )
-def size_report(c: Context, json: bool = False, top: int = 0) -> None:
+def size_report(
+    c: Context,
+    json: bool = False,
+    top: int = 0,
+    html: str = "",
+    imports: bool = False,
+    repeat: int = 3,
+) -> None:
     """Per-distribution footprint and totals against the Lambda limits (builds if needed)."""
     if top < 0:
         raise LayerError(f"--top must be a positive number, got {top}")
+    if repeat < 1:
+        raise LayerError(f"--repeat must be at least 1, got {repeat}")
+    if html:
+        check_destination(Path(html))
     settings = settings_from(c)
     manifest = _manifest_or_build(settings)
+    if html:
+        write_html(Path(html), report_data(manifest, settings, top or None))
+        _log(f"size report: wrote {html}")
+    if imports:
+        report = measure_imports(settings.zip_path, manifest, repeat=repeat)
+        sys.stdout.write(report.to_json() if json else report.text())
+        return
     render = report_json if json else report_text
     sys.stdout.write(render(manifest, settings, top or None))
     step_summary.write(step_summary.size_markdown(manifest, settings))

@@ -158,14 +158,15 @@ def test_publish_failure_after_upload_leaves_outputs_untouched(
     arn_before = settings.arn_file.read_bytes()
     config_before = settings.chalice_config.read_bytes()
     plan, _ = dep.prepare(settings, clients, build=False, log=lambda _l: None, when=WHEN)
-    # The object in S3 will not be the bytes the manifest describes: Lambda's CodeSha256
-    # disagrees with the local one, so the publish must be refused after the upload.
+    # The object in S3 will not be the bytes the manifest describes: its SHA-256 (what
+    # Lambda would report as CodeSha256) disagrees with the local one, so the deploy must
+    # stop after the upload, before a version exists that the outputs could point at.
     wrong = dataclasses.replace(manifest, code_sha256="A" * 43 + "=")
     settings.zip_path.write_bytes(settings.zip_path.read_bytes() + b"tampered")
     wrong = dataclasses.replace(wrong, zip_bytes=settings.zip_path.stat().st_size)
 
     with pytest.raises(LayerError, match="CodeSha256"):
-        dep.apply_plan(plan, wrong, settings, clients, log=lambda _l: None, when=WHEN)
+        dep.execute(plan, wrong, clients, log=lambda _l: None)
 
     assert _objects(clients, settings.bucket)  # the upload happened
     assert settings.arn_file.read_bytes() == arn_before

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from moto import mock_aws
+from support import fakes
 from support.fakes import make_settings, moto_clients, write_layer
 
 from layer_tasks.aws import lambda_, s3
@@ -26,15 +27,8 @@ def clients() -> Iterator[Clients]:
 def _publish(clients: Clients, tmp_path: Path, payload: str = "V = 1\n") -> lambda_.LayerVersion:
     settings = make_settings(tmp_path)
     manifest = write_layer(settings, payload)
-    up = s3.upload_layer(clients.s3, "pub-bucket", "layers", settings.zip_path, manifest)
-    return lambda_.publish_from_s3(
-        clients.lambda_,
-        name=settings.name,
-        bucket="pub-bucket",
-        key=up.key,
-        manifest=manifest,
-        object_version=up.version_id,
-    )
+    up = fakes.upload(clients, "pub-bucket", settings, manifest)
+    return fakes.publish(clients, up, manifest, name=settings.name, object_version=up.version_id)
 
 
 def test_version_1_has_runtime_architecture_and_local_code_sha(
@@ -42,15 +36,8 @@ def test_version_1_has_runtime_architecture_and_local_code_sha(
 ) -> None:
     settings = make_settings(tmp_path, architecture="arm64", python="3.11")
     manifest = write_layer(settings)
-    up = s3.upload_layer(clients.s3, "pub-bucket", "layers", settings.zip_path, manifest)
-    published = lambda_.publish_from_s3(
-        clients.lambda_,
-        name=settings.name,
-        bucket="pub-bucket",
-        key=up.key,
-        manifest=manifest,
-        license_info="MIT",
-    )
+    up = fakes.upload(clients, "pub-bucket", settings, manifest)
+    published = fakes.publish(clients, up, manifest, name=settings.name, license_info="MIT")
     fetched = lambda_.get_layer_version(clients.lambda_, settings.name, 1)
     assert fetched is not None
     assert fetched.version == 1 == published.version
@@ -69,12 +56,10 @@ def test_version_1_has_runtime_architecture_and_local_code_sha(
 def test_code_sha_mismatch_fails_loudly(clients: Clients, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     manifest = write_layer(settings)
-    up = s3.upload_layer(clients.s3, "pub-bucket", "layers", settings.zip_path, manifest)
+    up = fakes.upload(clients, "pub-bucket", settings, manifest)
     other = dataclasses.replace(manifest, code_sha256="A" * 43 + "=")
     with pytest.raises(LayerError, match=r"CodeSha256.*left unchanged"):
-        lambda_.publish_from_s3(
-            clients.lambda_, name=settings.name, bucket="pub-bucket", key=up.key, manifest=other
-        )
+        fakes.publish(clients, up, other, name=settings.name)
 
 
 def test_publish_from_a_versioned_bucket_uses_the_object_version(
@@ -85,15 +70,10 @@ def test_publish_from_a_versioned_bucket_uses_the_object_version(
     )
     settings = make_settings(tmp_path)
     manifest = write_layer(settings)
-    up = s3.upload_layer(clients.s3, "pub-bucket", "layers", settings.zip_path, manifest)
+    up = fakes.upload(clients, "pub-bucket", settings, manifest)
     assert up.version_id
-    published = lambda_.publish_from_s3(
-        clients.lambda_,
-        name=settings.name,
-        bucket="pub-bucket",
-        key=up.key,
-        manifest=manifest,
-        object_version=up.version_id,
+    published = fakes.publish(
+        clients, up, manifest, name=settings.name, object_version=up.version_id
     )
     assert published.code_sha256 == manifest.code_sha256
 

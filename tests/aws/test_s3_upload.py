@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from moto import mock_aws
+from support import fakes
 from support.fakes import make_settings, moto_clients, sha256_b64, write_layer
 
 from layer_tasks.aws import s3
@@ -31,7 +32,7 @@ def test_object_at_key_layout_with_metadata_checksum_and_manifest(
     settings = make_settings(tmp_path)
     manifest = write_layer(settings)
 
-    up = s3.upload_layer(clients.s3, "up-bucket", "layers", settings.zip_path, manifest, when=WHEN)
+    up = fakes.upload(clients, "up-bucket", settings, manifest, WHEN)
 
     assert up.key == "layers/demo-layer/20240517-080910/demo-layer.zip"
     head = clients.s3.head_object(Bucket="up-bucket", Key=up.key, ChecksumMode="ENABLED")
@@ -50,13 +51,9 @@ def test_object_at_key_layout_with_metadata_checksum_and_manifest(
 def test_two_uploads_in_the_same_second_never_overwrite(clients: Clients, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     first_manifest = write_layer(settings, "A = 1\n")
-    first = s3.upload_layer(
-        clients.s3, "up-bucket", "layers", settings.zip_path, first_manifest, when=WHEN
-    )
+    first = fakes.upload(clients, "up-bucket", settings, first_manifest, WHEN)
     second_manifest = write_layer(settings, "B = 2\n")
-    second = s3.upload_layer(
-        clients.s3, "up-bucket", "layers", settings.zip_path, second_manifest, when=WHEN
-    )
+    second = fakes.upload(clients, "up-bucket", settings, second_manifest, WHEN)
 
     assert first.key != second.key
     assert second.key == "layers/demo-layer/20240517-080910-1/demo-layer.zip"
@@ -74,7 +71,7 @@ def test_multipart_upload_for_a_large_zip(clients: Clients, tmp_path: Path) -> N
         **{**manifest.__dict__, "code_sha256": sha256_b64(big), "zip_bytes": len(big)}
     )
 
-    up = s3.upload_layer(clients.s3, "up-bucket", "layers", settings.zip_path, manifest, when=WHEN)
+    up = fakes.upload(clients, "up-bucket", settings, manifest, WHEN)
 
     head = clients.s3.head_object(Bucket="up-bucket", Key=up.key)
     assert head["ContentLength"] == len(big)

@@ -16,6 +16,8 @@ from support.faults import FaultInjector, MotoServer, client, no_backoff
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws.session import make_clients
+from layer_tasks.manifest import Manifest
+from layer_tasks.plan import Upload
 
 
 @pytest.fixture
@@ -29,12 +31,13 @@ def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def _deploy(
     tmp_path: Path, endpoint: str, operation: str, region: str = "us-east-1"
-) -> tuple[object, FaultInjector]:
+) -> tuple[dep.Outcome, FaultInjector, list[str]]:
     settings = make_settings(tmp_path, region=region)
     write_layer(settings)
     clients = make_clients(settings, endpoint_url=endpoint)
     injector = FaultInjector().add(operation, "lost-response").attach(clients.s3, clients.lambda_)
-    return dep.deploy(settings, clients, build=False, log=lambda _l: None), injector
+    lines: list[str] = []
+    return dep.deploy(settings, clients, build=False, log=lines.append), injector, lines
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
@@ -43,7 +46,7 @@ def test_create_bucket_answer_lost_still_gives_a_private_encrypted_bucket(
 ) -> None:
     # The retried CreateBucket finds the bucket (BucketAlreadyOwnedByYou outside
     # us-east-1, 200 in us-east-1): the private settings must still be applied.
-    _, injector = _deploy(tmp_path, endpoint, "CreateBucket", region)
+    _, injector, _ = _deploy(tmp_path, endpoint, "CreateBucket", region)
     assert injector.count("CreateBucket") == 1
     s3 = client(endpoint, "s3", region)
     block = s3.get_public_access_block(Bucket="demo-layer-bucket")
@@ -54,19 +57,29 @@ def test_create_bucket_answer_lost_still_gives_a_private_encrypted_bucket(
 def test_put_object_answer_lost_never_overwrites_and_publishes_once(
     tmp_path: Path, endpoint: str
 ) -> None:
-    # The retried PutObject meets IfNoneMatch's 412 (its own first write): the upload
-    # moves to the next free key, so nothing is overwritten; one version is published.
-    outcome, injector = _deploy(tmp_path, endpoint, "PutObject")
+    # The retried PutObject meets IfNoneMatch's 412: its own first write. The upload then
+    # finds our bytes at the planned key and uses them: one object, nothing overwritten,
+    # nothing uploaded twice, one version published from exactly the planned key.
+    outcome, injector, lines = _deploy(tmp_path, endpoint, "PutObject")
     assert injector.count("PutObject") == 1
-    lam = client(endpoint, "lambda")
-    assert len(lam.list_layer_versions(LayerName="demo-layer")["LayerVersions"]) == 1
+    planned = next(s for s in outcome.plan.steps if isinstance(s, Upload)).key
+    assert any(
+        line
+        == f"s3://demo-layer-bucket/{planned} already holds this zip (an earlier attempt whose answer was lost)"
+        for line in lines
+    ), lines
     keys = [
         o["Key"]
         for o in client(endpoint, "s3").list_objects_v2(Bucket="demo-layer-bucket")["Contents"]
     ]
-    zips = [k for k in keys if k.endswith(".zip")]
-    assert len(zips) == len(set(zips)) >= 1
-    assert outcome.published  # type: ignore[attr-defined]
+    assert [k for k in keys if k.endswith(".zip")] == [planned]
+    lam = client(endpoint, "lambda")
+    listed = lam.list_layer_versions(LayerName="demo-layer")["LayerVersions"]
+    assert len(listed) == 1
+    detail = lam.get_layer_version(LayerName="demo-layer", VersionNumber=1)
+    built = Manifest.load(make_settings(tmp_path).manifest_path)
+    assert detail["Content"]["CodeSha256"] == built.code_sha256
+    assert outcome.published
 
 
 def test_publish_answer_lost_publishes_a_duplicate_that_the_next_deploy_recognises(
@@ -75,7 +88,7 @@ def test_publish_answer_lost_publishes_a_duplicate_that_the_next_deploy_recognis
     # PublishLayerVersion is not idempotent: the retry publishes a second version with
     # the same CodeSha256. Both hold the same bytes; the outputs point at the newest,
     # and the next deploy recognises it and publishes nothing (documented limitation).
-    outcome, _ = _deploy(tmp_path, endpoint, "PublishLayerVersion")
+    outcome, _, _ = _deploy(tmp_path, endpoint, "PublishLayerVersion")
     lam = client(endpoint, "lambda")
     listed = lam.list_layer_versions(LayerName="demo-layer")["LayerVersions"]
     assert len(listed) == 2
@@ -86,7 +99,7 @@ def test_publish_answer_lost_publishes_a_duplicate_that_the_next_deploy_recognis
         for v in listed
     }
     assert len(shas) == 1
-    assert outcome.arn == listed[0]["LayerVersionArn"]  # type: ignore[attr-defined]
+    assert outcome.arn == listed[0]["LayerVersionArn"]
     settings = make_settings(tmp_path)
     again = dep.deploy(
         settings, make_clients(settings, endpoint_url=endpoint), build=False, log=lambda _l: None

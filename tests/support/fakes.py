@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
@@ -16,6 +17,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from layer_tasks.aws.lambda_ import LayerVersion, check_code_sha256, publish_params
+from layer_tasks.aws.lambda_ import publish as lambda_publish
+from layer_tasks.aws.s3 import ExpectedOwner, Uploaded, free_key, upload_layer
 from layer_tasks.aws.session import Clients
 from layer_tasks.manifest import Manifest
 from layer_tasks.settings import LayerSettings
@@ -100,11 +104,11 @@ def moto_clients(*, plain_http: bool, region: str = REGION) -> Clients:
     takes its plain-http branch (no TLS policy): moto enforces a Deny on Principal *
     whatever its aws:SecureTransport condition, which would block every upload."""
     extra = {"endpoint_url": f"http://s3.{region}.amazonaws.com"} if plain_http else {}
-    return Clients(
-        s3=boto3.client("s3", region_name=region, **extra),
-        lambda_=boto3.client("lambda", region_name=region),
-        region=region,
-    )
+    s3 = boto3.client("s3", region_name=region, **extra)
+    # As make_clients does: every S3 call names the bucket owner (moto's account).
+    sts = boto3.client("sts", region_name=region)
+    ExpectedOwner(lambda: sts.get_caller_identity()["Account"]).attach(s3)
+    return Clients(s3=s3, lambda_=boto3.client("lambda", region_name=region), region=region)
 
 
 LAMBDA_TRUST = {
@@ -139,3 +143,34 @@ def create_function(
         Code={"ZipFile": code},
         Layers=layers,
     )
+
+
+def upload(
+    clients: Clients,
+    bucket: str,
+    settings: LayerSettings,
+    manifest: Manifest,
+    when: dt.datetime | None = None,
+) -> Uploaded:
+    """The deploy's upload step by hand: the first free key for ``when``, then the zip."""
+    when = when or dt.datetime.now(dt.timezone.utc)
+    key = free_key(clients.s3, bucket, settings.prefix, manifest.name, when)
+    return upload_layer(clients.s3, bucket, key, settings.zip_path, manifest, log=lambda _l: None)
+
+
+def publish(
+    clients: Clients,
+    up: Uploaded,
+    manifest: Manifest,
+    *,
+    name: str,
+    license_info: str = "",
+    object_version: str | None = None,
+) -> LayerVersion:
+    """The deploy's publish and verify steps by hand, for the uploaded ``up``."""
+    params = publish_params(
+        manifest, name=name, bucket=up.bucket, key=up.key, license_info=license_info
+    )
+    published = lambda_publish(clients.lambda_, params, object_version)
+    check_code_sha256(published, manifest.code_sha256)
+    return published
