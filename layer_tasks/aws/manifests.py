@@ -17,8 +17,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from .errors import NotFound, boundary
 from .s3 import layer_prefix
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -48,18 +47,17 @@ def manifest_keys(s3: Any, bucket: str, prefix: str, name: str) -> list[str]:
     """Every stored manifest key of this layer; [] when the bucket does not exist."""
     keys: list[str] = []
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=layer_prefix(prefix, name)
-        ):
-            keys += [
-                str(item["Key"])
-                for item in page.get("Contents", [])
-                if str(item["Key"]).endswith(MANIFEST_SUFFIX)
-            ]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
-            return []
-        raise
+        with boundary(f"s3://{bucket}/{layer_prefix(prefix, name)}"):
+            for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=layer_prefix(prefix, name)
+            ):
+                keys += [
+                    str(item["Key"])
+                    for item in page.get("Contents", [])
+                    if str(item["Key"]).endswith(MANIFEST_SUFFIX)
+                ]
+    except NotFound:
+        return []
     return keys
 
 
@@ -81,11 +79,10 @@ def nearest_first(keys: list[str], created: str) -> list[str]:
 def read_manifest(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     """One stored manifest as a mapping; None when it is gone or not JSON."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None  # expired between the listing and the read
-        raise
+        with boundary(f"s3://{bucket}/{key}"):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except NotFound:
+        return None  # expired between the listing and the read
     try:
         data = json.loads(body)
     except ValueError:

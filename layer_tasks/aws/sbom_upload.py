@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from ..sbom import sbom_key
+from .errors import boundary
 
 
 def upload_sbom(s3: Any, bucket: str, zip_key: str, path: Path, *, kms_key_id: str = "") -> str:
-    """Put ``path`` at `sbom_key` of ``zip_key`` and return that key."""
+    """Put ``path`` at `sbom_key` of ``zip_key`` and return that key.
+
+    An object already there (another deploy's) raises `errors.PreconditionFailed`."""
     key = sbom_key(zip_key)
     put: dict[str, Any] = {
         "ChecksumAlgorithm": "SHA256",
@@ -24,5 +27,6 @@ def upload_sbom(s3: Any, bucket: str, zip_key: str, path: Path, *, kms_key_id: s
     }
     if kms_key_id:
         put.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
-    s3.put_object(Bucket=bucket, Key=key, Body=Path(path).read_bytes(), **put)
+    with boundary(f"s3://{bucket}/{key}"):
+        s3.put_object(Bucket=bucket, Key=key, Body=Path(path).read_bytes(), **put)
     return key

@@ -50,18 +50,12 @@ def _publish(
     manifest = write_layer(settings, payload, distributions=dists, pruned={"tests": len(payload)})
     if not s3.inspect_bucket(clients.s3, settings.bucket, clients.region, plain_http=True).exists:
         s3.create_bucket(clients.s3, settings.bucket, clients.region, plain_http=True)
+    key = s3.free_key(clients.s3, settings.bucket, settings.prefix, settings.name, when)
     up = s3.upload_layer(
-        clients.s3,
-        settings.bucket,
-        settings.prefix,
-        settings.zip_path,
-        manifest,
-        when=when,
-        log=lambda _m: None,
+        clients.s3, settings.bucket, key, settings.zip_path, manifest, log=lambda _m: None
     )
-    version = lambda_.publish_from_s3(
-        clients.lambda_, name=settings.name, bucket=up.bucket, key=up.key, manifest=manifest
-    )
+    params = lambda_.publish_params(manifest, name=settings.name, bucket=up.bucket, key=up.key)
+    version = lambda_.publish(clients.lambda_, params)
     return manifest, version, up.manifest_key
 
 
