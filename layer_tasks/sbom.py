@@ -55,7 +55,12 @@ _ZIP_EPOCH = 315_532_800  # 1980-01-01, the earliest zip time: what archive.py s
 
 
 def sbom_path(settings: LayerSettings) -> Path:
-    return settings.dist_dir / f"{settings.name}.cdx.json"
+    return sbom_beside(settings.zip_path)
+
+
+def sbom_beside(zip_path: Path) -> Path:
+    """``<dist_dir>/<name>.cdx.json`` for ``<dist_dir>/<name>.zip``."""
+    return zip_path.with_suffix(".cdx.json")
 
 
 def sbom_key(zip_key: str) -> str:

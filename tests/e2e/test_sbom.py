@@ -17,7 +17,14 @@ from support.cli import make_project
 from support.wheels import make_wheel
 
 from layer_tasks.build import build_layer
-from layer_tasks.sbom import pick_wheel, read_lock_hashes, sbom_key, sbom_path, target_tags
+from layer_tasks.sbom import (
+    pick_wheel,
+    read_lock_hashes,
+    sbom_beside,
+    sbom_key,
+    sbom_path,
+    target_tags,
+)
 from layer_tasks.settings import LayerSettings
 
 
@@ -143,3 +150,6 @@ def test_lock_reading_is_defensive(tmp_path: Path, licensed: LayerSettings) -> N
         "b-1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
     )
     assert sbom_key("layers/x/20261101-100000/x.zip") == "layers/x/20261101-100000/x.cdx.json"
+    assert (
+        sbom_beside(licensed.zip_path) == sbom_path(licensed) == licensed.dist_dir / "lic.cdx.json"
+    )
