@@ -43,11 +43,6 @@ if TYPE_CHECKING:
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.license import License
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-
 # Bump when the SBOM's content rules change: the serial number (and so reuse) follows it.
 FORMAT = 1
 _NAMESPACE = uuid.UUID("6f1d3a52-7c1e-4b8e-9a55-1c0f2b3d4e5f")
@@ -81,6 +76,11 @@ def read_lock_hashes(paths: list[Path]) -> dict[tuple[str, str], dict[str, tuple
     Read defensively: a lock that does not parse, or an entry without a name, version
     or sha256, adds nothing.
     """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
     hashes: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
     for path in paths:
         try:
