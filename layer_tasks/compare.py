@@ -41,8 +41,9 @@ class Side:
         return self.kind in ("version", "latest")
 
 
-class ManifestMissing(Exception):
-    """A published version whose manifest is not (or no longer) stored in S3."""
+class ManifestMissing(LayerError):
+    """A published version whose manifest is not (or no longer) stored in S3; uncaught,
+    it is one ``error:`` line like any other `LayerError`."""
 
 
 def parse_side(spec: str, *, base_dir: Path) -> Side:
