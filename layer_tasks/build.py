@@ -31,6 +31,7 @@ from .manifest import Manifest
 from .progress import byte_progress, spinner
 from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, unpruned_copy
 from .requirements import RequirementSet, read_requirements, require_non_empty
+from .sbom import ensure_sbom
 from .settings import LayerSettings
 from .verify import CheckResult, check_tree, read_records, top_level_modules
 
@@ -184,6 +185,7 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
         cached = reusable_build(settings, key)
         if cached is not None:
             log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
+            ensure_sbom(settings, cached)
             return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
 
     folders = _work_folders(settings)
@@ -339,6 +341,7 @@ def _build(
         lock={"file": locked.path.name, "sha256": locked.sha256} if locked else {},
     )
     manifest.write(settings.manifest_path)
+    ensure_sbom(settings, manifest)
     return BuildResult(settings.zip_path, settings.manifest_path, manifest, reused=False)
 
 

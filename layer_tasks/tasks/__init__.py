@@ -7,7 +7,7 @@ from types import ModuleType
 from invoke import Collection
 
 from ..settings import INVOKE_DEFAULTS
-from . import audit, aws, build, config, local, lock
+from . import audit, aws, build, config, diff, local, lock
 
 
 def _collection(name: str, *modules: ModuleType) -> Collection:
@@ -18,7 +18,7 @@ def _collection(name: str, *modules: ModuleType) -> Collection:
     return coll
 
 
-layer = _collection("layer", build, aws, config, audit, lock)
+layer = _collection("layer", build, aws, config, audit, diff, lock)
 # Every key has a default here, so INVOKE_LAYER_<KEY> overrides work for each one.
 layer.configure({"layer": INVOKE_DEFAULTS})
 

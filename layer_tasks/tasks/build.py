@@ -9,6 +9,7 @@ from typing import Any
 
 from invoke import Context, Task
 
+from .. import step_summary
 from ..build import BuildResult, build_layer, current_manifest
 from ..errors import LayerError
 from ..footprint import (
@@ -115,6 +116,7 @@ def size_report(
         return
     render = report_json if json else report_text
     sys.stdout.write(render(manifest, settings, top or None))
+    step_summary.write(step_summary.size_markdown(manifest, settings))
 
 
 @layer_task
@@ -123,6 +125,7 @@ def budget(c: Context) -> None:
     settings = settings_from(c)
     manifest = _manifest_or_build(settings)
     message = over_budget_message(manifest, settings)
+    step_summary.write(step_summary.budget_markdown(manifest, settings))
     if message:
         raise LayerError(message)
     b = budget_for(manifest, settings)

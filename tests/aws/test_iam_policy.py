@@ -18,6 +18,7 @@ from support.fakes import make_settings, moto_clients, write_layer
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws import deploy_lock, lambda_, s3
+from layer_tasks.compare import Side, resolve
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "s3-layer-deployment-guide.md"
 
@@ -99,6 +100,7 @@ def test_policy_grants_every_operation_the_tasks_call(tmp_path: Path) -> None:
         clients.s3.delete_bucket_policy(Bucket=settings.bucket)
         dep.deploy(settings, clients, build=False, log=lambda _l: None)
         dep.deploy(settings, clients, build=False, log=lambda _l: None)  # unchanged path
+        resolve(Side("version", version=1), settings, clients)  # layer.diff's reads
         s3.ensure_lifecycle(clients.s3, settings.bucket, settings.prefix, settings.name, 7)
         list(lambda_.iter_layer_versions(clients.lambda_, settings.name))
         lambda_.get_layer_version(clients.lambda_, settings.name, 1)

@@ -38,3 +38,12 @@ def test_deploy_runs_on_main_layer_deploy_then_chalice_prod() -> None:
     layer = runs.index("inv layer.deploy")
     chalice = runs.index("chalice deploy --stage prod")
     assert install < layer < chalice
+
+
+def test_deploy_reports_size_to_the_job_summary_and_keeps_the_sbom() -> None:
+    deploy = _load("deploy.yml")
+    runs = _runs(deploy)
+    assert runs.index("inv layer.size-report --top 10") < runs.index("inv layer.deploy")
+    steps = [step for job in deploy["jobs"].values() for step in job["steps"]]
+    (kept,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact")]
+    assert kept["with"]["path"] == "dist/*.cdx.json"

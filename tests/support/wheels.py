@@ -33,11 +33,13 @@ def make_wheel(
     entry_points: str = "",
     top_level: tuple[str, ...] = (),
     license_text: str = "MIT License\n",
+    metadata_extra: str = "",
 ) -> Path:
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    metadata += metadata_extra  # more header lines, e.g. License-Expression or Classifier
     contents: dict[str, bytes] = {
         path: (data.encode() if isinstance(data, str) else data) for path, data in files.items()
     }

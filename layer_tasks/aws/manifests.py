@@ -1,0 +1,103 @@
+"""Find the manifest that deploy stored beside a published version's zip in S3.
+
+A layer version does not say which S3 object it was published from (GetLayerVersion's
+``Content`` has a pre-signed download URL, not the key), and a Description written by
+another tool or an older layer-tasks carries no key either. What every version does
+carry is its ``CodeSha256``, and every stored manifest records the ``code_sha256`` of
+its zip. So: list the manifests under ``<prefix>/<name>/``, read them nearest the
+version's creation time first (the upload happens seconds before the publish, so the
+first one read is almost always the one), and take the one whose ``code_sha256``
+matches. A match is exact whatever the key layout, the clock or the description; no
+match (the lifecycle rule expired it, or another tool published the version) is None.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from .errors import NotFound, boundary
+from .s3 import layer_prefix
+
+MANIFEST_SUFFIX = ".manifest.json"
+_STAMP = "%Y%m%d-%H%M%S"
+
+
+def _stamp(key: str) -> dt.datetime | None:
+    """The upload time in ``<prefix>/<name>/<YYYYmmdd-HHMMSS>[-N]/<name>.manifest.json``."""
+    folder = key.rsplit("/", 2)[-2] if key.count("/") >= 1 else ""
+    try:
+        return dt.datetime.strptime(folder[:15], _STAMP).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def _created(created: str) -> dt.datetime | None:
+    # Lambda's CreatedDate: "2026-11-30T12:00:00.000+0000".
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return dt.datetime.strptime(created, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def manifest_keys(s3: Any, bucket: str, prefix: str, name: str) -> list[str]:
+    """Every stored manifest key of this layer; [] when the bucket does not exist."""
+    keys: list[str] = []
+    try:
+        with boundary(f"s3://{bucket}/{layer_prefix(prefix, name)}"):
+            for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=layer_prefix(prefix, name)
+            ):
+                keys += [
+                    str(item["Key"])
+                    for item in page.get("Contents", [])
+                    if str(item["Key"]).endswith(MANIFEST_SUFFIX)
+                ]
+    except NotFound:
+        return []
+    return keys
+
+
+def nearest_first(keys: list[str], created: str) -> list[str]:
+    """``keys`` ordered by how close their upload folder is to ``created`` (newest first
+    when the time is unknown)."""
+    when = _created(created)
+
+    def distance(key: str) -> tuple[int, float, str]:
+        stamp = _stamp(key)
+        if when is None or stamp is None:
+            return (1, 0.0, "")
+        return (0, abs((when - stamp).total_seconds()), key)
+
+    newest = sorted(keys, reverse=True)
+    return sorted(newest, key=distance)
+
+
+def read_manifest(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """One stored manifest as a mapping; None when it is gone or not JSON."""
+    try:
+        with boundary(f"s3://{bucket}/{key}"):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except NotFound:
+        return None  # expired between the listing and the read
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def find_manifest(
+    s3: Any, bucket: str, prefix: str, name: str, code_sha256: str, created: str = ""
+) -> tuple[str, dict[str, Any]] | None:
+    """(key, manifest) of the stored manifest whose zip has ``code_sha256``, or None."""
+    if not code_sha256:
+        return None
+    for key in nearest_first(manifest_keys(s3, bucket, prefix, name), created):
+        data = read_manifest(s3, bucket, key)
+        if data is not None and data.get("code_sha256") == code_sha256:
+            return key, data
+    return None

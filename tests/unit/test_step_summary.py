@@ -1,0 +1,94 @@
+"""The CI step summary: pure Markdown renderers, and the file written only when
+GITHUB_STEP_SUMMARY is set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.fakes import make_settings
+
+from layer_tasks import step_summary as ss
+from layer_tasks.diff import diff_manifests
+from layer_tasks.errors import LayerError
+from layer_tasks.manifest import Distribution, Manifest
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:layer:demo-layer:7"
+
+
+def _manifest(unzipped: int = 120_000_000, zipped: int = 38_000_000) -> Manifest:
+    return Manifest(
+        name="demo-layer",
+        python="3.12",
+        architecture="x86_64",
+        code_sha256="abc=",
+        zip_bytes=zipped,
+        unzipped_bytes=unzipped,
+        files=10,
+        requirements_sha256="0" * 64,
+        distributions=(Distribution("numpy", "2.1.3", 70_000_000, 5),),
+        pruned={"tests": 1_000_000},
+    )
+
+
+def test_written_only_when_the_variable_is_set(tmp_path: Path) -> None:
+    target = tmp_path / "summary.md"
+    assert ss.write("# one\n", environ={}) is False
+    assert ss.write("# one\n", environ={"GITHUB_STEP_SUMMARY": ""}) is False
+    assert not target.exists()
+    env = {"GITHUB_STEP_SUMMARY": str(target)}
+    assert ss.write("# one\n", environ=env) is True
+    assert ss.write("# two", environ=env) is True
+    # Appended, never replaced: other steps write to the same file.
+    assert target.read_text() == "# one\n\n# two\n\n"
+    with pytest.raises(LayerError, match="cannot append to GITHUB_STEP_SUMMARY"):
+        ss.write("x", environ={"GITHUB_STEP_SUMMARY": str(tmp_path / "no" / "such" / "file")})
+
+
+def test_sizes_and_margins_to_both_limits(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, reserve_mb=10)
+    md = ss.size_markdown(_manifest(), settings)
+    assert md.startswith("### Layer demo-layer (python3.12, x86_64): size")
+    used = 120_000_000 + 10 * 1024 * 1024
+    assert f"| unzipped + reserve 10.0 MiB | 124.4 MiB ({used:,} bytes) | 262,144,000 bytes" in md
+    assert f"✅ 125.6 MiB ({262_144_000 - used:+,} bytes)" in md
+    assert "| zipped | 36.2 MiB (38,000,000 bytes) | 52,428,800 bytes (direct upload) | ✅" in md
+    assert "Largest: numpy 66.8 MiB." in md
+    over = ss.size_markdown(_manifest(zipped=60_000_000), settings)
+    assert f"⚠️ through S3, over by 7.2 MiB ({52_428_800 - 60_000_000:+,} bytes)" in over
+    assert "over budget" in ss.budget_markdown(_manifest(unzipped=260_000_000), settings)
+    assert "within budget" in ss.budget_markdown(_manifest(), settings)
+    assert "budget (layer.budget_mb)" not in md  # the budget is the limit: no second row
+    tight = ss.budget_markdown(_manifest(), make_settings(tmp_path, budget_mb=100))
+    assert (
+        "| budget (layer.budget_mb) | 114.4 MiB | 104,857,600 bytes | ❌ over by 14.4 MiB" in tight
+    )
+
+
+def test_deploy_section_one_region_and_several(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    manifest = _manifest()
+    old = {"distributions": [{"name": "numpy", "version": "1.26.4", "unzipped_bytes": 1}]}
+    diff = diff_manifests(old, {"distributions": [{"name": "numpy", "version": "2.1.3"}]})
+
+    published = ss.deploy_markdown(
+        manifest, settings, [ss.RegionResult("us-east-1", ARN, 7, True)], diff
+    )
+    assert f"us-east-1: published `{ARN}`" in published
+    assert "| upgraded | numpy | 1.26.4 -> 2.1.3 |" in published
+    assert "262,144,000 bytes" in published
+
+    same = ss.deploy_markdown(manifest, settings, [ss.RegionResult("us-east-1", ARN, 7, False)])
+    assert "us-east-1: unchanged, version 7" in same
+    assert "Diff" not in same
+
+    rows = [
+        ss.RegionResult("us-east-1", ARN, 7, True),
+        ss.RegionResult("eu-west-1", ARN.replace("us-east-1", "eu-west-1"), 3, False),
+        ss.RegionResult("ap-northeast-2", None, None, False),
+    ]
+    several = ss.deploy_markdown(None, settings, rows)
+    assert "| region | result |" in several
+    assert f"| us-east-1 | published `{ARN}` |" in several
+    assert "| eu-west-1 | unchanged, version 3 (" in several
+    assert "| ap-northeast-2 | dry run: would publish a new version |" in several
