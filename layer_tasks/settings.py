@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LayerError
+from .globs import glob_regex
 
 # Lambda's Python runtimes and the glibc of the Amazon Linux each runs on.
 # python3.10/3.11: Amazon Linux 2 (glibc 2.26); python3.12+: Amazon Linux 2023 (glibc 2.34).
@@ -312,6 +313,10 @@ def _prune_custom(value: Any) -> tuple[CustomRule, ...]:
                     f"layer.prune_custom.{name}: pattern {pattern!r} must be relative to the "
                     "layer's python/ folder and must not contain '..'"
                 )
+            try:
+                glob_regex(pattern)  # a bad glob ([z-a]) fails here, before any work
+            except LayerError as exc:
+                raise LayerError(f"layer.prune_custom.{name}: {exc}") from None
         rules.append(CustomRule(str(name), patterns, keep))
     return tuple(rules)
 

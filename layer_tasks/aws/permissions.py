@@ -19,8 +19,9 @@ from botocore.exceptions import ClientError
 from ..errors import LayerError
 
 ACTION = "lambda:GetLayerVersion"
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+# fullmatch, ASCII digits: `$` passes a trailing newline and `\d` any Unicode digit.
+_ACCOUNT_RE = re.compile(r"[0-9]{12}")
+_ORG_RE = re.compile(r"o-[a-z0-9]{10,32}")
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,9 @@ class Grant:
 def grant_for(entry: str) -> Grant:
     """The permission one ``share_with`` entry asks for; anything else is a `LayerError`."""
     text = str(entry).strip()
-    if _ACCOUNT_RE.match(text):
+    if _ACCOUNT_RE.fullmatch(text):
         return Grant(f"layer-tasks-account-{text}", text)
-    if _ORG_RE.match(text):
+    if _ORG_RE.fullmatch(text):
         return Grant(f"layer-tasks-org-{text}", "*", organization_id=text)
     if text == "*":
         return Grant("layer-tasks-public", "*")
