@@ -23,7 +23,7 @@ from . import __version__
 from .archive import code_sha256, deflate_backend, write_layer_zip
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
-from .fsutil import remove_in_background
+from .fsutil import ensure_folder, remove_in_background
 from .install import IndexConfig, Target, pip_index_config, run_install
 from .manifest import Manifest
 from .progress import byte_progress, spinner
@@ -166,6 +166,10 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     """Build ``<dist_dir>/<name>.zip`` and its manifest, or reuse an unchanged build."""
     reqs = read_requirements(settings.requirements)
     require_non_empty(reqs)
+    for output in (settings.zip_path, settings.manifest_path):
+        if output.is_dir() and not output.is_symlink():
+            raise LayerError(f"{output} is a folder: the build writes a file there; remove it")
+    ensure_folder(settings.state_dir, "layer.state_dir")
     prepare_dist_dir(settings.dist_dir)
     index = _index_config(settings)
     key = build_key(settings, reqs, index)
@@ -275,7 +279,11 @@ def _build(
             f"{ok} of {len(check.modules)} modules import and {len(dist_names)} distributions "
             f"report their version in python{settings.python} ({check.interpreter})"
         )
-    os.replace(partial, settings.zip_path)
+    try:
+        os.replace(partial, settings.zip_path)
+    except OSError as exc:  # checked up front; this is the race after the check
+        partial.unlink(missing_ok=True)
+        raise LayerError(f"cannot write {settings.zip_path}: {exc.strerror or exc}") from None
 
     manifest = Manifest(
         name=settings.name,
