@@ -36,6 +36,7 @@ from typing import Any
 from .arns import LayerArn, is_layer_arn, parse_layer_arn, validate_layer_list
 from .errors import LayerError
 from .fsutil import atomic_path
+from .limits import check_json_depth, read_bounded
 
 try:  # flock is POSIX; elsewhere writers are not serialised (atomicity still holds)
     import fcntl
@@ -150,11 +151,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _load(target: Path) -> tuple[dict[str, Any], str]:
     try:
-        text = target.read_bytes().decode("utf-8")
+        text = read_bounded(target, "Chalice config").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LayerError(f"Chalice config {target} is not UTF-8 text: {exc.reason}") from None
     except OSError as exc:
         raise LayerError(f"cannot read Chalice config {target}: {exc.strerror or exc}") from None
+    check_json_depth(text, f"Chalice config {target}")
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
