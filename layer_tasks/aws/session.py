@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from botocore.exceptions import (
+    ConfigParseError,
     NoCredentialsError,
     ProfileNotFound,
     SSOTokenLoadError,
@@ -75,6 +76,16 @@ def make_session(
         return boto3.Session(**kwargs)
     except ProfileNotFound as exc:
         raise LayerError(f"{exc}: check AWS_PROFILE and ~/.aws/config") from None
+    except ConfigParseError as exc:
+        raise config_parse_error(exc) from None
+
+
+def config_parse_error(exc: ConfigParseError) -> LayerError:
+    path = exc.kwargs.get("path", "the AWS config file")
+    return LayerError(
+        f"cannot parse the AWS config file {path}: fix its syntax, or point "
+        "AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at valid files"
+    )
 
 
 def check_credentials(session: Any) -> None:
