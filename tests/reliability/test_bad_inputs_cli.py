@@ -445,6 +445,7 @@ def test_bad_input_from_the_command_line(
     assert "Traceback" not in proc.stderr, proc.stderr
     assert len(errors) == 1, proc.stderr
     assert re.search(row.expect, errors[0]), errors[0]
+    print(f"\n{row.id}\t{errors[0].replace(str(project), '<project>')}")
     assert project_files(project) == files_before
     assert not any(p.name.endswith(".partial") for p in project.rglob("*"))
     assert aws_state(server.url, NAME) == aws_before
