@@ -115,6 +115,12 @@ _IPV4_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
 _REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 # S3's "safe characters" for object keys.
 _PREFIX_SEGMENT_RE = re.compile(r"[A-Za-z0-9!_.*'()-]+")
+# Lambda's FunctionName: a name, a partial ARN (account:function:name) or a full ARN,
+# with an optional version or alias qualifier.
+_FUNCTION_RE = re.compile(
+    r"(arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:)?([0-9]{12}:)?(function:)?"
+    r"[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?"
+)
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
@@ -158,6 +164,16 @@ def validate_region(region: str, what: str = "layer.region") -> str:
     if not _REGION_RE.fullmatch(region):
         raise LayerError(f"{what} {region!r} is not an AWS region name (e.g. us-east-1)")
     return region
+
+
+def validate_function(function: str) -> str:
+    """``layer.function`` (or ``--function``): empty, or a name or ARN Lambda accepts."""
+    if function and not _FUNCTION_RE.fullmatch(function):
+        raise LayerError(
+            f"layer.function {function!r} is not a Lambda function name or ARN: use 1-64 "
+            "letters, digits, '-' or '_', or the function's ARN"
+        )
+    return function
 
 
 def validate_prefix(prefix: str) -> str:
@@ -468,7 +484,7 @@ class LayerSettings:
             kms_key_id=_str("kms_key_id", merged["kms_key_id"]),
             license_info=license_info,
             share_with=_accounts(merged["share_with"]),
-            function=_str("function", merged["function"]),
+            function=validate_function(_str("function", merged["function"])),
             retry_mode=retry_mode,
             max_attempts=_int("max_attempts", merged["max_attempts"], 1),
             base_dir=base,

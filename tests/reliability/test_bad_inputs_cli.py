@@ -144,6 +144,11 @@ ROWS = [
         r"layer ARN '.*' is not a Lambda layer version ARN",
     ),
     Row(
+        "function-name-invalid",
+        ["layer.update-config", "--arn", ARN, "--function", "my fn\n"],
+        r"layer\.function 'my fn\\n' is not a Lambda function name or ARN",
+    ),
+    Row(
         "share-with-octal-account",
         ["layer.publish"],
         r"layer\.share_with entry 1402433619 is a number: quote account IDs .*octal",

@@ -17,6 +17,7 @@ from layer_tasks.settings import (
     LayerSettings,
     check_environment,
     validate_bucket_name,
+    validate_function,
     validate_layer_name,
     validate_prefix,
     validate_region,
@@ -47,11 +48,27 @@ def test_unsafe_prefixes_fail(prefix: str) -> None:
         (validate_region, "us-east-1\n"),
         (validate_region, f"us-east-{ARABIC_ONE}"),
         (validate_region, "us_east!1"),
+        (validate_function, "my-fn\n"),
+        (validate_function, "my fn"),
+        (validate_function, f"fn{ARABIC_ONE}"),
     ],
 )
 def test_names_are_matched_whole_and_ascii(check: object, value: str) -> None:
     with pytest.raises(LayerError):
         check(value)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        "my-fn",
+        "my_fn:live",
+        "123456789012:function:my-fn",
+        "arn:aws:lambda:eu-west-1:123456789012:function:my-fn:$LATEST",
+    ],
+)
+def test_function_names_and_arns_lambda_takes_pass(function: str) -> None:
+    assert validate_function(function) == function
 
 
 def test_arn_and_account_patterns_are_whole_and_ascii() -> None:
