@@ -426,9 +426,16 @@ class LayerSettings:
 
         python = _text("python", str(merged["python"]).strip())
         if python not in PYTHON_GLIBC:
+            # YAML reads python: 3.10 as the number 3.1.
+            quote = (
+                f" (quote it, e.g. '3.10': YAML reads an unquoted version as the number "
+                f"{merged['python']!r})"
+                if isinstance(merged["python"], float)
+                else ""
+            )
             raise LayerError(
                 f"layer.python {python!r} is not a Lambda Python runtime; use one of "
-                f"{', '.join(PYTHON_GLIBC)}"
+                f"{', '.join(PYTHON_GLIBC)}{quote}"
             )
         architecture = _str("architecture", merged["architecture"])
         if architecture not in ARCHITECTURES:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
 from ..errors import LayerError
-from ..settings import LayerSettings
+from ..settings import LayerSettings, validate_region
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,9 @@ def make_clients(
             "no AWS region set: set layer.region in invoke.yaml, INVOKE_LAYER_REGION, "
             "AWS_REGION, or a region in your AWS profile"
         )
+    # layer.region is checked with the settings; one from the environment or the
+    # profile is checked here, before botocore raises InvalidRegionError on it.
+    validate_region(region, "the AWS region (AWS_REGION, AWS_DEFAULT_REGION or the profile)")
     check_credentials(session)
     frozen = session.get_credentials().get_frozen_credentials()
     redact_in_logs(frozen.secret_key, frozen.token)

@@ -149,6 +149,24 @@ ROWS = [
         r"layer\.function 'my fn\\n' is not a Lambda function name or ARN",
     ),
     Row(
+        "aws-region-impossible-characters",
+        ["layer.versions"],
+        r"the AWS region \(AWS_REGION, AWS_DEFAULT_REGION or the profile\) 'us east 1' is not "
+        r"an AWS region name",
+        env={
+            "INVOKE_LAYER_REGION": "",
+            "AWS_REGION": "us east 1",
+            "AWS_DEFAULT_REGION": "us east 1",
+        },
+    ),
+    Row(
+        "python-unquoted-yaml-number",
+        ["layer.build"],
+        r"layer\.python '3\.1' is not a Lambda Python runtime; .*\(quote it, e\.g\. '3\.10': "
+        r"YAML reads an unquoted version as the number 3\.1\)",
+        layer_keys(python="3.10"),
+    ),
+    Row(
         "share-with-octal-account",
         ["layer.publish"],
         r"layer\.share_with entry 1402433619 is a number: quote account IDs .*octal",
@@ -358,6 +376,12 @@ ROWS = [
         ["-f", "rt.yaml", "layer.budget"],
         r"cannot read the configuration file rt\.yaml: 'utf-8' codec can't decode byte 0xff",
         write("rt.yaml", b"\xff\xd8\xff\xe0 not yaml at all\n"),
+    ),
+    Row(
+        "runtime-file-is-a-folder",
+        ["-f", "rt.yaml", "layer.budget"],
+        r"cannot read the configuration file rt\.yaml: \[Errno 21\] Is a directory",
+        write("rt.yaml/keep", "x"),
     ),
     Row(
         "runtime-file-unknown-type",

@@ -54,16 +54,16 @@ def test_update_config_keeps_odd_numbers_escapes_and_key_order(tmp_path: Path) -
 
 
 def test_update_config_on_a_file_with_a_lone_surrogate_escape(tmp_path: Path) -> None:
-    """Row `lone-surrogate-in-chalice-config`: "\\udc80" in the file is kept as those six
-    characters (writing it back through json.dumps raised UnicodeEncodeError)."""
+    """ "\\udc80" in a file that also holds non-ASCII text is kept as those six characters
+    (dumping the parsed file again wrote a raw surrogate: UnicodeEncodeError)."""
     path = tmp_path / "config.json"
-    text = '{"app_name": "\\udc80", "stages": {"prod": {}}}\n'
+    text = '{"app_name": "앱 \\udc80", "stages": {"prod": {}}}\n'
     path.write_text(text, encoding="utf-8")
 
     set_stage_layers(path, "prod", [ARN])
 
     assert path.read_text(encoding="utf-8") == (
-        '{"app_name": "\\udc80", "stages": {"prod": {"layers": ["ARN"]}}, '
+        '{"app_name": "앱 \\udc80", "stages": {"prod": {"layers": ["ARN"]}}, '
         '"automatic_layer": false}\n'.replace("ARN", ARN)
     )
 
