@@ -85,7 +85,12 @@ def _config_file(exc: BaseException, frames: list[tuple[str, str, dict[str, Any]
         return str(exc)
     load = _find(frames, "config.py", "_load_file")
     # A .py configuration file is the user's own code: its failures keep their traceback.
-    if load is not None and isinstance(exc, (yaml.YAMLError, ValueError, OSError)):
+    user_code = _find(frames, "config.py", "_load_py") is not None
+    if (
+        load is not None
+        and not user_code
+        and isinstance(exc, (yaml.YAMLError, ValueError, OSError))
+    ):
         reason = " ".join(str(exc).split())
         return f"cannot read the configuration file {load.get('filepath')}: {reason}"
     merge = _find(frames, "config.py", "_merge_file")

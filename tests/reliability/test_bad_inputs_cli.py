@@ -480,14 +480,27 @@ def test_bad_input_from_the_command_line(
     assert aws_state(server.url, NAME) == aws_before
 
 
-def test_a_failure_that_is_not_a_known_input_keeps_its_traceback(project: Path) -> None:
+@pytest.mark.parametrize(
+    ("code", "raised"),
+    [
+        (
+            "import no_such_module_here",
+            "ModuleNotFoundError: No module named 'no_such_module_here'",
+        ),
+        # A ValueError, like YAML's and JSON's errors, but raised by the user's own code.
+        ("raise ValueError('from the config file')", "ValueError: from the config file"),
+    ],
+)
+def test_a_failure_that_is_not_a_known_input_keeps_its_traceback(
+    project: Path, code: str, raised: str
+) -> None:
     """The start-up net turns only known Invoke failures into one line: a bug (here, a
     Python config file that raises) still shows where it happened."""
-    (project / "rt.py").write_text("import no_such_module_here\n", encoding="utf-8")
+    (project / "rt.py").write_text(code + "\n", encoding="utf-8")
     proc = inv(project, "-f", "rt.py", "layer.budget")
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr
-    assert "ModuleNotFoundError: No module named 'no_such_module_here'" in proc.stderr
+    assert raised in proc.stderr
     assert not any(line.startswith("error:") for line in proc.stderr.splitlines())
 
 
