@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -499,6 +499,21 @@ class LayerSettings:
 
 
 ENV_PREFIX = "INVOKE_LAYER_"
+
+
+def name_env_source(
+    message: str, environ: Mapping[str, str], overridden: Iterable[str] = ()
+) -> str:
+    """``message`` about ``layer.<key>``, saying which ``INVOKE_LAYER_*`` variable set it.
+
+    A value from the environment is easy to forget: the error names the variable to
+    change, not only the key. ``overridden`` keys came from a task flag instead.
+    """
+    for key in sorted(DEFAULTS, key=len, reverse=True):  # prune_custom before prune
+        var = ENV_PREFIX + key.upper()
+        if var in environ and key not in overridden and re.match(rf"layer\.{key}\b", message):
+            return f"{message} (set by {var})"
+    return message
 
 
 def check_environment(environ: Mapping[str, str], layer: Mapping[str, Any]) -> None:

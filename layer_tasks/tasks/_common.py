@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from invoke import Context, Exit, task
 
 from ..errors import LayerError
-from ..settings import LayerSettings, check_environment
+from ..settings import LayerSettings, check_environment, name_env_source
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,8 +38,12 @@ def settings_from(c: Context, **overrides: Any) -> LayerSettings:
         raise LayerError(f"configuration file {runtime} (inv -f) not found: check the path")
     raw = plain(c.config.get("layer", {}))
     check_environment(os.environ, raw)
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    return LayerSettings.from_mapping(raw, base_dir=Path.cwd())
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    raw.update(flags)
+    try:
+        return LayerSettings.from_mapping(raw, base_dir=Path.cwd())
+    except LayerError as exc:
+        raise LayerError(name_env_source(exc.message, os.environ, flags)) from None
 
 
 def to_exit(error: BaseException) -> Exit:

@@ -260,13 +260,13 @@ ROWS = [
     Row(
         "env-budget-mb-inf",
         ["layer.budget"],
-        r"layer\.budget_mb must be a number of MiB, got 'inf'",
+        r"layer\.budget_mb must be a number of MiB, got 'inf' \(set by INVOKE_LAYER_BUDGET_MB\)",
         env={"INVOKE_LAYER_BUDGET_MB": "inf"},
     ),
     Row(
         "env-workers-non-ascii-digit",
         ["layer.budget"],
-        r"layer\.workers must be a whole number, got '\u0663'",
+        r"layer\.workers must be a whole number, got '\u0663' \(set by INVOKE_LAYER_WORKERS\)",
         env={"INVOKE_LAYER_WORKERS": "\u0663"},
     ),
     # --- failures inside layer-tasks that were tracebacks --------------------------------

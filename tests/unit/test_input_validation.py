@@ -16,6 +16,7 @@ from layer_tasks.settings import (
     INVOKE_DEFAULTS,
     LayerSettings,
     check_environment,
+    name_env_source,
     validate_bucket_name,
     validate_function,
     validate_layer_name,
@@ -125,6 +126,15 @@ def test_environment_that_invoke_would_ignore_is_an_error() -> None:
     ]:
         with pytest.raises(LayerError, match=message):
             check_environment({**ok, var: "x"}, layer)
+
+
+def test_an_error_names_the_variable_that_set_the_value() -> None:
+    env = {"INVOKE_LAYER_PRUNE": "x", "INVOKE_LAYER_STAGE": "s"}
+    message = "layer.prune_custom must map a rule name to {patterns: [...], keep: [...]}"
+    assert name_env_source(message, env) == message  # not INVOKE_LAYER_PRUNE's
+    assert name_env_source("layer.stage bad", env) == "layer.stage bad (set by INVOKE_LAYER_STAGE)"
+    # A task flag (--stage) overrode the variable: the flag is to blame.
+    assert name_env_source("layer.stage bad", env, {"stage"}) == "layer.stage bad"
 
 
 def test_json_depth_counts_brackets_outside_strings_only() -> None:
