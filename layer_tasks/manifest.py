@@ -8,7 +8,7 @@ Its keys are part of the interface contract (design.md): ``name``, ``python``,
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ class Manifest:
 
 # The JSON type each field must have: a manifest edited by hand ("zip_bytes": "12")
 # would otherwise fail later, far from here, as a TypeError in the size arithmetic.
-_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+_FIELD_TYPES: dict[str, type] = {
     "name": str,
     "python": str,
     "architecture": str,
@@ -113,19 +113,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "compression_level": int,
     "verify": dict,
 }
-_REQUIRED = (
-    "name",
-    "python",
-    "architecture",
-    "code_sha256",
-    "zip_bytes",
-    "unzipped_bytes",
-    "files",
-    "requirements_sha256",
-    "distributions",
-    "pruned",
-)
-_DIST_TYPES: dict[str, type | tuple[type, ...]] = {
+_DIST_TYPES: dict[str, type] = {
     "name": str,
     "version": str,
     "unzipped_bytes": int,
@@ -134,7 +122,7 @@ _DIST_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
+def _is(value: Any, kind: type) -> bool:
     # JSON true/false are ints to Python; a count or a size is never one.
     return isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
 
@@ -142,7 +130,10 @@ def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
 def _check_fields(data: Any) -> None:
     if not isinstance(data, dict):
         raise ValueError("it must hold a JSON object")
-    missing = [key for key in _REQUIRED if key not in data]
+    required = [
+        f.name for f in fields(Manifest) if f.default is MISSING and f.default_factory is MISSING
+    ]
+    missing = [key for key in required if key not in data]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
     for key, kind in _FIELD_TYPES.items():
@@ -163,6 +154,5 @@ def _check_fields(data: Any) -> None:
             raise ValueError(f"pruned.{rule} is {size!r}, not a whole number")
 
 
-def _type_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "text", int: "a whole number", list: "a list", dict: "an object"}
-    return names.get(kind, str(kind)) if isinstance(kind, type) else "the right type"
+def _type_name(kind: type) -> str:
+    return {str: "text", int: "a whole number", list: "a list", dict: "an object"}[kind]
