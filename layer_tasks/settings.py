@@ -121,6 +121,7 @@ _FUNCTION_RE = re.compile(
     r"(arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:)?([0-9]{12}:)?(function:)?"
     r"[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?"
 )
+_STAGE_RE = re.compile(r"[A-Za-z0-9_-]+")
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
@@ -462,6 +463,12 @@ class LayerSettings:
         stage = _str("stage", merged["stage"])
         if not stage:
             raise LayerError("layer.stage must not be empty")
+        if not _STAGE_RE.fullmatch(stage):
+            # Chalice names each function <app>-<stage>: Lambda's name characters only.
+            raise LayerError(
+                f"layer.stage {stage!r} is not a Chalice stage name: use letters, digits, "
+                "'-' or '_'"
+            )
         license_info = _str("license_info", merged["license_info"])
         if len(license_info) > 512:
             raise LayerError("layer.license_info must be at most 512 characters")

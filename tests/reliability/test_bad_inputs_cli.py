@@ -144,6 +144,13 @@ ROWS = [
         r"layer ARN '.*' is not a Lambda layer version ARN",
     ),
     Row(
+        "stage-trailing-newline",
+        ["layer.update-config", "--arn", ARN],
+        r"layer\.stage 'prod\\n' is not a Chalice stage name: use letters, digits, '-' or '_' "
+        r"\(set by INVOKE_LAYER_STAGE\)",
+        env={"INVOKE_LAYER_STAGE": "prod\n"},
+    ),
+    Row(
         "function-name-invalid",
         ["layer.update-config", "--arn", ARN, "--function", "my fn\n"],
         r"layer\.function 'my fn\\n' is not a Lambda function name or ARN",

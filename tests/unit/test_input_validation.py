@@ -101,6 +101,8 @@ def test_arn_and_account_patterns_are_whole_and_ascii() -> None:
         ("prune_custom", {"x": {"patterns": ["[z-a]"]}}, "not a valid glob"),
         ("prune_custom", {"x": {"patterns": ["[!]"]}}, "not a valid glob"),
         ("stage", "\ud800", "lone surrogate"),
+        ("stage", "prod\n", "not a Chalice stage name"),
+        ("stage", "pr od", "not a Chalice stage name"),
         ("dist_dir", "out\udcff", "lone surrogate"),
     ],
 )
