@@ -531,6 +531,7 @@ def check_environment(environ: Mapping[str, str], layer: Mapping[str, Any]) -> N
     a misspelt key would otherwise leave the setting as it was without a word.
     """
     leaves: set[str] = set()
+    booleans: dict[str, str] = {}
     mappings: dict[str, str] = {}
 
     def walk(path: tuple[str, ...], value: Any) -> None:
@@ -541,10 +542,20 @@ def check_environment(environ: Mapping[str, str], layer: Mapping[str, Any]) -> N
                 walk((*path, str(key)), item)
         else:
             leaves.add(name)
+            if isinstance(value, bool):
+                booleans[name] = ".".join(path)
 
     for key, value in layer.items():
         walk((str(key),), value)
     for var in sorted(environ):
+        if var in booleans and environ[var].strip().lower() in ("false", "no", "off"):
+            # Invoke casts to the type a configuration file gave the key: for a bool,
+            # every string but '' and '0' is true.
+            raise LayerError(
+                f"{var}={environ[var]!r} would be read as true: a configuration file sets "
+                f"layer.{booleans[var]} to a boolean, and Invoke reads any text but '' or "
+                "'0' as true; use 0 or 1"
+            )
         if not var.startswith(ENV_PREFIX) or var in leaves:
             continue
         if var in mappings:

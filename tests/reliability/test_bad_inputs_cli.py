@@ -457,6 +457,14 @@ ROWS = [
         env={"INVOKE_LAYER_BUKET": "my-bucket"},
     ),
     Row(
+        "env-bool-false-read-as-true",
+        ["layer.budget"],
+        r"INVOKE_LAYER_VERIFY='false' would be read as true: a configuration file sets "
+        r"layer\.verify to a boolean, and Invoke reads any text but '' or '0' as true; use 0 or 1",
+        layer_keys(verify="true"),
+        env={"INVOKE_LAYER_VERIFY": "false"},
+    ),
+    Row(
         "prune-custom-not-strings",
         ["layer.budget"],
         r"layer\.prune_custom\.extra\.patterns must be a list of strings, got \[1, True\]",

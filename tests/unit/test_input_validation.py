@@ -128,6 +128,12 @@ def test_environment_that_invoke_would_ignore_is_an_error() -> None:
     ]:
         with pytest.raises(LayerError, match=message):
             check_environment({**ok, var: "x"}, layer)
+    # A bool set in a file: Invoke's cast reads "false" as true.
+    layer["verify"] = True
+    check_environment({"INVOKE_LAYER_VERIFY": "0"}, layer)
+    for text in ("false", "No", "off"):
+        with pytest.raises(LayerError, match=r"would be read as true.*use 0 or 1"):
+            check_environment({"INVOKE_LAYER_VERIFY": text}, layer)
 
 
 def test_an_error_names_the_variable_that_set_the_value() -> None:
