@@ -89,9 +89,11 @@ def _config_file(exc: BaseException, frames: list[tuple[str, str, dict[str, Any]
     if (
         load is not None
         and not user_code
-        and isinstance(exc, (yaml.YAMLError, ValueError, OSError))
+        and isinstance(exc, (yaml.YAMLError, ValueError, OSError, RecursionError))
     ):
         reason = " ".join(str(exc).split())
+        if isinstance(exc, RecursionError):  # the YAML parser recurses per nesting level
+            reason = f"it is nested too deeply to read ({reason})"
         return f"cannot read the configuration file {load.get('filepath')}: {reason}"
     merge = _find(frames, "config.py", "_merge_file")
     if merge is None or not isinstance(exc, (AmbiguousMergeError, AttributeError)):

@@ -391,6 +391,12 @@ ROWS = [
         write("rt.yaml/keep", "x"),
     ),
     Row(
+        "runtime-file-nested-deep",
+        ["-f", "rt.yaml", "layer.budget"],
+        r"cannot read the configuration file rt\.yaml: it is nested too deeply to read",
+        write("rt.yaml", "layer: " + "[" * 3000 + "]" * 3000 + "\n"),
+    ),
+    Row(
         "runtime-file-unknown-type",
         ["-f", "rt.txt", "layer.budget"],
         r"Config files of type 'txt' \(from file 'rt\.txt'\) are not supported",
