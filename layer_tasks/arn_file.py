@@ -11,6 +11,7 @@ from pathlib import Path
 from .arns import parse_layer_arn
 from .errors import LayerError
 from .fsutil import atomic_write_text
+from .limits import read_bounded
 
 
 def write_arn(path: Path, arn: str) -> None:
@@ -35,7 +36,7 @@ def read_arn(path: Path) -> str | None:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, "the ARN file", limit=64 * 1024).decode("utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:

@@ -16,12 +16,12 @@ from .settings import MAX_LAYERS_PER_FUNCTION
 
 # Partitions: aws, aws-cn, aws-us-gov, and the isolated ones (aws-iso, aws-iso-b, ...).
 _ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws(?:-[a-z]+)*):lambda:"
-    r"(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):"
-    r"(?P<account>\d{12}):layer:"
+    r"arn:(?P<partition>aws(?:-[a-z]+)*):lambda:"
+    r"(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]+):"
+    r"(?P<account>[0-9]{12}):layer:"
     r"(?P<name>[a-zA-Z0-9_-]{1,140}):"
-    r"(?P<version>[1-9][0-9]*)$"
-)
+    r"(?P<version>[1-9][0-9]*)"
+)  # used with fullmatch: `$` passes a trailing newline, `\d` any Unicode digit
 _EXAMPLE = "arn:aws:lambda:<region>:<account>:layer:<name>:<version>"
 
 
@@ -55,7 +55,7 @@ def parse_layer_arn(text: str, *, source: str = "layer ARN") -> LayerArn:
     """A `LayerArn`, or `LayerError` saying what is wrong; ``source`` names where it came from."""
     if not isinstance(text, str):
         raise LayerError(f"{source} must be a string like {_EXAMPLE}, got {text!r}")
-    match = _ARN_RE.match(text.strip())
+    match = _ARN_RE.fullmatch(text.strip())
     if not match:
         raise LayerError(f"{source} {text!r} is not a Lambda layer version ARN ({_EXAMPLE})")
     return LayerArn(
@@ -68,7 +68,7 @@ def parse_layer_arn(text: str, *, source: str = "layer ARN") -> LayerArn:
 
 
 def is_layer_arn(text: object) -> bool:
-    return isinstance(text, str) and _ARN_RE.match(text.strip()) is not None
+    return isinstance(text, str) and _ARN_RE.fullmatch(text.strip()) is not None
 
 
 def validate_layer_list(

@@ -24,7 +24,7 @@ from .archive import code_sha256, deflate_backend, write_layer_zip
 from .elf_check import check_elf_tree
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
-from .fsutil import atomic_write_text, remove_in_background
+from .fsutil import atomic_write_text, ensure_folder, remove_in_background
 from .install import IndexConfig, Target, pip_index_config, run_install
 from .lock import LockFile, check_installed, lock_for_build, pinned_requirements
 from .manifest import Manifest
@@ -177,6 +177,10 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     """Build ``<dist_dir>/<name>.zip`` and its manifest, or reuse an unchanged build."""
     reqs = read_requirements(settings.requirements)
     require_non_empty(reqs)
+    for output in (settings.zip_path, settings.manifest_path):
+        if output.is_dir() and not output.is_symlink():
+            raise LayerError(f"{output} is a folder: the build writes a file there; remove it")
+    ensure_folder(settings.state_dir, "layer.state_dir")
     locked = lock_for_build(settings, reqs)  # a stale lock fails here, before any change
     prepare_dist_dir(settings.dist_dir)
     index = _index_config(settings)
@@ -311,7 +315,11 @@ def _build(
             f"{ok} of {len(check.modules)} modules import and {len(dist_names)} distributions "
             f"report their version in python{settings.python} ({check.interpreter})"
         )
-    os.replace(partial, settings.zip_path)
+    try:
+        os.replace(partial, settings.zip_path)
+    except OSError as exc:  # checked up front; this is the race after the check
+        partial.unlink(missing_ok=True)
+        raise LayerError(f"cannot write {settings.zip_path}: {exc.strerror or exc}") from None
 
     manifest = Manifest(
         name=settings.name,

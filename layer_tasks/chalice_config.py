@@ -4,11 +4,10 @@ What `set_stage_layers` guarantees, because this file deploys production:
 
 - Only ``stages.<stage>.layers`` and the top-level ``automatic_layer`` (set to false:
   Chalice's automatic layer on top of ours is what broke the 250 MB limit) change.
-  Every other key keeps its value and its place; the file is written back with its
-  own indentation (2 or 4 spaces, tabs, or compact), line endings and ASCII escaping,
-  and a final newline. A file formatted the way ``json.dumps(indent=...)`` formats it
-  (Chalice's own, and every editor's "format JSON") keeps every other byte; a file
-  with hand-made formatting (several values on one line) is normalised to that style.
+  Every other byte of the file stays as it was (numbers such as ``1e999`` or ``1E3``,
+  ``\\u`` escapes, key order, hand-made line breaks): only the text of those two values
+  is replaced, or a member inserted (`json_edit`), laid out in the file's own
+  indentation, line endings and ASCII escaping; a final newline is added if missing.
 - Backup: before writing, the previous bytes are saved as ``<file>.bak`` beside the
   file (one backup, replaced on each change; nothing is written, and the backup is
   left alone, when the edit changes nothing). Both writes are atomic (temporary file
@@ -27,15 +26,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .arns import LayerArn, is_layer_arn, parse_layer_arn, validate_layer_list
 from .errors import LayerError
 from .fsutil import atomic_path
+from .json_edit import Style, set_value
+from .limits import check_json_depth, read_bounded
 
 try:  # flock is POSIX; elsewhere writers are not serialised (atomicity still holds)
     import fcntl
@@ -138,9 +137,17 @@ def _edit(
     data, text = _load(target)
     stage_config = _stage(data, stage, target, create=create_stage)
     before = _stage_layers(stage_config, stage, target)
-    stage_config["layers"] = after
-    data["automatic_layer"] = False
-    return before, text, _Style.of(text).dump(data)
+    # Only the two values change, in the file's own text (json_edit): parsing and
+    # dumping again would rewrite numbers and escapes elsewhere in the file.
+    style = Style.of(text)
+    new_text = text
+    if before != after or "layers" not in stage_config:
+        new_text = set_value(new_text, ["stages", stage, "layers"], after, style)
+    if data.get("automatic_layer") is not False:
+        new_text = set_value(new_text, ["automatic_layer"], False, style)
+    if not new_text.endswith("\n"):
+        new_text += style.newline
+    return before, text, new_text
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -178,11 +185,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _load(target: Path) -> tuple[dict[str, Any], str]:
     try:
-        text = target.read_bytes().decode("utf-8")
+        text = read_bounded(target, "Chalice config").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LayerError(f"Chalice config {target} is not UTF-8 text: {exc.reason}") from None
     except OSError as exc:
         raise LayerError(f"cannot read Chalice config {target}: {exc.strerror or exc}") from None
+    check_json_depth(text, f"Chalice config {target}")
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
@@ -226,37 +234,6 @@ def _stage_layers(config: dict[str, Any], stage: str, target: Path) -> list[str]
 
 
 # --- writing ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Style:
-    """How the file was written, so the rewrite looks the same."""
-
-    indent: str | None
-    separators: tuple[str, str]
-    newline: str
-    ensure_ascii: bool
-
-    @classmethod
-    def of(cls, text: str) -> _Style:
-        newline = "\r\n" if "\r\n" in text else "\n"
-        # The first indented line is a top-level member: its leading whitespace is one level.
-        match = re.search(r"\n([ \t]+)\S", text)
-        indent = match.group(1) if match else None
-        if indent is not None:
-            separators = (",", ": ")
-        elif re.search(r'"\s*:\s', text):
-            separators = (", ", ": ")
-        else:
-            separators = (",", ":")
-        # Keep non-ASCII text literal unless the file is pure ASCII (maybe \u escapes).
-        return cls(indent, separators, newline, ensure_ascii=text.isascii())
-
-    def dump(self, data: Any) -> str:
-        text = json.dumps(
-            data, indent=self.indent, separators=self.separators, ensure_ascii=self.ensure_ascii
-        )
-        return text.replace("\n", self.newline) + self.newline
 
 
 def _is_read_only(path: Path) -> bool:

@@ -11,6 +11,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .errors import LayerError
+
 
 @contextlib.contextmanager
 def atomic_path(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
@@ -43,6 +45,26 @@ def atomic_path(dest: Path, suffix: str = ".tmp") -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def ensure_folder(folder: Path, setting: str) -> Path:
+    """Create ``folder`` (and its parents) or say in one line why it cannot be a folder.
+
+    ``setting`` names the key that chose the path (``layer.state_dir``), so the message
+    says what to change.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next(
+            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None
+        )
+        reason = f"{blocker} is a file" if blocker else (exc.strerror or str(exc))
+        raise LayerError(
+            f"cannot create the folder {folder} ({setting}): {reason}; change {setting} "
+            "or move what is in the way"
+        ) from None
+    return folder
 
 
 def atomic_write_text(dest: Path, text: str) -> None:

@@ -184,7 +184,9 @@ def _ask_pip(python: str) -> IndexConfig:
         return IndexConfig()
     values: dict[str, tuple[int, str]] = {}
     for line in proc.stdout.splitlines():
-        match = re.match(r"^(?P<scope>[^.]+|:env:)\.(?P<key>[\w-]+)='(?P<value>.*)'$", line)
+        match = re.fullmatch(
+            r"(?P<scope>[^.]+|:env:)\.(?P<key>[A-Za-z0-9_-]+)='(?P<value>.*)'", line
+        )
         if not match:
             continue
         rank = _SCOPE_RANK.get(match["scope"], 0)

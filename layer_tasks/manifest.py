@@ -8,12 +8,13 @@ Its keys are part of the interface contract (design.md): ``name``, ``python``,
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .errors import LayerError
 from .fsutil import atomic_write_text
+from .limits import check_json_depth, read_bounded
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        _check_fields(data)
         dists = tuple(
             Distribution(
                 name=d["name"],
@@ -88,11 +90,78 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls.from_dict(data)
+            text = read_bounded(Path(path), "manifest").decode("utf-8")
+            check_json_depth(text, f"manifest {path}")
+            return cls.from_dict(json.loads(text))
         except FileNotFoundError:
             raise LayerError(f"no manifest at {path}: run `inv layer.build` first") from None
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OSError) as exc:
             raise LayerError(
                 f"manifest {path} is unreadable ({exc}): run `inv layer.build --force`"
             ) from None
+
+
+# The JSON type each field must have: a manifest edited by hand ("zip_bytes": "12")
+# would otherwise fail later, far from here, as a TypeError in the size arithmetic.
+_FIELD_TYPES: dict[str, type] = {
+    "name": str,
+    "python": str,
+    "architecture": str,
+    "code_sha256": str,
+    "zip_bytes": int,
+    "unzipped_bytes": int,
+    "files": int,
+    "requirements_sha256": str,
+    "distributions": list,
+    "pruned": dict,
+    "unowned_bytes": int,
+    "installed_bytes": int,
+    "build_key": str,
+    "tool_version": str,
+    "installer": str,
+    "compression_level": int,
+    "verify": dict,
+}
+_DIST_TYPES: dict[str, type] = {
+    "name": str,
+    "version": str,
+    "unzipped_bytes": int,
+    "files": int,
+    "top_level": list,
+}
+
+
+def _is(value: Any, kind: type) -> bool:
+    # JSON true/false are ints to Python; a count or a size is never one.
+    return isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
+
+
+def _check_fields(data: Any) -> None:
+    if not isinstance(data, dict):
+        raise ValueError("it must hold a JSON object")
+    required = [
+        f.name for f in fields(Manifest) if f.default is MISSING and f.default_factory is MISSING
+    ]
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    for key, kind in _FIELD_TYPES.items():
+        if key in data and not _is(data[key], kind):
+            raise ValueError(f"{key} is {data[key]!r}, not {_type_name(kind)}")
+    for i, dist in enumerate(data["distributions"]):
+        if not isinstance(dist, dict):
+            raise ValueError(f"distributions[{i}] is not an object")
+        for key, kind in _DIST_TYPES.items():
+            if (key in dist or key != "top_level") and not _is(dist.get(key), kind):
+                raise ValueError(
+                    f"distributions[{i}].{key} is {dist.get(key)!r}, not {_type_name(kind)}"
+                )
+        if not all(isinstance(name, str) for name in dist.get("top_level", [])):
+            raise ValueError(f"distributions[{i}].top_level must list strings")
+    for rule, size in data["pruned"].items():
+        if not _is(size, int):
+            raise ValueError(f"pruned.{rule} is {size!r}, not a whole number")
+
+
+def _type_name(kind: type) -> str:
+    return {str: "text", int: "a whole number", list: "a list", dict: "an object"}[kind]

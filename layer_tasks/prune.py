@@ -21,9 +21,9 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
+from .globs import glob_regex
 from .settings import CustomRule
 
 # What each built-in rule removes. Directory rules match a folder anywhere below the
@@ -43,7 +43,7 @@ _FILE_RULES: dict[str, tuple[str, ...]] = {
 # What a *.dist-info keeps: enough for importlib.metadata.version(), entry points and
 # the licences. Everything else in it (RECORD, WHEEL, INSTALLER, ...) goes.
 _DIST_INFO_KEEP = re.compile(
-    r"^(METADATA|entry_points\.txt|top_level\.txt|(LICEN[CS]E|COPYING|NOTICE|AUTHORS)[^/]*|licenses(/.*)?)$",
+    r"(METADATA|entry_points\.txt|top_level\.txt|(LICEN[CS]E|COPYING|NOTICE|AUTHORS)[^/]*|licenses(/.*)?)",
     re.IGNORECASE,
 )
 RULE_ORDER = (
@@ -92,51 +92,8 @@ class PrunePlan:
         return sorted(rules)
 
 
-@lru_cache(maxsize=256)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a path glob: ``**`` spans folders, ``*``/``?``/``[..]`` stay in one part.
-
-    A pattern without a ``/`` matches a name at any depth (like .gitignore); a pattern
-    ending in ``/`` matches a folder (and so everything under it).
-    """
-    anchored = "/" in pattern.rstrip("/")
-    pat = pattern.rstrip("/")
-    out = []
-    i = 0
-    while i < len(pat):
-        if pat.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pat.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pat[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pat[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pat[i] == "[":
-            end = pat.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(pat[i]))
-                i += 1
-            else:
-                body = pat[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end + 1
-        else:
-            out.append(re.escape(pat[i]))
-            i += 1
-    body = "".join(out)
-    prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(f"^{prefix}{body}$")
-
-
 def _matches(path: str, patterns: Iterable[str]) -> bool:
-    return any(glob_regex(p).match(path) for p in patterns)
+    return any(glob_regex(p).fullmatch(path) for p in patterns)
 
 
 def _size(entry: os.DirEntry[str]) -> int:
@@ -190,7 +147,7 @@ def plan_prune(
         plan.scanned_bytes += size
         if in_dist_info is not None:
             inner = rel[len(in_dist_info) + 1 :]
-            if enabled.get("dist_info") and not _DIST_INFO_KEEP.match(inner):
+            if enabled.get("dist_info") and not _DIST_INFO_KEEP.fullmatch(inner):
                 plan.removals.append(Removal("dist_info", rel, size, 1, False))
             return  # nothing else touches metadata (a LICENSE.md must stay)
         for custom_rule in custom:
@@ -231,7 +188,7 @@ def plan_prune(
                 claim_file(rel, entry, in_dist_info)
 
     def _dir_claimed(rel: str, entry: os.DirEntry[str], nested: bool) -> bool:
-        has_keep = any(glob_regex(k).match(rel) or k.startswith(rel + "/") for k in keep_all)
+        has_keep = any(glob_regex(k).fullmatch(rel) or k.startswith(rel + "/") for k in keep_all)
         for custom_rule in custom:
             folder_patterns = [p for p in custom_rule.patterns if p.endswith("/")]
             # A folder pattern removes the folder whole, unless a keep exception could

@@ -19,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from .errors import LayerError
+from .limits import MAX_INCLUDE_DEPTH, read_bounded
 
 # Options that take a value and may appear on their own line in a requirements file.
 _VALUE_OPTIONS = {
@@ -116,8 +117,13 @@ def _read_into(
     resolved = path.resolve()
     if resolved in seen:
         raise LayerError(f"{path}: includes itself through -r/-c; remove the loop")
+    if len(seen) >= MAX_INCLUDE_DEPTH:
+        raise LayerError(
+            f"{path}: -r/-c includes nest more than {MAX_INCLUDE_DEPTH} files deep; "
+            "flatten them into fewer files"
+        )
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, "requirements file")
     except FileNotFoundError:
         raise LayerError(
             f"requirements file {path} not found: create it or set layer.requirements"

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import LayerError
-from .fsutil import atomic_write_text
+from .fsutil import atomic_write_text, ensure_folder
 from .settings import LayerSettings
 
 HOST = "127.0.0.1"
@@ -126,8 +126,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _lock(state_dir: Path) -> Iterator[None]:
     """Two `--local` commands started at once must not start two servers."""
-    folder = sandbox_dir(state_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_folder(sandbox_dir(state_dir), "layer.state_dir")
     with open(folder / "lock", "w") as fh:
         try:
             import fcntl
@@ -209,8 +208,7 @@ def local_settings(settings: LayerSettings) -> LayerSettings:
     The real config is copied the first time so the demo starts from the project's
     stages; a project without one gets a minimal config.
     """
-    folder = sandbox_dir(settings.state_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_folder(sandbox_dir(settings.state_dir), "layer.state_dir")
     config = folder / "chalice" / "config.json"
     if not config.exists():
         config.parent.mkdir(parents=True, exist_ok=True)

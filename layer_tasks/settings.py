@@ -9,14 +9,16 @@ the task modules ever sees an Invoke ``Context``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import LayerError
+from .globs import glob_regex
 
 # Lambda's Python runtimes and the glibc of the Amazon Linux each runs on.
 # python3.10/3.11: Amazon Linux 2 (glibc 2.26); python3.12+: Amazon Linux 2023 (glibc 2.34).
@@ -111,14 +113,28 @@ def _for_invoke(value: Any) -> Any:
 # overridden from the environment; None means "the default in DEFAULTS".
 INVOKE_DEFAULTS: dict[str, Any] = {key: _for_invoke(value) for key, value in DEFAULTS.items()}
 
-_LAYER_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,140}$")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# Every pattern below is used with `fullmatch` and ASCII classes only: `$` also matches
+# before a trailing newline ('name\n' passed), and `\d` matches any Unicode digit
+# ('us-east-\u0661'), neither of which AWS accepts.
+_LAYER_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,140}")
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IPV4_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
+_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
+# S3's "safe characters" for object keys.
+_PREFIX_SEGMENT_RE = re.compile(r"[A-Za-z0-9!_.*'()-]+")
+# Lambda's FunctionName: a name, a partial ARN (account:function:name) or a full ARN,
+# with an optional version or alias qualifier.
+_FUNCTION_RE = re.compile(
+    r"(arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:)?([0-9]{12}:)?(function:)?"
+    r"[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?"
+)
+_STAGE_RE = re.compile(r"[A-Za-z0-9_-]+")
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_FLOAT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def validate_layer_name(name: str) -> str:
-    if not _LAYER_NAME_RE.match(name):
+    if not _LAYER_NAME_RE.fullmatch(name):
         raise LayerError(
             f"layer.name {name!r} is not a valid Lambda layer name: use 1-140 letters, "
             "digits, '-' or '_'"
@@ -133,14 +149,14 @@ def validate_bucket_name(bucket: str) -> str:
             "no S3 bucket configured: set layer.bucket in invoke.yaml or INVOKE_LAYER_BUCKET"
         )
     problem = None
-    if not _BUCKET_RE.match(bucket):
+    if not _BUCKET_RE.fullmatch(bucket):
         problem = (
             "use 3-63 lowercase letters, digits, '.' or '-', starting and ending "
             "with a letter or digit"
         )
     elif ".." in bucket or ".-" in bucket or "-." in bucket:
         problem = "adjacent '.', '.-' or '-.' are not allowed"
-    elif _IPV4_RE.match(bucket):
+    elif _IPV4_RE.fullmatch(bucket):
         problem = "it must not look like an IP address"
     elif bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-")):
         problem = "the prefixes 'xn--', 'sthree-' and 'amzn-s3-demo-' are reserved"
@@ -151,27 +167,62 @@ def validate_bucket_name(bucket: str) -> str:
     return bucket
 
 
+def validate_region(region: str, what: str = "layer.region") -> str:
+    """An AWS region name, checked before botocore sees it (it raises InvalidRegionError)."""
+    if not _REGION_RE.fullmatch(region):
+        raise LayerError(f"{what} {region!r} is not an AWS region name (e.g. us-east-1)")
+    return region
+
+
+def validate_function(function: str) -> str:
+    """``layer.function`` (or ``--function``): empty, or a name or ARN Lambda accepts."""
+    if function and not _FUNCTION_RE.fullmatch(function):
+        raise LayerError(
+            f"layer.function {function!r} is not a Lambda function name or ARN: use 1-64 "
+            "letters, digits, '-' or '_', or the function's ARN"
+        )
+    return function
+
+
+def validate_prefix(prefix: str) -> str:
+    """The S3 key prefix: ``a/b/c`` made of S3-safe characters; empty means the bucket root."""
+    if prefix and not all(
+        _PREFIX_SEGMENT_RE.fullmatch(part) and part not in (".", "..") for part in prefix.split("/")
+    ):
+        raise LayerError(
+            f"layer.prefix {prefix!r} is not a safe S3 key prefix: use segments of letters, "
+            "digits and !-_.*'() joined by single '/', no '.' or '..' segment, and no '/' "
+            "at either end (e.g. layers or team/layers)"
+        )
+    return prefix
+
+
 def _int(key: str, value: Any, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    # Strings come from INVOKE_LAYER_*; int() alone would take ' 7', '1_0' and '\u0667'.
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and _INT_RE.fullmatch(value.strip()))
+    ):
         raise LayerError(f"layer.{key} must be a whole number, got {value!r}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise LayerError(f"layer.{key} must be a whole number, got {value!r}") from None
+    number = int(value)
     if minimum is not None and number < minimum:
         raise LayerError(f"layer.{key} must be at least {minimum}, got {number}")
     return number
 
 
 def _number(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    # YAML's .inf and 1.0e400 are floats too: infinity and NaN are refused here, not
+    # later as an OverflowError when MiB become bytes.
+    if isinstance(value, bool) or not (
+        isinstance(value, (int, float))
+        or (isinstance(value, str) and _FLOAT_RE.fullmatch(value.strip()))
+    ):
         raise LayerError(f"layer.{key} must be a number of MiB, got {value!r}")
     try:
         number = float(value)
-    except ValueError:
-        raise LayerError(f"layer.{key} must be a number of MiB, got {value!r}") from None
-    if number < 0 or number != number:
-        raise LayerError(f"layer.{key} must be zero or more, got {value!r}")
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        raise LayerError(f"layer.{key} must be a finite number of MiB, zero or more, got {value!r}")
     return number
 
 
@@ -192,12 +243,25 @@ def _bool(key: str, value: Any) -> bool:
     raise LayerError(f"layer.{key} must be true or false, got {value!r}")
 
 
+def _text(key: str, value: str) -> str:
+    # A lone surrogate (YAML "\ud800") is not text: it fails later, far from here, as
+    # a UnicodeEncodeError when it becomes a path or a request.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise LayerError(
+            f"layer.{key} holds {value[exc.start]!r} at position {exc.start}, a lone "
+            "surrogate that is not text: remove the \\u escape"
+        ) from None
+    return value
+
+
 def _str(key: str, value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         raise LayerError(f"layer.{key} must be a string, got {value!r}")
-    return value
+    return _text(key, value)
 
 
 def _str_list(key: str, value: Any) -> tuple[str, ...]:
@@ -205,10 +269,22 @@ def _str_list(key: str, value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         # Comma-separated, so that one string (e.g. from YAML) also works.
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int)) for v in value):
-        return tuple(str(v) for v in value)
+        return tuple(part.strip() for part in _text(key, value).split(",") if part.strip())
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(_text(key, v) for v in value)
     raise LayerError(f"layer.{key} must be a list of strings, got {value!r}")
+
+
+def _accounts(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, int) and not isinstance(item, bool):
+                raise LayerError(
+                    f"layer.share_with entry {item!r} is a number: quote account IDs "
+                    "('012345678901'), because YAML reads an unquoted ID with a leading 0 "
+                    "as an octal number, which is another account"
+                )
+    return _str_list("share_with", value)
 
 
 @dataclass(frozen=True)
@@ -261,6 +337,10 @@ def _prune_custom(value: Any) -> tuple[CustomRule, ...]:
                     f"layer.prune_custom.{name}: pattern {pattern!r} must be relative to the "
                     "layer's python/ folder and must not contain '..'"
                 )
+            try:
+                glob_regex(pattern)  # a bad glob ([z-a]) fails here, before any work
+            except LayerError as exc:
+                raise LayerError(f"layer.prune_custom.{name}: {exc}") from None
         rules.append(CustomRule(str(name), patterns, keep))
     return tuple(rules)
 
@@ -355,11 +435,18 @@ class LayerSettings:
             p = Path(os.path.expanduser(text))
             return p if p.is_absolute() else base / p
 
-        python = str(merged["python"]).strip()
+        python = _text("python", str(merged["python"]).strip())
         if python not in PYTHON_GLIBC:
+            # YAML reads python: 3.10 as the number 3.1.
+            quote = (
+                f" (quote it, e.g. '3.10': YAML reads an unquoted version as the number "
+                f"{merged['python']!r})"
+                if isinstance(merged["python"], float)
+                else ""
+            )
             raise LayerError(
                 f"layer.python {python!r} is not a Lambda Python runtime; use one of "
-                f"{', '.join(PYTHON_GLIBC)}"
+                f"{', '.join(PYTHON_GLIBC)}{quote}"
             )
         architecture = _str("architecture", merged["architecture"])
         if architecture not in ARCHITECTURES:
@@ -374,9 +461,9 @@ class LayerSettings:
         if bucket:
             validate_bucket_name(bucket)
         region = _str("region", merged["region"])
-        if region and not _REGION_RE.match(region):
-            raise LayerError(f"layer.region {region!r} is not an AWS region name (e.g. us-east-1)")
-        prefix = _str("prefix", merged["prefix"]).strip("/")
+        if region:
+            validate_region(region)
+        prefix = validate_prefix(_str("prefix", merged["prefix"]))
         level = _int("compression_level", merged["compression_level"], 0)
         if level > 9:
             raise LayerError(f"layer.compression_level must be 0-9, got {level}")
@@ -386,6 +473,12 @@ class LayerSettings:
         stage = _str("stage", merged["stage"])
         if not stage:
             raise LayerError("layer.stage must not be empty")
+        if not _STAGE_RE.fullmatch(stage):
+            # Chalice names each function <app>-<stage>: Lambda's name characters only.
+            raise LayerError(
+                f"layer.stage {stage!r} is not a Chalice stage name: use letters, digits, "
+                "'-' or '_'"
+            )
         bucket_owner = _str("bucket_owner", merged["bucket_owner"])
         if bucket_owner and not re.fullmatch(r"[0-9]{12}", bucket_owner, re.ASCII):
             raise LayerError(
@@ -421,11 +514,82 @@ class LayerSettings:
             kms_key_id=_str("kms_key_id", merged["kms_key_id"]),
             bucket_owner=bucket_owner,
             license_info=license_info,
-            share_with=_str_list("share_with", merged["share_with"]),
-            function=_str("function", merged["function"]),
+            share_with=_accounts(merged["share_with"]),
+            function=validate_function(_str("function", merged["function"])),
             retry_mode=retry_mode,
             max_attempts=_int("max_attempts", merged["max_attempts"], 1),
             lock_wait_seconds=_int("lock_wait_seconds", merged["lock_wait_seconds"], 0),
             lock_timeout_minutes=_int("lock_timeout_minutes", merged["lock_timeout_minutes"], 1),
             base_dir=base,
+        )
+
+
+ENV_PREFIX = "INVOKE_LAYER_"
+
+
+def name_env_source(
+    message: str, environ: Mapping[str, str], overridden: Iterable[str] = ()
+) -> str:
+    """``message`` about ``layer.<key>``, saying which ``INVOKE_LAYER_*`` variable set it.
+
+    A value from the environment is easy to forget: the error names the variable to
+    change, not only the key. ``overridden`` keys came from a task flag instead.
+    """
+    for key in sorted(DEFAULTS, key=len, reverse=True):  # prune_custom before prune
+        var = ENV_PREFIX + key.upper()
+        if var in environ and key not in overridden and re.match(rf"layer\.{key}\b", message):
+            return f"{message} (set by {var})"
+    return message
+
+
+def check_environment(environ: Mapping[str, str], layer: Mapping[str, Any]) -> None:
+    """Refuse ``INVOKE_LAYER_*`` variables that Invoke would silently ignore.
+
+    Invoke only reads a variable that names a leaf of the merged ``layer`` config
+    (``layer`` is that config, as plain data): ``INVOKE_LAYER_PRUNE=off`` (a mapping) or
+    a misspelt key would otherwise leave the setting as it was without a word.
+    """
+    leaves: set[str] = set()
+    booleans: dict[str, str] = {}
+    mappings: dict[str, str] = {}
+
+    def walk(path: tuple[str, ...], value: Any) -> None:
+        name = ENV_PREFIX + "_".join(path).upper()
+        if isinstance(value, Mapping):
+            mappings[name] = ".".join(path)
+            for key, item in value.items():
+                walk((*path, str(key)), item)
+        else:
+            leaves.add(name)
+            if isinstance(value, bool):
+                booleans[name] = ".".join(path)
+
+    for key, value in layer.items():
+        walk((str(key),), value)
+    for var in sorted(environ):
+        if var in booleans and environ[var].strip().lower() in ("false", "no", "off"):
+            # Invoke casts to the type a configuration file gave the key: for a bool,
+            # every string but '' and '0' is true.
+            raise LayerError(
+                f"{var}={environ[var]!r} would be read as true: a configuration file sets "
+                f"layer.{booleans[var]} to a boolean, and Invoke reads any text but '' or "
+                "'0' as true; use 0 or 1"
+            )
+        if not var.startswith(ENV_PREFIX) or var in leaves:
+            continue
+        if var in mappings:
+            key = mappings[var]
+            entries = [n for n in sorted(leaves) if n.startswith(var + "_")]
+            hint = (
+                f"set one entry instead, e.g. {entries[0]}=..."
+                if entries
+                else "set it under layer: in invoke.yaml"
+            )
+            raise LayerError(
+                f"{var} cannot be used: layer.{key} is a mapping, which one environment "
+                f"variable cannot hold; {hint}"
+            )
+        raise LayerError(
+            f"{var} is not a layer setting, and Invoke would ignore it; the variables are "
+            f"{ENV_PREFIX}<KEY> for the keys {', '.join(DEFAULTS)}"
         )

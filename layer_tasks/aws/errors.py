@@ -217,6 +217,10 @@ def translate(exc: BaseException, resource: str = "") -> LayerError | None:
         return LayerError("no AWS region set: set layer.region in invoke.yaml or AWS_REGION")
     if isinstance(exc, (bx.TokenRetrievalError, bx.SSOTokenLoadError)):
         return LayerError(f"AWS SSO token is missing or expired: run `aws sso login` ({exc})")
+    if isinstance(exc, bx.ConfigParseError):
+        from .session import config_parse_error
+
+        return config_parse_error(exc)
     if isinstance(exc, bx.ProfileNotFound):
         return LayerError(f"{exc}: check AWS_PROFILE and ~/.aws/config")
     if isinstance(exc, bx.EndpointConnectionError):

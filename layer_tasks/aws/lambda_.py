@@ -101,7 +101,7 @@ def delete_layer_version(client: Any, name: str, version: int) -> None:
 
 # --- publishing -----------------------------------------------------------------------
 
-_DESCRIPTION_RE = re.compile(r"requirements-sha256=([0-9a-f]{6,64}).*?unzipped=(\d+)")
+_DESCRIPTION_RE = re.compile(r"requirements-sha256=([0-9a-f]{6,64}).*?unzipped=([0-9]+)")
 
 
 def describe(manifest: Manifest, tool: str = "layer-tasks") -> str:

@@ -18,6 +18,7 @@ from ..errors import LayerError
 from .errors import AccessDenied, AwsError, Conflict, NotFound, boundary
 
 ACTION = "lambda:GetLayerVersion"
+# fullmatch, ASCII digits: `$` passes a trailing newline and `\d` any Unicode digit.
 _ACCOUNT_RE = re.compile(r"[0-9]{12}", re.ASCII)
 _ORG_RE = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
 

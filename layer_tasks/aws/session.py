@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from botocore.exceptions import (
+    ConfigParseError,
     NoCredentialsError,
     ProfileNotFound,
     SSOTokenLoadError,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
 from ..errors import LayerError
-from ..settings import LayerSettings
+from ..settings import LayerSettings, validate_region
 from .errors import boundary
 from .s3 import ExpectedOwner
 
@@ -77,6 +78,16 @@ def make_session(
         return boto3.Session(**kwargs)
     except ProfileNotFound as exc:
         raise LayerError(f"{exc}: check AWS_PROFILE and ~/.aws/config") from None
+    except ConfigParseError as exc:
+        raise config_parse_error(exc) from None
+
+
+def config_parse_error(exc: ConfigParseError) -> LayerError:
+    path = exc.kwargs.get("path", "the AWS config file")
+    return LayerError(
+        f"cannot parse the AWS config file {path}: fix its syntax, or point "
+        "AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at valid files"
+    )
 
 
 def check_credentials(session: Any) -> None:
@@ -117,6 +128,9 @@ def make_clients(
             "no AWS region set: set layer.region in invoke.yaml, INVOKE_LAYER_REGION, "
             "AWS_REGION, or a region in your AWS profile"
         )
+    # layer.region is checked with the settings; one from the environment or the
+    # profile is checked here, before botocore raises InvalidRegionError on it.
+    validate_region(region, "the AWS region (AWS_REGION, AWS_DEFAULT_REGION or the profile)")
     check_credentials(session)
     frozen = session.get_credentials().get_frozen_credentials()
     redact_in_logs(frozen.secret_key, frozen.token)

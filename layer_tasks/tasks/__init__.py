@@ -7,7 +7,10 @@ from types import ModuleType
 from invoke import Collection
 
 from ..settings import INVOKE_DEFAULTS
-from . import audit, aws, build, config, diff, local, lock
+from . import _startup, audit, aws, build, config, diff, local, lock
+
+# Invoke imports this before it reads the configuration files and the environment.
+_startup.install()
 
 
 def _collection(name: str, *modules: ModuleType) -> Collection:

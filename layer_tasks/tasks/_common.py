@@ -8,6 +8,7 @@ exit status 1, never a traceback.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 from invoke import Context, Exit, task
 
 from ..errors import LayerError
-from ..settings import LayerSettings
+from ..settings import LayerSettings, check_environment, name_env_source
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,9 +32,18 @@ def plain(value: Any) -> Any:
 
 def settings_from(c: Context, **overrides: Any) -> LayerSettings:
     """`LayerSettings` from ``c.layer``, with task flags (not None) taking precedence."""
+    # Invoke skips a runtime file (-f, INVOKE_RUNTIME_CONFIG) that does not exist.
+    runtime = getattr(c.config, "_runtime_path", None)
+    if runtime and not os.path.exists(os.path.expanduser(runtime)):
+        raise LayerError(f"configuration file {runtime} (inv -f) not found: check the path")
     raw = plain(c.config.get("layer", {}))
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    return LayerSettings.from_mapping(raw, base_dir=Path.cwd())
+    check_environment(os.environ, raw)
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    raw.update(flags)
+    try:
+        return LayerSettings.from_mapping(raw, base_dir=Path.cwd())
+    except LayerError as exc:
+        raise LayerError(name_env_source(exc.message, os.environ, flags)) from None
 
 
 def to_exit(error: BaseException) -> Exit:

@@ -492,9 +492,10 @@ def test_bad_input_is_one_error_line_and_changes_nothing(
 
 
 def test_every_catalogue_row_has_a_case_and_every_case_a_row() -> None:
-    """docs/bad-inputs.md's first column lists exactly the ids of the cases above."""
+    """Every case above has a row in docs/bad-inputs.md (rows of other test modules are
+    checked against the collected tests by test_bad_inputs_cli.py's catalogue test)."""
     ids = re.findall(r"^\| `([a-z0-9-]+)` \|", DOC.read_text(encoding="utf-8"), re.M)
-    assert sorted(ids) == sorted(row.id for row in ROWS)
+    assert sorted({row.id for row in ROWS} - set(ids)) == []
     assert len(ids) == len(set(ids))
 
 

@@ -173,7 +173,7 @@ def test_symlinks_are_never_followed_out_of_the_tree(tmp_path: Path) -> None:
     ],
 )
 def test_glob_semantics(pattern: str, path: str, hit: bool) -> None:
-    assert bool(glob_regex(pattern).match(path)) is hit
+    assert bool(glob_regex(pattern).fullmatch(path)) is hit
 
 
 @pytest.mark.skipif(
