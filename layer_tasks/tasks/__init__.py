@@ -6,8 +6,12 @@ from types import ModuleType
 
 from invoke import Collection
 
+from .. import redact
 from ..settings import INVOKE_DEFAULTS
 from . import audit, aws, build, config, local
+
+# Before any task runs: no log record or traceback of this process shows a secret.
+redact.install()
 
 
 def _collection(name: str, *modules: ModuleType) -> Collection:
