@@ -10,7 +10,9 @@ requirements with ``packaging`` rather than text.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from . import redact
 from .errors import LayerError
 
 # Options that take a value and may appear on their own line in a requirements file.
@@ -117,7 +120,7 @@ def _read_into(
     if resolved in seen:
         raise LayerError(f"{path}: includes itself through -r/-c; remove the loop")
     try:
-        data = path.read_bytes()
+        data = _read_regular_file(path)
     except FileNotFoundError:
         raise LayerError(
             f"requirements file {path} not found: create it or set layer.requirements"
@@ -153,6 +156,25 @@ def _read_into(
             result.requirements.append(RequirementLine(path, lineno, line, requirement))
 
 
+def _read_regular_file(path: Path) -> bytes:
+    """The file's bytes; a FIFO, a device or a socket is refused before it is read.
+
+    Opened without blocking (a FIFO with no writer would wait forever in open()), then
+    checked on the open descriptor, so what is checked is what would be read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise LayerError(
+                f"requirements path {path} is not a regular file (a FIFO, device or "
+                "socket): point layer.requirements (or the -r/-c line) at a file"
+            )
+        return handle.read()
+
+
 def _read_option(
     result: RequirementSet, path: Path, where: str, line: str, seen: frozenset[Path]
 ) -> None:
@@ -172,6 +194,8 @@ def _read_option(
         raise LayerError(f"{where}: editable installs (-e) cannot go into a Lambda layer")
     if name not in _VALUE_OPTIONS and name not in _FLAG_OPTIONS:
         raise LayerError(f"{where}: unknown option {name!r} in a requirements file")
+    if name in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links"):
+        redact.add_url(value)  # a private index's password must not reach any output
     result.options.append(line)
 
 
