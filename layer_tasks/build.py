@@ -24,7 +24,7 @@ from .archive import code_sha256, deflate_backend, write_layer_zip
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
 from .fsutil import remove_in_background
-from .install import IndexConfig, Target, pip_index_config, run_install
+from .install import IndexConfig, IndexLimits, Target, pip_index_config, run_install
 from .manifest import Manifest
 from .progress import byte_progress, spinner
 from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, unpruned_copy
@@ -208,7 +208,13 @@ def _build(
     done = _timed(log, "install")
     with spinner(f"install ({settings.installer})"):
         installed = run_install(
-            settings.installer, settings.requirements, stage, target, index, log=log
+            settings.installer,
+            settings.requirements,
+            stage,
+            target,
+            index,
+            limits=IndexLimits(settings.index_timeout, settings.index_retries),
+            log=log,
         )
     done(
         f"{len(installed.distributions)} distributions for {target.describe()} with {settings.installer}"

@@ -310,7 +310,7 @@ def apply_plan(
 
     if plan.publish:
         uploaded = s3.upload_layer(
-            clients.s3,
+            clients.uploads,
             plan.bucket,
             settings.prefix,
             settings.zip_path,

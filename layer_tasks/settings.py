@@ -87,6 +87,16 @@ DEFAULTS: dict[str, Any] = {
     "function": "",
     "retry_mode": "standard",
     "max_attempts": 5,
+    # No silent hang (seconds): AWS control-plane calls answer at once; only an upload
+    # (a body streamed, then S3 assembling the parts) may keep a connection quiet longer.
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "upload_read_timeout": 120,
+    # No AWS request (or retry) starts that could end after this, from the first one.
+    "deadline_minutes": 15,
+    # The package index: seconds without an answer, and retries, for uv and pip.
+    "index_timeout": 15,
+    "index_retries": 2,
 }
 
 
@@ -165,6 +175,18 @@ def _number(key: str, value: Any) -> float:
         raise LayerError(f"layer.{key} must be a number of MiB, got {value!r}") from None
     if number < 0 or number != number:
         raise LayerError(f"layer.{key} must be zero or more, got {value!r}")
+    return number
+
+
+def _positive(key: str, value: Any, unit: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise LayerError(f"layer.{key} must be a number of {unit}, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise LayerError(f"layer.{key} must be a number of {unit}, got {value!r}") from None
+    if not 0 < number < float("inf"):
+        raise LayerError(f"layer.{key} must be a number of {unit} above zero, got {value!r}")
     return number
 
 
@@ -290,6 +312,12 @@ class LayerSettings:
     function: str
     retry_mode: str
     max_attempts: int
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    upload_read_timeout: float = 120.0
+    deadline_minutes: float = 15.0
+    index_timeout: float = 15.0
+    index_retries: int = 2
     base_dir: Path = field(default_factory=Path.cwd)
 
     @property
@@ -379,6 +407,19 @@ class LayerSettings:
         license_info = _str("license_info", merged["license_info"])
         if len(license_info) > 512:
             raise LayerError("layer.license_info must be at most 512 characters")
+        timeouts = {
+            key: _positive(key, merged[key], "seconds")
+            for key in ("connect_timeout", "read_timeout", "upload_read_timeout", "index_timeout")
+        }
+        deadline = _positive("deadline_minutes", merged["deadline_minutes"], "minutes")
+        longest = timeouts["connect_timeout"] + max(
+            timeouts["read_timeout"], timeouts["upload_read_timeout"]
+        )
+        if deadline * 60 < longest:
+            raise LayerError(
+                f"layer.deadline_minutes ({deadline:g} min) is shorter than one AWS request may "
+                f"take (connect_timeout + the longer read timeout = {longest:g} s): raise it"
+            )
         return cls(
             name=validate_layer_name(_str("name", merged["name"])),
             requirements=path("requirements"),
@@ -408,5 +449,8 @@ class LayerSettings:
             function=_str("function", merged["function"]),
             retry_mode=retry_mode,
             max_attempts=_int("max_attempts", merged["max_attempts"], 1),
+            **timeouts,
+            deadline_minutes=deadline,
+            index_retries=_int("index_retries", merged["index_retries"], 0),
             base_dir=base,
         )
