@@ -312,7 +312,7 @@ def _timeout_line(output: str, index: IndexConfig, limits: IndexLimits) -> str |
         where = " ".join(url for url in index.urls() if url) or "the package index"
     return (
         f"the package index {redact.redact(where)} did not answer within layer.index_timeout "
-        f"({limits.timeout:g} s, {limits.retries} retries): check the index URL (pip config, "
+        f"({limits.timeout:g} s, layer.index_retries: {limits.retries}): check the index URL (pip config, "
         "PIP_INDEX_URL, the requirements file) and the network, or raise layer.index_timeout"
     )
 

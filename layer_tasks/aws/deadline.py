@@ -18,9 +18,17 @@ from urllib.parse import urlsplit
 
 from ..errors import LayerError
 
-# botocore's standard back-off is at most 20 s, plus up to 5 s when the service sends
-# x-amz-retry-after (botocore.retries.standard.ExponentialBackoff).
-MAX_BACKOFF_SECONDS = 25.0
+
+def longest_backoff(attempts: int, response: Any) -> float:
+    """The longest sleep botocore's standard mode may take before the next attempt:
+    rand * min(scale * 2 ** (attempts - 1), 20 s) with scale at most 1 s, raised by up
+    to 5 s when the answer carries x-amz-retry-after (retries.standard.ExponentialBackoff)."""
+    longest = min(2.0 ** (attempts - 1), 20.0)
+    if response is not None and "x-amz-retry-after" in response[0].headers:
+        longest += 5.0
+    return longest
+
+
 # Cleaning up after a failure must still run once the deadline has passed.
 ALWAYS_ALLOWED = frozenset({"AbortMultipartUpload"})
 
@@ -92,7 +100,8 @@ class Deadline:
                 operation=operation,
                 **kwargs,
             )
-            if self.remaining() < attempt + MAX_BACKOFF_SECONDS and retryable.is_retryable(context):
+            longest = attempt + longest_backoff(attempts, kwargs.get("response"))
+            if self.remaining() < longest and retryable.is_retryable(context):
                 raise LayerError(
                     f"{name} to {where} {silent or 'failed'} (attempt {attempts}), and a retry "
                     f"could not end within {minutes}: check that the endpoint answers "
