@@ -14,7 +14,8 @@ replaced in the forms it gets printed in: raw, stripped of surrounding whitespac
 ``repr``/``bytes`` escaped (``\\n``, ``\\x..``, ``\\u....``), JSON-escaped and
 percent-encoded. A few shapes are redacted whatever their value: URL userinfo, the
 ``Signature=`` of an AWS ``Authorization`` header or a presigned URL, an
-``X-Amz-Security-Token`` header or parameter, ``Basic``/``Bearer`` credentials.
+``X-Amz-Security-Token`` header or parameter, ``Basic``/``Bearer`` credentials in an
+``Authorization`` header.
 """
 
 from __future__ import annotations
@@ -61,7 +62,12 @@ _SHAPES = (
         re.compile(r"(?i)\b(X-Amz-Security-Token(?:['\"]?\s*[:=]\s*b?['\"]?))[^'\"\s,&}]+"),
         r"\1" + MASK,
     ),
-    (re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~\-]{8,}"), r"\1 " + MASK),
+    (
+        re.compile(
+            r"(?i)(Authorization['\"]?\s*[:=]\s*b?['\"]?(?:Basic|Bearer)\s+)[A-Za-z0-9+/=._~\-]+"
+        ),
+        r"\1" + MASK,
+    ),
 )
 
 

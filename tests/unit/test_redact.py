@@ -88,7 +88,10 @@ def test_placeholders_and_ordinary_text_are_left_alone() -> None:
         "AWS_SESSION_TOKEN": "",
         "PIP_INDEX_URL": "https://pypi.org/simple",
     }
-    text = "testing the layer at https://pypi.org/simple and git+https://github.com/o/r@v1.0"
+    text = (
+        "testing the layer at https://pypi.org/simple and git+https://github.com/o/r@v1.0; "
+        "Basic authentication and Bearer tokens are words too"
+    )
     assert redact.redact(text, env) == text
 
 
