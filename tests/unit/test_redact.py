@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -125,3 +128,21 @@ def test_every_log_record_is_redacted_whatever_its_logger_or_handler(
         assert CORE not in handler.format(record)
     assert "send failed" in caplog.text and "ValueError" in caplog.text
     assert CORE not in caplog.text
+
+
+def test_the_traceback_of_a_bug_is_redacted() -> None:
+    code = (
+        "import os, layer_tasks.tasks\n"
+        "raise ValueError('header ' + repr(os.environ['AWS_SESSION_TOKEN'].encode()))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "AWS_SESSION_TOKEN": TOKEN + "\n"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "ValueError: header b'***'" in proc.stderr
+    assert CORE not in proc.stderr
