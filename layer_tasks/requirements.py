@@ -131,6 +131,11 @@ def _read_into(
         raise LayerError(
             f"requirements file {path} is not readable: check its permissions"
         ) from None
+    except OSError as exc:  # e.g. a socket (ENXIO), a dangling mount
+        raise LayerError(
+            f"cannot read requirements path {path}: {exc.strerror}; point "
+            "layer.requirements (or the -r/-c line) at a regular file"
+        ) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -467,6 +468,13 @@ def _fifo_include(c: Ctx) -> None:
     c.requirements("alpha==1.0", f"-r {_fifo(c)}")
 
 
+def _socket_requirements(c: Ctx) -> None:
+    path = c.project.parent / "requirements.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))  # the socket file stays after the socket is closed
+    c.set_layer(requirements=str(path))
+
+
 NOT_A_FILE = r"is not a regular file \(a FIFO, device or socket\): point layer.requirements \(or the -r/-c line\) at a file"
 CONTROL_CHARACTER = r"contains a control character, surrounding whitespace or a non-ASCII character"
 
@@ -533,6 +541,12 @@ ROWS += [
     ),
     Row("requirements-fifo", ["layer.build"], NOT_A_FILE, _fifo_requirements),
     Row("requirements-include-fifo", ["layer.build"], NOT_A_FILE, _fifo_include),
+    Row(
+        "requirements-socket",
+        ["layer.build"],
+        r"^error: cannot read requirements path .*/requirements\.sock: No such device or address; point layer\.requirements \(or the -r/-c line\) at a regular file$",
+        _socket_requirements,
+    ),
     Row(
         "requirements-device",
         ["layer.build"],
