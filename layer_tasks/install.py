@@ -79,13 +79,14 @@ class IndexConfig:
     find_links: tuple[str, ...] = ()
     no_index: bool = False
 
-    def uv_args(self) -> list[str]:
+    def uv_args(self, *, urls: bool = True) -> list[str]:
+        """uv's flags; without ``urls`` the index URLs are left to `uv_env`."""
         args: list[str] = []
         if self.no_index:
             args.append("--no-index")
-        if self.index_url:
+        if self.index_url and urls:
             args += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
+        for url in self.extra_index_urls if urls else ():
             args += ["--extra-index-url", url]
         for link in self.find_links:
             args += ["--find-links", link]
@@ -94,6 +95,16 @@ class IndexConfig:
             # first index that has the name. Match pip, so the same config means the same set.
             args += ["--index-strategy", "unsafe-best-match"]
         return args
+
+    def uv_env(self) -> dict[str, str]:
+        """The index URLs as uv's own variables (the same meaning as its flags): a
+        password in a command line is visible to every local user (ps, /proc)."""
+        env = {}
+        if self.index_url:
+            env["UV_INDEX_URL"] = self.index_url
+        if self.extra_index_urls:
+            env["UV_EXTRA_INDEX_URL"] = " ".join(self.extra_index_urls)
+        return env
 
     def as_key(self) -> str:
         return repr(self)
@@ -248,7 +259,7 @@ def install_command(
             "--python-platform", target.uv_platform(),
             "--python-version", target.python,
             "--only-binary", ":all:",
-            *index.uv_args(),
+            *index.uv_args(urls=False),  # the URLs go in uv's environment: run_install
             "-r", str(requirements),
         ]  # fmt: skip
     platforms = [arg for tag in target.pip_platforms() for arg in ("--platform", tag)]
@@ -380,7 +391,7 @@ def run_install(
             cmd,
             capture_output=True,
             text=True,
-            env=_clean_env(installer, limits),
+            env={**_clean_env(installer, limits), **(index.uv_env() if installer == "uv" else {})},
             check=False,
             stdin=subprocess.DEVNULL,
         )
