@@ -3,15 +3,97 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.error_on_missing_interpreters = True
+# A missing Python skips its sessions (nox says which, in one line); CI must have them all.
+nox.options.error_on_missing_interpreters = os.environ.get("CI", "").lower() not in (
+    "",
+    "0",
+    "false",
+)
+# Only the Pythons installed here (found below); downloading one needs a host this
+# project's machines cannot reach, and fails after a DNS timeout per session.
+nox.options.download_python = "never"
 nox.options.sessions = ["lint", "typecheck", "tests", "size_budget"]
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+def _pyenv_roots() -> list[Path]:
+    roots = [os.environ.get("PYENV_ROOT", ""), str(Path.home() / ".pyenv")]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        answer = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=10)
+        roots.insert(0, answer.stdout.strip())
+    return [Path(root) for root in dict.fromkeys(roots) if root and Path(root, "versions").is_dir()]
+
+
+def _uv_find(version: str) -> str | None:
+    try:
+        from uv import find_uv_bin  # the dev extras install uv (it is a dependency)
+
+        uv: str | None = find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        uv = shutil.which("uv")
+    if uv is None:
+        return None
+    answer = subprocess.run(
+        [uv, "python", "find", "--no-project", version],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return answer.stdout.strip() or None if answer.returncode == 0 else None
+
+
+def find_python(version: str) -> str | None:
+    """An installed ``python<version>``: on PATH (a pyenv shim is passed over: it only runs
+    the versions pyenv is told to), else the newest of pyenv's versions, else what
+    ``uv python find`` knows (uv-managed Pythons included)."""
+    name = f"python{version}"
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder, name)
+        if folder and Path(folder).name != "shims" and os.access(candidate, os.X_OK):
+            return str(candidate)
+    for root in _pyenv_roots():
+        found = [
+            path
+            for path in root.glob(f"versions/{version}.*/bin/{name}")
+            if re.fullmatch(rf"{re.escape(version)}\.\d+", path.parents[1].name)
+        ]
+        if found:
+            return str(max(found, key=lambda p: int(p.parents[1].name.rsplit(".", 1)[1])))
+    return _uv_find(version)
+
+
+def expose_pythons() -> None:
+    """Links to the Pythons found, in one folder at the front of PATH: nox and the uv it
+    asks to make each venv find them there, before any shim, in a shell whose PATH has
+    none of them. Only ``python3.X`` names are added, nothing else is shadowed."""
+    links = Path(__file__).resolve().parent / ".nox" / "_pythons"
+    links.mkdir(parents=True, exist_ok=True)
+    for version in PYTHONS:
+        link, found = links / f"python{version}", find_python(version)
+        if found and os.path.realpath(found) != os.path.realpath(link):
+            temporary = links / f".python{version}.{os.getpid()}"
+            temporary.unlink(missing_ok=True)
+            temporary.symlink_to(os.path.realpath(found))  # a venv's python: its base
+            os.replace(temporary, link)
+        elif not found:
+            link.unlink(missing_ok=True)
+    if str(links) not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = f"{links}{os.pathsep}{os.environ['PATH']}"
+
+
+expose_pythons()
 
 
 def install(session: nox.Session, extras: str = "dev") -> None:

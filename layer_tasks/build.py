@@ -25,7 +25,7 @@ from .elf_check import check_elf_tree
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
 from .fsutil import atomic_write_text, ensure_folder, remove_in_background
-from .install import IndexConfig, Target, pip_index_config, run_install
+from .install import IndexConfig, IndexLimits, Target, pip_index_config, run_install
 from .lock import LockFile, check_installed, lock_for_build, pinned_requirements
 from .manifest import Manifest
 from .progress import byte_progress, spinner
@@ -235,7 +235,14 @@ def _build(
         atomic_write_text(source, pinned_requirements(locked))
     with spinner(f"install ({settings.installer})"):
         installed = run_install(
-            settings.installer, source, stage, target, index, log=log, pinned=locked is not None
+            settings.installer,
+            source,
+            stage,
+            target,
+            index,
+            limits=IndexLimits(settings.index_timeout, settings.index_retries),
+            log=log,
+            pinned=locked is not None,
         )
     if locked is not None:
         check_installed(locked, installed.distributions)

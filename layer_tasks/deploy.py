@@ -274,7 +274,7 @@ def _(step: PutLifecycle, run: _Run) -> None:
 @run_step.register
 def _(step: Upload, run: _Run) -> None:
     run.uploaded = s3.upload_layer(
-        run.clients.s3,
+        run.clients.uploads,  # the client with the upload's long read timeout
         step.bucket,
         step.key,
         step.zip_path,

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from . import redact
 from .errors import LayerError
 from .fsutil import atomic_write_text
 
@@ -78,13 +79,14 @@ class IndexConfig:
     find_links: tuple[str, ...] = ()
     no_index: bool = False
 
-    def uv_args(self) -> list[str]:
+    def uv_args(self, *, urls: bool = True) -> list[str]:
+        """uv's flags; without ``urls`` the index URLs are left to `uv_env`."""
         args: list[str] = []
         if self.no_index:
             args.append("--no-index")
-        if self.index_url:
+        if self.index_url and urls:
             args += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
+        for url in self.extra_index_urls if urls else ():
             args += ["--extra-index-url", url]
         for link in self.find_links:
             args += ["--find-links", link]
@@ -94,8 +96,25 @@ class IndexConfig:
             args += ["--index-strategy", "unsafe-best-match"]
         return args
 
+    def uv_env(self) -> dict[str, str]:
+        """The index URLs as uv's own variables (the same meaning as its flags): a
+        password in a command line is visible to every local user (ps, /proc)."""
+        env = {}
+        if self.index_url:
+            env["UV_INDEX_URL"] = self.index_url
+        if self.extra_index_urls:
+            env["UV_EXTRA_INDEX_URL"] = " ".join(self.extra_index_urls)
+        return env
+
     def as_key(self) -> str:
         return repr(self)
+
+    def urls(self) -> tuple[str, ...]:
+        return (self.index_url, *self.extra_index_urls, *self.find_links)
+
+    def has_credentials(self) -> bool:
+        """Whether a URL carries userinfo (a password or a token)."""
+        return any("@" in urlsplit(url).netloc for url in self.urls() if url)
 
 
 # pip's configuration scopes, lowest precedence first (pip's own loading order).
@@ -152,18 +171,24 @@ def pip_index_config(python: str = sys.executable, cache_dir: Path | None = None
     cache = cache_dir / f"pip-config-{key[:32]}.json"
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
-        return IndexConfig(
+        cached = IndexConfig(
             index_url=data["index_url"],
             extra_index_urls=tuple(data["extra_index_urls"]),
             find_links=tuple(data["find_links"]),
             no_index=bool(data["no_index"]),
         )
+        if not cached.has_credentials():
+            return cached
+        cache.unlink()  # written by an older version, password and all
     except (OSError, ValueError, KeyError, TypeError):
         pass
     config = _ask_pip(python)
+    if config.has_credentials():
+        return config  # a password never goes to disk: pip is asked again next time
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         atomic_write_text(cache, json.dumps(dataclasses.asdict(config)))
+        cache.chmod(0o600)
     except OSError:
         pass  # a cache we cannot write only costs time
     return config
@@ -198,12 +223,14 @@ def _ask_pip(python: str) -> IndexConfig:
         return tuple(values[key][1].split()) if key in values else ()
 
     no_index = values.get("no-index", (0, ""))[1].lower() in ("1", "true", "yes", "on")
-    return IndexConfig(
+    config = IndexConfig(
         index_url=values.get("index-url", (0, ""))[1],
         extra_index_urls=words("extra-index-url"),
         find_links=words("find-links"),
         no_index=no_index,
     )
+    redact.add_url(*config.urls())
+    return config
 
 
 def uv_binary() -> str:
@@ -238,7 +265,7 @@ def install_command(
             "--python-platform", target.uv_platform(),
             "--python-version", target.python,
             "--only-binary", ":all:",
-            *index.uv_args(),
+            *index.uv_args(urls=False),  # the URLs go in uv's environment: run_install
             *locked,
             "-r", str(requirements),
         ]  # fmt: skip
@@ -266,7 +293,50 @@ class InstallResult:
     output: str = ""
 
 
-def _clean_env(installer: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class IndexLimits:
+    """How long the installer waits for an index (seconds without an answer, and retries)."""
+
+    timeout: float = 15.0
+    retries: int = 2
+
+    def env(self) -> dict[str, str]:
+        # uv reads UV_HTTP_*; pip reads every option from PIP_<OPTION> (--timeout, --retries).
+        timeout, retries = f"{self.timeout:g}", str(self.retries)
+        return {
+            "UV_HTTP_TIMEOUT": timeout,
+            "UV_HTTP_CONNECT_TIMEOUT": timeout,
+            "UV_HTTP_RETRIES": retries,
+            "PIP_TIMEOUT": timeout,
+            "PIP_RETRIES": retries,
+        }
+
+
+# uv: "Failed to fetch: URL ... operation timed out"; pip: "ReadTimeoutError(HTTPConnectionPool(
+# host='h', port=p): Read timed out" or "ConnectTimeoutError(...)".
+_TIMED_OUT = re.compile(r"timed out|TimeoutError", re.I)
+_FETCHED = re.compile(r"Failed to fetch: `?(\S+?)`?(?:\s|$)|host='([^']+)', port=(\d+)")
+
+
+def _timeout_line(output: str, index: IndexConfig, limits: IndexLimits) -> str | None:
+    """The error line for an index that did not answer, or None for another failure."""
+    if not _TIMED_OUT.search(output):
+        return None
+    match = _FETCHED.search(output)
+    if match and match.group(1):
+        where = match.group(1)
+    elif match:
+        where = f"{match.group(2)}:{match.group(3)}"
+    else:
+        where = " ".join(url for url in index.urls() if url) or "the package index"
+    return (
+        f"the package index {redact.redact(where)} did not answer within layer.index_timeout "
+        f"({limits.timeout:g} s, layer.index_retries: {limits.retries}): check the index URL (pip config, "
+        "PIP_INDEX_URL, the requirements file) and the network, or raise layer.index_timeout"
+    )
+
+
+def _clean_env(installer: str, limits: IndexLimits) -> dict[str, str]:
     env = dict(os.environ)
     # The host interpreter's own path settings must not leak into the target tree.
     for var in (
@@ -279,6 +349,7 @@ def _clean_env(installer: str) -> dict[str, str]:
     ):
         env.pop(var, None)
     env.setdefault("UV_NO_PROGRESS", "1")
+    env.update(limits.env())
     if installer == "pip":
         env["PIP_NO_COMPILE"] = "1"
     return env
@@ -349,6 +420,7 @@ def run_install(
     target: Target,
     index: IndexConfig,
     *,
+    limits: IndexLimits = IndexLimits(),
     log: Callable[[str], None] = print,
     pinned: bool = False,
 ) -> InstallResult:
@@ -359,7 +431,7 @@ def run_install(
             cmd,
             capture_output=True,
             text=True,
-            env=_clean_env(installer),
+            env={**_clean_env(installer, limits), **(index.uv_env() if installer == "uv" else {})},
             check=False,
             stdin=subprocess.DEVNULL,
         )
@@ -367,7 +439,7 @@ def run_install(
         raise LayerError(f"cannot run {installer}: {exc}") from None
     output = (proc.stdout or "") + (proc.stderr or "")
     if proc.returncode != 0:
-        raise LayerError(failure_line(output, target))
+        raise LayerError(_timeout_line(output, index, limits) or failure_line(output, target))
     # uv's --target install leaves its lock file behind; it is not part of the layer.
     (target_dir / ".lock").unlink(missing_ok=True)
     return InstallResult(distributions=installed_distributions(target_dir), output=output)

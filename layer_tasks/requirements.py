@@ -10,7 +10,9 @@ requirements with ``packaging`` rather than text.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +20,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from . import redact
 from .errors import LayerError
-from .limits import MAX_INCLUDE_DEPTH, read_bounded
+from .limits import MAX_INCLUDE_DEPTH
 
 # Options that take a value and may appear on their own line in a requirements file.
 _VALUE_OPTIONS = {
@@ -123,7 +126,7 @@ def _read_into(
             "flatten them into fewer files"
         )
     try:
-        data = read_bounded(path, "requirements file")
+        data = _read_regular_file(path)
     except FileNotFoundError:
         raise LayerError(
             f"requirements file {path} not found: create it or set layer.requirements"
@@ -133,6 +136,11 @@ def _read_into(
     except PermissionError:
         raise LayerError(
             f"requirements file {path} is not readable: check its permissions"
+        ) from None
+    except OSError as exc:  # e.g. a socket (ENXIO), a dangling mount
+        raise LayerError(
+            f"cannot read requirements path {path}: {exc.strerror}; point "
+            "layer.requirements (or the -r/-c line) at a regular file"
         ) from None
     try:
         text = data.decode("utf-8-sig")
@@ -159,6 +167,25 @@ def _read_into(
             result.requirements.append(RequirementLine(path, lineno, line, requirement))
 
 
+def _read_regular_file(path: Path) -> bytes:
+    """The file's bytes; a FIFO, a device or a socket is refused before it is read.
+
+    Opened without blocking (a FIFO with no writer would wait forever in open()), then
+    checked on the open descriptor, so what is checked is what would be read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise LayerError(
+                f"requirements path {path} is not a regular file (a FIFO, device or "
+                "socket): point layer.requirements (or the -r/-c line) at a file"
+            )
+        return handle.read()
+
+
 def _read_option(
     result: RequirementSet, path: Path, where: str, line: str, seen: frozenset[Path]
 ) -> None:
@@ -178,6 +205,8 @@ def _read_option(
         raise LayerError(f"{where}: editable installs (-e) cannot go into a Lambda layer")
     if name not in _VALUE_OPTIONS and name not in _FLAG_OPTIONS:
         raise LayerError(f"{where}: unknown option {name!r} in a requirements file")
+    if name in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links"):
+        redact.add_url(value)  # a private index's password must not reach any output
     result.options.append(line)
 
 

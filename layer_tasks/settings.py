@@ -96,6 +96,16 @@ DEFAULTS: dict[str, Any] = {
     # one to finish, and after how long without a refresh a lock counts as abandoned.
     "lock_wait_seconds": 300,
     "lock_timeout_minutes": 30,
+    # No silent hang (seconds): AWS control-plane calls answer at once; only an upload
+    # (a body streamed, then S3 assembling the parts) may keep a connection quiet longer.
+    "connect_timeout": 5,
+    "read_timeout": 30,
+    "upload_read_timeout": 120,
+    # No AWS request (or retry) starts that could end after this, from the first one.
+    "deadline_minutes": 15,
+    # The package index: seconds without an answer, and retries, for uv and pip.
+    "index_timeout": 15,
+    "index_retries": 2,
 }
 
 
@@ -223,6 +233,18 @@ def _number(key: str, value: Any) -> float:
         number = math.inf
     if not math.isfinite(number) or number < 0:
         raise LayerError(f"layer.{key} must be a finite number of MiB, zero or more, got {value!r}")
+    return number
+
+
+def _positive(key: str, value: Any, unit: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise LayerError(f"layer.{key} must be a number of {unit}, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise LayerError(f"layer.{key} must be a number of {unit}, got {value!r}") from None
+    if not 0 < number < float("inf"):
+        raise LayerError(f"layer.{key} must be a number of {unit} above zero, got {value!r}")
     return number
 
 
@@ -380,6 +402,12 @@ class LayerSettings:
     max_attempts: int
     lock_wait_seconds: int
     lock_timeout_minutes: int
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    upload_read_timeout: float = 120.0
+    deadline_minutes: float = 15.0
+    index_timeout: float = 15.0
+    index_retries: int = 2
     base_dir: Path = field(default_factory=Path.cwd)
 
     @property
@@ -488,6 +516,19 @@ class LayerSettings:
         license_info = _str("license_info", merged["license_info"])
         if len(license_info) > 512:
             raise LayerError("layer.license_info must be at most 512 characters")
+        timeouts = {
+            key: _positive(key, merged[key], "seconds")
+            for key in ("connect_timeout", "read_timeout", "upload_read_timeout", "index_timeout")
+        }
+        deadline = _positive("deadline_minutes", merged["deadline_minutes"], "minutes")
+        longest = timeouts["connect_timeout"] + max(
+            timeouts["read_timeout"], timeouts["upload_read_timeout"]
+        )
+        if deadline * 60 < longest:
+            raise LayerError(
+                f"layer.deadline_minutes ({deadline:g} min) is shorter than one AWS request may "
+                f"take (connect_timeout + the longer read timeout = {longest:g} s): raise it"
+            )
         return cls(
             name=validate_layer_name(_str("name", merged["name"])),
             requirements=path("requirements"),
@@ -520,6 +561,9 @@ class LayerSettings:
             max_attempts=_int("max_attempts", merged["max_attempts"], 1),
             lock_wait_seconds=_int("lock_wait_seconds", merged["lock_wait_seconds"], 0),
             lock_timeout_minutes=_int("lock_timeout_minutes", merged["lock_timeout_minutes"], 1),
+            **timeouts,
+            deadline_minutes=deadline,
+            index_retries=_int("index_retries", merged["index_retries"], 0),
             base_dir=base,
         )
 

@@ -9,7 +9,7 @@ an explicit endpoint and throwaway credentials instead, for its run only.
 from __future__ import annotations
 
 import contextlib
-import logging
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -25,8 +25,11 @@ from botocore.exceptions import (
 if TYPE_CHECKING:
     from botocore.config import Config
 
+from .. import redact
 from ..errors import LayerError
 from ..settings import LayerSettings, validate_region
+from . import values_check
+from .deadline import Deadline
 from .errors import boundary
 from .s3 import ExpectedOwner
 
@@ -38,6 +41,12 @@ class Clients:
     s3: Any
     lambda_: Any
     region: str
+    # S3 for the upload (PutObject, multipart parts): the long read timeout. None: ``s3``.
+    s3_upload: Any = None
+
+    @property
+    def uploads(self) -> Any:
+        return self.s3 if self.s3_upload is None else self.s3_upload
 
     @property
     def s3_endpoint(self) -> str:
@@ -49,10 +58,12 @@ class Clients:
         return urlparse(self.s3_endpoint).scheme == "http"
 
 
-def client_config(settings: LayerSettings) -> Config:
+def client_config(settings: LayerSettings, *, read_timeout: float | None = None) -> Config:
     from botocore.config import Config  # here: it pulls in urllib3, ~80 ms
 
     return Config(
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout if read_timeout is None else read_timeout,
         # total_max_attempts counts the first request too, as AWS's own `max_attempts`
         # setting does; botocore's `max_attempts` key would count retries only (one more).
         retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
@@ -121,6 +132,7 @@ def make_clients(
     credentials: tuple[str, str] | None = None,
 ) -> Clients:
     """Session + S3 and Lambda clients after the credential and region pre-flight."""
+    values_check.check_environment(os.environ, credentials=credentials is None)
     session = make_session(settings, credentials=credentials)
     region = session.region_name
     if not region:
@@ -132,22 +144,47 @@ def make_clients(
     # profile is checked here, before botocore raises InvalidRegionError on it.
     validate_region(region, "the AWS region (AWS_REGION, AWS_DEFAULT_REGION or the profile)")
     check_credentials(session)
-    frozen = session.get_credentials().get_frozen_credentials()
-    redact_in_logs(frozen.secret_key, frozen.token)
+    resolved = session.get_credentials()
+    frozen = resolved.get_frozen_credentials()
+    redact.add(frozen.secret_key, frozen.token)
+    values_check.check_resolved(frozen, getattr(resolved, "method", None), region)
     config = client_config(settings)
+    upload_config = client_config(settings, read_timeout=settings.upload_read_timeout)
     extra: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     s3 = session.client("s3", region_name=region, config=config, **extra)
+    s3_upload = session.client("s3", region_name=region, config=upload_config, **extra)
     lam = session.client("lambda", region_name=region, config=config, **extra)
-    for client in (s3, lam):
+    deadline = Deadline(settings.deadline_minutes)
+    for client, read_setting in (
+        (s3, "read_timeout"),
+        (s3_upload, "upload_read_timeout"),
+        (lam, "read_timeout"),
+    ):
         client.meta.events.register("after-call-error", name_failed_operation)
+        deadline.watch(
+            client,
+            connect=settings.connect_timeout,
+            read=client.meta.config.read_timeout,
+            read_setting=read_setting,
+            max_attempts=settings.max_attempts,
+        )
 
     def caller_account() -> str:
         sts = session.client("sts", region_name=region, config=config, **extra)
+        deadline.watch(
+            sts,
+            connect=settings.connect_timeout,
+            read=sts.meta.config.read_timeout,
+            read_setting="read_timeout",
+            max_attempts=settings.max_attempts,
+        )
         with boundary("the caller's identity"):
             return str(sts.get_caller_identity()["Account"])
 
-    ExpectedOwner(lambda: settings.bucket_owner or caller_account()).attach(s3)
-    return Clients(s3=s3, lambda_=lam, region=region)
+    owner = ExpectedOwner(lambda: settings.bucket_owner or caller_account())
+    owner.attach(s3)
+    owner.attach(s3_upload)
+    return Clients(s3=s3, lambda_=lam, region=region, s3_upload=s3_upload)
 
 
 def name_failed_operation(exception: BaseException, event_name: str = "", **_: Any) -> None:
@@ -159,40 +196,3 @@ def name_failed_operation(exception: BaseException, event_name: str = "", **_: A
     if not getattr(exception, "operation_name", None):
         with contextlib.suppress(AttributeError):  # an exception type with __slots__
             exception.operation_name = event_name.rsplit(".", 1)[-1]  # type: ignore[attr-defined]
-
-
-class _Redact(logging.Filter):
-    """Replaces credential values in log records with ``***``.
-
-    botocore logs each request's canonical form and headers at DEBUG, session token
-    included; `inv --debug` turns the root logger to DEBUG, which would print it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.values:
-            message = record.getMessage()
-            redacted = message
-            for value in self.values:
-                redacted = redacted.replace(value, "***")
-            if redacted != message:
-                record.msg, record.args = redacted, ()
-        return True
-
-
-_REDACT = _Redact()
-_LOG_ROOTS = ("botocore", "boto3", "s3transfer", "urllib3")
-
-
-def redact_in_logs(*values: str | None) -> None:
-    """Keep these values out of every log record of the AWS libraries (this process)."""
-    _REDACT.values.update(v for v in values if v and len(v) >= 8)
-    # A logger's filter sees only its own records, so it goes on each module's logger.
-    names = [n for n in logging.Logger.manager.loggerDict if n.split(".")[0] in _LOG_ROOTS]
-    for name in [*_LOG_ROOTS, *names]:
-        logger = logging.getLogger(name)
-        if _REDACT not in logger.filters:
-            logger.addFilter(_REDACT)

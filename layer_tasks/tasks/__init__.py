@@ -6,11 +6,15 @@ from types import ModuleType
 
 from invoke import Collection
 
+from .. import redact
 from ..settings import INVOKE_DEFAULTS
 from . import _startup, audit, aws, build, config, diff, local, lock
 
 # Invoke imports this before it reads the configuration files and the environment.
 _startup.install()
+
+# Before any task runs: no log record or traceback of this process shows a secret.
+redact.install()
 
 
 def _collection(name: str, *modules: ModuleType) -> Collection:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from invoke import Context, Exit, task
 
 from ..errors import LayerError
+from ..redact import redact
 from ..settings import LayerSettings, check_environment, name_env_source
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,7 +48,7 @@ def settings_from(c: Context, **overrides: Any) -> LayerSettings:
 
 
 def to_exit(error: BaseException) -> Exit:
-    return Exit(f"error: {error}", code=1)
+    return Exit(redact(f"error: {error}"), code=1)
 
 
 def translate(exc: BaseException) -> LayerError | None:

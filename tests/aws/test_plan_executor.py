@@ -116,7 +116,7 @@ def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_
     assert f"  upload:    s3://demo-layer-bucket/{upload.key} (+ manifest beside it)" in dry
 
     config_before = settings.chalice_config.read_bytes()
-    recorder = Recorder(clients.s3, clients.lambda_)
+    recorder = Recorder(clients.s3, clients.uploads, clients.lambda_)
     assert manifest is not None
     outcome = dep.execute(plan, manifest, clients, log=lambda _l: None)
 
@@ -146,7 +146,7 @@ def test_a_no_change_plan_sends_nothing_and_writes_nothing(
     # Sharing and wiring the function are idempotent and stay in the plan; they change
     # nothing the second time.
     assert [type(s).__name__ for s in changing] == ["Share", "WireFunction"]
-    recorder = Recorder(clients.s3, clients.lambda_)
+    recorder = Recorder(clients.s3, clients.uploads, clients.lambda_)
     again = dep.execute(plan, manifest, clients, log=lambda _l: None)
     assert again.arn == first.arn and not again.published
     assert recorder.calls == []

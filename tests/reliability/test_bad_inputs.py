@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from invoke.main import program
 from support.cli import write_requirements
 from support.fakes import write_layer
 from support.faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
+from support.silent import SilentServer
 
 from layer_tasks import chalice_config
 from layer_tasks.errors import LayerError
@@ -406,7 +408,8 @@ ROWS = [
     Row(
         "access-denied-put-object",
         ["layer.publish"],
-        r"access denied on PutObject to s3://test-layer-bucket/layers/test-layer/.*: grant s3:PutObject on arn:aws:s3:::test-layer-bucket/layers/test-layer/\* to this identity",
+        # The first PutObject of a deploy is its lock, beside the zips.
+        r"access denied when trying to take the deploy lock s3://test-layer-bucket/layers/test-layer/deploy\.lock: grant s3:GetObject, s3:PutObject and s3:DeleteObject on arn:aws:s3:::test-layer-bucket/layers/test-layer/deploy\.lock",
         _built_and_fault("PutObject", "access-denied"),
         after_upload=True,
     ),
@@ -416,6 +419,140 @@ ROWS = [
         r"access denied on PublishLayerVersion: grant it to this identity",
         _built_and_fault("PublishLayerVersion", "access-denied"),
         after_upload=True,
+    ),
+]
+
+# --- secrets and silent hangs (issue 14, sections 3 and 4) ----------------------------------
+
+
+def _no_region_in_yaml(c: Ctx) -> None:
+    c.set_layer(region="")
+
+
+def _credentials_file(c: Ctx) -> None:
+    path = c.project.parent / "credentials"
+    path.write_text(
+        "[default]\naws_access_key_id = AKIAEXAMPLEKEY123456\n"
+        "aws_secret_access_key = wJalrXUtnFEMI\x07bPxRfiCYEXAMPLEKEY\n",
+        encoding="utf-8",
+    )
+    c.monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(path))
+
+
+def _silent_endpoint(c: Ctx) -> None:
+    silent = SilentServer(lifetime=60)
+    c.monkeypatch.setenv("AWS_ENDPOINT_URL", silent.url)
+    c.set_layer(connect_timeout=1, read_timeout=1, upload_read_timeout=1, max_attempts=2)
+
+
+def _silent_index(c: Ctx) -> None:
+    silent = SilentServer(lifetime=60)
+    (c.project / "requirements-all.txt").write_text(
+        f"--index-url {silent.url}/simple\nalpha==1.0\n", encoding="utf-8"
+    )
+    c.set_layer(index_timeout=1, index_retries=0)
+
+
+def _fifo(c: Ctx) -> Path:
+    # Outside the project: the snapshot of the project's files must not open it.
+    fifo = c.project.parent / "requirements.fifo"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    return fifo
+
+
+def _fifo_requirements(c: Ctx) -> None:
+    c.set_layer(requirements=str(_fifo(c)))
+
+
+def _fifo_include(c: Ctx) -> None:
+    c.requirements("alpha==1.0", f"-r {_fifo(c)}")
+
+
+def _socket_requirements(c: Ctx) -> None:
+    path = c.project.parent / "requirements.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))  # the socket file stays after the socket is closed
+    c.set_layer(requirements=str(path))
+
+
+NOT_A_FILE = r"is not a regular file \(a FIFO, device or socket\): point layer.requirements \(or the -r/-c line\) at a file"
+CONTROL_CHARACTER = r"contains a control character, surrounding whitespace or a non-ASCII character"
+
+ROWS += [
+    Row(
+        "session-token-newline",
+        ["layer.versions"],
+        rf"^error: the environment variable AWS_SESSION_TOKEN {CONTROL_CHARACTER}",
+        env={"AWS_SESSION_TOKEN": "FwoGZXIvYXdzEXAMPLESESSIONTOKEN\n"},
+    ),
+    Row(
+        "region-env-newline",
+        ["layer.versions"],
+        rf"^error: the environment variable AWS_DEFAULT_REGION {CONTROL_CHARACTER}",
+        _no_region_in_yaml,
+        env={"AWS_DEFAULT_REGION": "us-east-1\n"},
+    ),
+    Row(
+        "region-env-non-ascii",
+        ["layer.versions"],
+        rf"^error: the environment variable AWS_DEFAULT_REGION {CONTROL_CHARACTER}",
+        _no_region_in_yaml,
+        env={"AWS_DEFAULT_REGION": "us-east-\u0661"},
+    ),
+    Row(
+        "credentials-file-control-character",
+        ["layer.versions"],
+        rf"^error: the AWS secret access key from shared-credentials-file {CONTROL_CHARACTER}",
+        _credentials_file,
+        env={"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+    ),
+    Row(
+        "endpoint-url-password",
+        ["layer.versions"],
+        r"^error: cannot reach AWS: .*\"http://user:\*\*\*@127\.0\.0\.1:1/",
+        env={
+            "AWS_ENDPOINT_URL": "http://user:Passw0rdSecret@127.0.0.1:1",
+            "INVOKE_LAYER_MAX_ATTEMPTS": "1",
+        },
+    ),
+    Row(
+        "endpoint-silent",
+        ["layer.versions"],
+        r"^error: ListLayerVersions to http://127\.0\.0\.1:\d+ got no answer within layer\.read_timeout \(1 s\) in 2 attempt\(s\): check that the endpoint answers \(AWS_ENDPOINT_URL, the network\), or raise layer\.read_timeout$",
+        _silent_endpoint,
+    ),
+    Row(
+        "index-silent",
+        ["layer.build"],
+        r"^error: the package index http://127\.0\.0\.1:\d+/simple/alpha/ did not answer within layer\.index_timeout \(1 s, layer\.index_retries: 0\)",
+        _silent_index,
+    ),
+    Row(
+        "deadline-too-short",
+        ["layer.versions"],
+        r"^error: layer\.deadline_minutes \(0\.5 min\) is shorter than one AWS request may take \(connect_timeout \+ the longer read timeout = 125 s\): raise it$",
+        lambda c: c.set_layer(deadline_minutes=0.5),
+    ),
+    Row(
+        "timeout-not-a-number",
+        ["layer.versions"],
+        r"^error: layer\.read_timeout must be a number of seconds, got 'soon'$",
+        env={"INVOKE_LAYER_READ_TIMEOUT": "soon"},
+    ),
+    Row("requirements-fifo", ["layer.build"], NOT_A_FILE, _fifo_requirements),
+    Row("requirements-include-fifo", ["layer.build"], NOT_A_FILE, _fifo_include),
+    Row(
+        "requirements-socket",
+        ["layer.build"],
+        r"^error: cannot read requirements path .*/requirements\.sock: No such device or address; point layer\.requirements \(or the -r/-c line\) at a regular file$",
+        _socket_requirements,
+    ),
+    Row(
+        "requirements-device",
+        ["layer.build"],
+        r"^error: requirements path /dev/zero " + NOT_A_FILE,
+        lambda c: c.set_layer(requirements="/dev/zero"),
     ),
 ]
 

@@ -35,7 +35,11 @@ def _deploy(
     settings = make_settings(tmp_path, region=region)
     write_layer(settings)
     clients = make_clients(settings, endpoint_url=endpoint)
-    injector = FaultInjector().add(operation, "lost-response").attach(clients.s3, clients.lambda_)
+    injector = (
+        FaultInjector()
+        .add(operation, "lost-response")
+        .attach(clients.s3, clients.uploads, clients.lambda_)
+    )
     lines: list[str] = []
     return dep.deploy(settings, clients, build=False, log=lines.append), injector, lines
 

@@ -141,7 +141,7 @@ def setup(scenario: str, tmp_path: Path, endpoint: str) -> tuple[LayerSettings, 
 
 def faulted_clients(settings: LayerSettings, endpoint: str, injector: FaultInjector) -> Clients:
     clients = make_clients(settings, endpoint_url=endpoint)
-    injector.attach(clients.s3, clients.lambda_)
+    injector.attach(clients.s3, clients.uploads, clients.lambda_)
     return clients
 
 

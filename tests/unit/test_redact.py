@@ -1,0 +1,148 @@
+"""The redaction boundary: every printed form of a secret, and every log record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from layer_tasks import redact
+
+TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE+tok/en=="  # base64 characters, as a session token has
+CORE = "b3JpZ2luX2VjEXAMPLE"  # survives every escaping: if it shows, the secret showed
+
+
+def printed_forms(value: str) -> dict[str, str]:
+    """How a value ends up in text, written out independently of the code under test."""
+    return {
+        "raw": value,
+        "repr": repr(value),
+        "bytes-repr": repr(value.encode()),
+        "json": json.dumps(value),
+        "percent": quote(value, safe=""),
+        "percent-plus": quote_plus(value),
+        "repr-of-repr": repr(repr(value.encode())),
+        "header-error": f"Invalid header value {value.encode()!r}",
+        "dict-repr": repr({"X-Amz-Security-Token": value.encode()}),
+    }
+
+
+@pytest.mark.parametrize("suffix", ["", "\n", "\r\n", " \t"])
+@pytest.mark.parametrize("form", list(printed_forms("x")))
+def test_each_printed_form_of_a_session_token_is_masked(form: str, suffix: str) -> None:
+    env = {"AWS_SESSION_TOKEN": TOKEN + suffix}
+    text = f"before {printed_forms(TOKEN + suffix)[form]} after"
+    out = redact.redact(text, env)
+    assert CORE not in out, out
+    assert out.startswith("before ") and out.endswith(" after")
+    assert redact.MASK in out
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "PIP_INDEX_URL", "UV_EXTRA_INDEX_URL"],
+)
+def test_url_passwords_from_the_environment_are_masked_in_every_form(variable: str) -> None:
+    password = "pa55:w@rd/Secr3tCore"
+    url = f"https://user:{quote(password, safe='')}@index.example/simple"
+    env = {variable: f"https://other.example/simple {url}"}
+    for name, text in {**printed_forms(password), **printed_forms(url)}.items():
+        out = redact.redact(f"got {text}", env)
+        assert "Secr3tCore" not in out, (name, out)
+
+
+def test_secret_shapes_are_masked_whatever_their_value() -> None:
+    header = (
+        "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1\n/s3/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=" + "ab12" * 16
+    )
+    text = (
+        f"Invalid header value {header.encode()!r}; "
+        "https://bucket.s3.amazonaws.com/k?X-Amz-Signature="
+        + "cd34"
+        * 16
+        + "&X-Amz-Security-Token=Zm9vYmFy%2Bbaz; "
+        "{'X-Amz-Security-Token': b'FQoGZXIvYXdzEunseen'}; Authorization: Basic dXNlcjpwYXNzd29yZA==; "
+        "https://__token__:pypi-AgEIcHlwaS5vcmc@upload.example/ https://ghp_tokenonly123@host/x"
+    )
+    out = redact.redact(text, {})
+    for secret in (
+        "ab12ab12",
+        "cd34cd34",
+        "Zm9vYmFy",
+        "FQoGZXIvYXdzEunseen",
+        "dXNlcjpwYXNzd29yZA",
+        "pypi-AgEI",
+        "ghp_tokenonly",
+    ):
+        assert secret not in out, (secret, out)
+    assert "Credential=AKIAEXAMPLE" in out  # an access key ID is an identifier, not a secret
+    assert "https://__token__:***@upload.example/" in out
+
+
+def test_placeholders_and_ordinary_text_are_left_alone() -> None:
+    env = {
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "",
+        "PIP_INDEX_URL": "https://pypi.org/simple",
+    }
+    text = (
+        "testing the layer at https://pypi.org/simple and git+https://github.com/o/r@v1.0; "
+        "Basic authentication and Bearer tokens are words too"
+    )
+    assert redact.redact(text, env) == text
+
+
+def test_registered_credentials_and_index_urls_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact, "_SECRETS", redact._Secrets())
+    redact.add("ResolvedSecretFromProfile0123", None, "short")
+    redact.add_url("https://u:IndexPassw0rd@private.example/simple")
+    out = redact.redact(
+        "ResolvedSecretFromProfile0123 " + quote("IndexPassw0rd") + " 'IndexPassw0rd' short", {}
+    )
+    assert out == "*** *** '***' short"
+
+
+def test_every_log_record_is_redacted_whatever_its_logger_or_handler(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN + "\n")
+    redact.install()
+    redact.install()  # idempotent
+    logger = logging.getLogger("botocore.endpoint.test")
+    logger.propagate = True
+    with caplog.at_level(logging.DEBUG):
+        logger.debug("headers %r", {"X-Amz-Security-Token": (TOKEN + "\n").encode()})
+        try:
+            raise ValueError(f"Invalid header value {(TOKEN + chr(10)).encode()!r}")
+        except ValueError:
+            logger.exception("send failed")
+    assert len(caplog.records) == 2
+    handler = logging.StreamHandler()
+    for record in caplog.records:
+        assert CORE not in handler.format(record)
+    assert "send failed" in caplog.text and "ValueError" in caplog.text
+    assert CORE not in caplog.text
+
+
+def test_the_traceback_of_a_bug_is_redacted() -> None:
+    code = (
+        "import os, layer_tasks.tasks\n"
+        "raise ValueError('header ' + repr(os.environ['AWS_SESSION_TOKEN'].encode()))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "AWS_SESSION_TOKEN": TOKEN + "\n"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "ValueError: header b'***'" in proc.stderr
+    assert CORE not in proc.stderr
