@@ -13,10 +13,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import chalice_config
+from .arn_file import read_arn
 from .arns import is_layer_arn, parse_layer_arn
 from .aws.errors import AwsError
-from .aws.lambda_ import LayerVersion, delete_layer_version
+from .aws.functions import get_function
+from .aws.lambda_ import LayerVersion, delete_layer_version, iter_layer_versions
 from .errors import LayerError
+from .settings import LayerSettings
 
 
 @dataclass(frozen=True)
@@ -91,3 +95,57 @@ def run_cleanup(
         deleted.append(version.version)
         log(f"deleted {what}: it can no longer be rolled back to")
     return deleted
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    plan: CleanupPlan
+    versions: int  # how many were published
+    deleted: tuple[int, ...]
+    dry_run: bool
+    notes: tuple[str, ...] = ()
+
+    def lines(self, keep: int) -> list[str]:
+        out = list(self.notes)
+        out += [
+            f"keeping {self.plan.name} version {v.version}: still referenced"
+            for v in self.plan.referenced
+        ]
+        if not self.plan.delete:
+            out.append(
+                f"nothing to delete: {self.versions} version(s) of {self.plan.name}, keeping {keep}"
+            )
+        elif self.dry_run:
+            out.append(
+                f"dry run: {len(self.plan.delete)} version(s) would be deleted; nothing was changed"
+            )
+        else:
+            out.append(f"deleted {len(self.deleted)} version(s) of {self.plan.name}")
+        return out
+
+
+def cleanup(
+    client: Any,
+    settings: LayerSettings,
+    keep: int,
+    *,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+) -> CleanupResult:
+    """Delete all but the newest ``keep`` versions, keeping every one that a config
+    stage, the ARN file or ``settings.function`` still uses."""
+    notes: list[str] = []
+    referenced: set[str] = set()
+    if settings.chalice_config.exists() or settings.chalice_config.is_symlink():
+        referenced |= chalice_config.all_referenced_arns(settings.chalice_config)
+    else:
+        notes.append(f"note: no Chalice config at {settings.chalice_config}; not checking stages")
+    from_file = read_arn(settings.arn_file)
+    if from_file:
+        referenced.add(from_file)
+    if settings.function:
+        referenced |= {layer.arn for layer in get_function(client, settings.function).layers}
+    versions = list(iter_layer_versions(client, settings.name))
+    plan = plan_cleanup(settings.name, versions, keep, referenced)
+    deleted = run_cleanup(client, plan, dry_run=dry_run, log=log) if plan.delete else []
+    return CleanupResult(plan, len(versions), tuple(deleted), dry_run, tuple(notes))

@@ -24,7 +24,10 @@ from pathlib import Path
 from . import arn_file, chalice_config
 from .archive import code_sha256
 from .aws import deploy_lock, functions, lambda_, permissions, s3
+from .aws.sbom_upload import upload_sbom
 from .aws.session import Clients
+from .compare import deploy_diff
+from .diff import LayerDiff
 from .errors import LayerError
 from .manifest import Manifest
 from .plan import (
@@ -37,9 +40,11 @@ from .plan import (
     PutLifecycle,
     ReleaseLock,
     Share,
+    ShowDiff,
     Step,
     UpdateConfig,
     Upload,
+    UploadSbom,
     UseVersion,
     VerifyCodeSha256,
     WarnBucket,
@@ -48,6 +53,7 @@ from .plan import (
     make_plan,
     unchanged_version,
 )
+from .sbom import sbom_beside
 from .settings import LayerSettings, validate_bucket_name
 
 Log = Callable[[str], None]
@@ -62,6 +68,11 @@ class Outcome:
     arn: str | None  # None after a dry run
     version: int | None
     published: bool
+    manifest: Manifest | None = None
+
+    @property
+    def diff(self) -> LayerDiff | None:
+        return next((s.diff for s in self.plan.steps if isinstance(s, ShowDiff)), None)
 
 
 # --- pre-flight -------------------------------------------------------------------------
@@ -155,13 +166,17 @@ def prepare(
         config_before = tuple(layers)
     if settings.function:
         functions.get_function(clients.lambda_, settings.function)  # exists, readable
+    latest = lambda_.latest_layer_version(clients.lambda_, settings.name)
+    sbom = sbom_beside(settings.zip_path)
     found = replace(
         found,
         region=clients.region,
         plain_http=clients.plain_http,
-        latest=lambda_.latest_layer_version(clients.lambda_, settings.name),
+        latest=latest,
         arn_before=arn_before,
         config_before=config_before,
+        diff=deploy_diff(clients, settings, found.manifest, latest, log=log),
+        sbom=sbom if found.manifest is not None and sbom.is_file() else None,
     )
     unchanged = unchanged_version(found)
     if update_config:
@@ -214,6 +229,20 @@ def run_step(step: Step, run: _Run) -> None:
 @run_step.register
 def _(step: Note, run: _Run) -> None:
     pass  # printed by the plan; nothing to do
+
+
+@run_step.register
+def _(step: ShowDiff, run: _Run) -> None:
+    for line in step.lines():
+        run.log(line)
+
+
+@run_step.register
+def _(step: UploadSbom, run: _Run) -> None:
+    key = upload_sbom(
+        run.clients.s3, step.bucket, step.zip_key, step.path, kms_key_id=step.kms_key_id
+    )
+    run.log(f"sbom: s3://{step.bucket}/{key}")
 
 
 @run_step.register
@@ -352,7 +381,13 @@ def execute(plan: Plan, manifest: Manifest, clients: Clients, *, log: Log = prin
         if run.lock is not None:  # a step failed while the lock was held
             run.lock.release(log)
     assert run.version is not None
-    return Outcome(plan=plan, arn=run.arn, version=run.version.version, published=plan.publishes)
+    return Outcome(
+        plan=plan,
+        arn=run.arn,
+        version=run.version.version,
+        published=plan.publishes,
+        manifest=manifest,
+    )
 
 
 def deploy(
@@ -381,7 +416,7 @@ def deploy(
         log("plan (dry run, nothing changed):")
         for line in plan.lines():
             log(f"  {line}")
-        return Outcome(plan=plan, arn=None, version=None, published=False)
+        return Outcome(plan=plan, arn=None, version=None, published=False, manifest=manifest)
     assert manifest is not None
     for _attempt in range(REPLANS):
         try:

@@ -18,7 +18,9 @@ from typing import Any
 
 from .arns import replace_layer_versions
 from .aws import deploy_lock, lambda_, s3
+from .diff import LayerDiff
 from .manifest import Manifest
+from .sbom import sbom_key
 from .settings import LayerSettings
 
 DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
@@ -42,6 +44,17 @@ class Note(Step):
 
     def lines(self) -> list[str]:
         return [f"{self.label + ':':<10} {self.text}"]
+
+
+@dataclass(frozen=True)
+class ShowDiff(Step):
+    """What this deploy changes against the latest published version (`layer.diff`):
+    printed by the plan and, in a real run, before anything is uploaded."""
+
+    diff: LayerDiff
+
+    def lines(self) -> list[str]:
+        return [f"diff:      {line}" for line in self.diff.lines()]
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,19 @@ class Upload(Step):
 
     def lines(self) -> list[str]:
         return [f"upload:    s3://{self.bucket}/{self.key} (+ manifest beside it)"]
+
+
+@dataclass(frozen=True)
+class UploadSbom(Step):
+    """The CycloneDX SBOM of the build, beside the zip (``<...>/<name>.cdx.json``)."""
+
+    bucket: str
+    zip_key: str
+    path: Path
+    kms_key_id: str
+
+    def lines(self) -> list[str]:
+        return [f"sbom:      s3://{self.bucket}/{sbom_key(self.zip_key)}"]
 
 
 @dataclass(frozen=True)
@@ -239,6 +265,8 @@ class Found:
     arn_before: str | None = None
     config_before: tuple[str, ...] | None = None  # None: the config is not updated
     config_changes: bool = True  # with the known target ARN: would the file change?
+    diff: LayerDiff | None = None  # against the latest version; None: not known
+    sbom: Path | None = None  # the build's SBOM, uploaded beside the zip
     notes: tuple[str, ...] = field(default=())
 
 
@@ -254,6 +282,8 @@ def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> 
     unchanged = unchanged_version(found)
     publish = force or unchanged is None
     steps: list[Step] = [_build_note(found, settings.zip_path)]
+    if found.diff is not None:
+        steps.append(ShowDiff(found.diff))
     lock = None
     if publish:
         lock = AcquireLock(
@@ -269,6 +299,10 @@ def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> 
         steps.append(
             Upload(settings.bucket, found.key or "", settings.zip_path, settings.kms_key_id)
         )
+        if found.sbom is not None:
+            steps.append(
+                UploadSbom(settings.bucket, found.key or "", found.sbom, settings.kms_key_id)
+            )
         steps.append(Publish(_publish_params(settings, found), forced=unchanged is not None))
         if found.manifest is not None:
             steps.append(VerifyCodeSha256(found.manifest.code_sha256))

@@ -30,6 +30,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ..errors import LayerError
@@ -91,6 +92,8 @@ class Holder:
     since: str  # UTC, ISO 8601
     token: str
     refreshed: str = ""
+    # This machine's boot: with the host, it says the holder's pid is one of ours.
+    boot: str = ""
 
     @classmethod
     def here(cls, environ: Mapping[str, str] | None = None) -> Holder:
@@ -101,7 +104,21 @@ class Holder:
             ci_run=_ci_run(os.environ if environ is None else environ),
             since=_iso(_utc_now()),
             token=secrets.token_hex(16),
+            boot=_boot_id(),
         )
+
+    def gone(self) -> bool:
+        """True when the holder ran on this machine, since its last boot, and its
+        process has ended (a deploy that was killed): its lock protects nothing."""
+        if not self.boot or self.boot != _boot_id() or self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # it exists, as another user's process
+            return False
+        return False
 
     def body(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -119,6 +136,7 @@ class Holder:
                 since=str(raw.get("since", "")),
                 token=str(raw["token"]),
                 refreshed=str(raw.get("refreshed", "")),
+                boot=str(raw.get("boot", "")),
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
@@ -139,6 +157,13 @@ class LockState:
     def describe(self) -> str:
         who = self.holder.describe() if self.holder else "an unreadable lock body"
         return f"{who} ({_minutes(self.age)} old)"
+
+
+def _boot_id() -> str:
+    try:  # Linux: a new value at every boot; two machines never share one
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _minutes(age: dt.timedelta) -> str:
@@ -298,13 +323,16 @@ def acquire(
         if current.holder is not None and current.holder.token == holder.token:
             # Our own write: its answer was lost and botocore's retry met our lock (412).
             return held(current.etag)
-        if current.age >= stale_after:
+        dead = current.holder is not None and current.holder.gone()
+        if dead or current.age >= stale_after:
             etag = take_over(s3, bucket, key, holder, current.etag, kms_key_id=kms_key_id)
             if etag is not None:
-                log(
-                    f"warning: deploy lock {where} held by {current.describe()} is older than "
-                    f"{_minutes(stale_after)}: taken over as stale"
+                why = (
+                    "whose process on this machine has ended"
+                    if dead
+                    else f"is older than {_minutes(stale_after)}"
                 )
+                log(f"warning: deploy lock {where} held by {current.describe()} {why}: taken over")
                 return held(etag)
             continue  # another taker won, or it was released: look again
         remaining = deadline - clock()

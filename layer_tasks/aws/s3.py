@@ -547,3 +547,22 @@ def usage(s3: Any, bucket: str, prefix: str, name: str) -> tuple[int, int]:
     except NotFound:
         return 0, 0
     return objects, total
+
+
+def set_layer_lifecycle(
+    s3: Any, bucket: str, region: str, prefix: str, name: str, days: int, *, plain_http: bool
+) -> str:
+    """Merge the layer's rule into an existing bucket's lifecycle; one line saying what
+    changed (`inv layer.lifecycle`). The bucket is checked as a deploy checks it."""
+    if not inspect_bucket(s3, bucket, region, plain_http=plain_http).exists:
+        raise LayerError(
+            f"bucket {bucket} does not exist in {region}: `inv layer.deploy` creates it"
+        )
+    change = ensure_lifecycle(s3, bucket, prefix, name, days)
+    where = f"s3://{bucket}/{layer_prefix(prefix, name)}"
+    if change:
+        return (
+            f"lifecycle: {change}d rule {lifecycle_rule_id(name)}: zips under {where} "
+            f"expire after {days} days"
+        )
+    return f"lifecycle: unchanged ({where} expires after {days} days)"

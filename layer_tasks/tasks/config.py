@@ -6,39 +6,20 @@ Thin wrappers: settings and clients in, library call, print, errors become one l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from invoke import Context
 
-from .. import chalice_config
-from ..arn_file import read_arn
-from ..arns import parse_layer_arn
-from ..aws.functions import apply_function_layers, get_function, get_function_layers
-from ..aws.lambda_ import iter_layer_versions
+from ..aws.functions import get_function, get_function_layers
 from ..aws.session import make_session
-from ..cleanup import check_keep, plan_cleanup, run_cleanup
+from ..cleanup import check_keep
+from ..cleanup import cleanup as run_cleanup_task
 from ..errors import LayerError
 from ..rollback import apply_rollback, check_args, describe, plan_rollback
 from ..settings import LayerSettings
+from ..stage_update import LayersChange, arns_to_use, update_stage
 from ._aws import open_aws
 from ._common import layer_task, settings_from
-
-
-def _print_layers(label: str, layers: Sequence[str]) -> None:
-    print(f"  {label}:" + ("" if layers else " (none)"))
-    for arn in layers:
-        print(f"    {arn}")
-
-
-def _print_change(where: str, before: Sequence[str], after: Sequence[str]) -> None:
-    if list(before) == list(after):
-        print(f"{where}: unchanged")
-        _print_layers("layers", after)
-        return
-    print(f"{where}:")
-    _print_layers("before", before)
-    _print_layers("after", after)
 
 
 def _config_region(settings: LayerSettings) -> str | None:
@@ -69,40 +50,16 @@ def update_config(
     clients = None
     if local or settings.function:
         settings, clients = open_aws(settings, local)
-    arns = list(arn or [])
-    if not arns:
-        from_file = read_arn(settings.arn_file)
-        if from_file is None:
-            raise LayerError(
-                f"no --arn given and the ARN file {settings.arn_file} is missing or empty: "
-                "run `inv layer.deploy` first, or pass --arn"
-            )
-        if parse_layer_arn(from_file).name != settings.name:
-            # Another project's ARN file (or a renamed layer): wiring it in silently
-            # would point this app at someone else's dependencies.
-            raise LayerError(
-                f"the ARN file {settings.arn_file} holds a version of layer "
-                f"{parse_layer_arn(from_file).name}, not {settings.name} (layer.name): deploy "
-                "this layer first, or pass --arn explicitly"
-            )
-        arns = [from_file]
+    arns = arns_to_use(settings, list(arn or []))
     region = clients.region if clients else _config_region(settings)
-    if clients and settings.function:
-        get_function(clients.lambda_, settings.function)  # fail before the config changes
-    before, after = chalice_config.set_stage_layers(
-        settings.chalice_config,
-        settings.stage,
+    for change in update_stage(
+        settings,
         arns,
         region=region,
         create_stage=create_stage,
-        lock_dir=settings.state_dir,
-    )
-    _print_change(f"{settings.chalice_config} stages.{settings.stage}.layers", before, after)
-    if clients and settings.function:
-        f_before, f_after = apply_function_layers(
-            clients.lambda_, settings.function, after, region=region
-        )
-        _print_change(f"function {settings.function} layers", f_before, f_after)
+        lambda_client=clients.lambda_ if clients else None,
+    ):
+        print("\n".join(change.lines()))
 
 
 @layer_task(
@@ -136,7 +93,9 @@ def rollback(
     print("  " + describe("now", None, plan.now))
     print(f"  ARN file {settings.arn_file}: {plan.now.arn}")
     if function_change is not None:
-        _print_change(f"function {settings.function} layers", *function_change)
+        before, after = function_change
+        change = LayersChange(f"function {settings.function} layers", tuple(before), tuple(after))
+        print("\n".join(change.lines()))
 
 
 @layer_task(
@@ -156,30 +115,8 @@ def cleanup(
     keep_n = check_keep(keep)
     settings = settings_from(c, function=function)
     settings, clients = open_aws(settings, local)
-    referenced: set[str] = set()
-    if settings.chalice_config.exists() or settings.chalice_config.is_symlink():
-        referenced |= chalice_config.all_referenced_arns(settings.chalice_config)
-    else:
-        print(f"note: no Chalice config at {settings.chalice_config}; not checking stages")
-    from_file = read_arn(settings.arn_file)
-    if from_file:
-        referenced.add(from_file)
-    if settings.function:
-        referenced |= {
-            layer.arn for layer in get_function(clients.lambda_, settings.function).layers
-        }
-    versions = list(iter_layer_versions(clients.lambda_, settings.name))
-    plan = plan_cleanup(settings.name, versions, keep_n, referenced)
-    for kept in plan.referenced:
-        print(f"keeping {plan.name} version {kept.version}: still referenced")
-    if not plan.delete:
-        print(f"nothing to delete: {len(versions)} version(s) of {plan.name}, keeping {keep_n}")
-        return
-    deleted = run_cleanup(clients.lambda_, plan, dry_run=dry_run)
-    if dry_run:
-        print(f"dry run: {len(plan.delete)} version(s) would be deleted; nothing was changed")
-    else:
-        print(f"deleted {len(deleted)} version(s) of {plan.name}")
+    result = run_cleanup_task(clients.lambda_, settings, keep_n, dry_run=dry_run)
+    print("\n".join(result.lines(keep_n)))
 
 
 def _size(value: int | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
@@ -218,7 +219,9 @@ def test_a_stale_lock_is_taken_over_with_a_warning(endpoint: str) -> None:
         log=lines.append,
     )
     assert len(lines) == 1
-    assert lines[0].startswith("warning:") and "taken over as stale" in lines[0]
+    assert (
+        lines[0].startswith("warning:") and "is older than" in lines[0] and "taken over" in lines[0]
+    )
     assert f"pid {old.holder.pid}" in lines[0]
     body = stored(endpoint)
     assert body is not None and body["token"] == new.holder.token != old.holder.token
@@ -357,3 +360,23 @@ def test_a_wrong_clock_on_this_machine_does_not_make_a_lock_stale(
             machine(endpoint), BUCKET, KEY, wait_seconds=0, stale_after=FRESH, log=print
         )
     assert stored(endpoint)["token"] == held.holder.token  # type: ignore[index]
+
+
+def test_a_lock_whose_process_on_this_machine_ended_is_taken_over_at_once(
+    endpoint: str,
+) -> None:
+    # A deploy killed mid-way (Ctrl-C twice, OOM, a CI job cancelled) leaves its lock:
+    # on the same machine, since the same boot, a holder pid that no longer runs is gone.
+    probe = subprocess.Popen(["true"])
+    probe.wait()
+    dead = dataclasses.replace(deploy_lock.Holder.here(), pid=probe.pid)
+    assert deploy_lock.create(machine(endpoint), BUCKET, KEY, dead) is not None
+    lines: list[str] = []
+    new = deploy_lock.acquire(
+        machine(endpoint), BUCKET, KEY, wait_seconds=0, stale_after=FRESH, log=lines.append
+    )
+    assert len(lines) == 1 and "whose process on this machine has ended" in lines[0]
+    assert stored(endpoint)["token"] == new.holder.token
+    # Another machine's holder (another boot) is never judged by our process table.
+    other = dataclasses.replace(deploy_lock.Holder.here(), pid=probe.pid, boot="another-boot")
+    assert not other.gone()

@@ -23,6 +23,7 @@ from layer_tasks import deploy as dep
 from layer_tasks import plan as p
 from layer_tasks.aws import s3
 from layer_tasks.aws.session import Clients
+from layer_tasks.sbom import sbom_beside, sbom_key
 from layer_tasks.settings import LayerSettings
 
 WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
@@ -34,7 +35,7 @@ class Recorder:
 
     def __init__(self, *clients: Any) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        for client in clients:
+        for client in {id(c): c for c in clients}.values():  # uploads may be the s3 client
             client.meta.events.register("before-parameter-build.*.*", self)
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -79,19 +80,22 @@ def expected_calls(step: p.Step) -> list[tuple[str, dict[str, Any]]]:
             ("PutObject", {"Bucket": step.bucket, "Key": step.key}),
             ("PutObject", {"Bucket": step.bucket, "Key": s3.manifest_key(step.key)}),
         ]
+    if isinstance(step, p.UploadSbom):
+        return [("PutObject", {"Bucket": step.bucket, "Key": sbom_key(step.zip_key)})]
     if isinstance(step, p.Publish):
         return [("PublishLayerVersion", step.params)]
     if isinstance(step, p.Share):
         return [("AddLayerVersionPermission", {"LayerName": step.name, "Principal": SHARE})]
     if isinstance(step, p.WireFunction):
         return [("UpdateFunctionConfiguration", {"FunctionName": step.function})]
-    return []  # Note, VerifyCodeSha256, UseVersion, WriteArnFile, UpdateConfig: no request
+    return []  # Note, ShowDiff, VerifyCodeSha256, UseVersion, WriteArnFile, UpdateConfig
 
 
 def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_files(
     settings: LayerSettings, clients: Clients
 ) -> None:
     write_layer(settings)
+    sbom_beside(settings.zip_path).write_text('{"bomFormat": "CycloneDX"}\n')
     dry: list[str] = []
     dep.deploy(settings, clients, build=False, dry_run=True, log=dry.append, when=WHEN)
     plan, manifest = dep.prepare(settings, clients, build=False, log=lambda _l: None, when=WHEN)
@@ -99,10 +103,12 @@ def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_
     assert dry[1:] == [f"  {line}" for line in plan.lines()]
     kinds = [type(step).__name__ for step in plan.steps if not isinstance(step, p.Note)]
     assert kinds == [
+        "ShowDiff",
         "CreateBucket",
         "AcquireLock",
         "PutLifecycle",
         "Upload",
+        "UploadSbom",
         "Publish",
         "VerifyCodeSha256",
         "Share",
@@ -142,7 +148,7 @@ def test_a_no_change_plan_sends_nothing_and_writes_nothing(
     arn_file, config = settings.arn_file.read_bytes(), settings.chalice_config.read_bytes()
     plan, manifest = dep.prepare(settings, clients, build=False, log=lambda _l: None)
     assert manifest is not None
-    changing = [s for s in plan.steps if not isinstance(s, (p.Note, p.UseVersion))]
+    changing = [s for s in plan.steps if not isinstance(s, (p.Note, p.ShowDiff, p.UseVersion))]
     # Sharing and wiring the function are idempotent and stay in the plan; they change
     # nothing the second time.
     assert [type(s).__name__ for s in changing] == ["Share", "WireFunction"]
