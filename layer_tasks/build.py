@@ -15,12 +15,14 @@ import json
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import __version__
 from .archive import code_sha256, deflate_backend, write_layer_zip
+from .bytecode import DISPLAY_ROOT, BytecodeResult, add_bytecode, interpreter_version, skipped
+from .bytecode import python_sources as all_python_sources
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
 from .fsutil import remove_in_background
@@ -30,7 +32,14 @@ from .progress import byte_progress, spinner
 from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, unpruned_copy
 from .requirements import RequirementSet, read_requirements, require_non_empty
 from .settings import LayerSettings
-from .verify import CheckResult, check_tree, read_records, top_level_modules
+from .verify import (
+    CheckResult,
+    check_tree,
+    find_interpreter,
+    host_runs,
+    read_records,
+    top_level_modules,
+)
 
 Log = Callable[[str], None]
 
@@ -66,8 +75,18 @@ def build_key(settings: LayerSettings, reqs: RequirementSet, index: IndexConfig)
         "deflate": deflate_backend(),
         "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
         "verify": settings.verify,
+        "bytecode": settings.bytecode,
+        # A new patch release of the target Python can marshal code differently.
+        "bytecode_python": _bytecode_python(settings),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _bytecode_python(settings: LayerSettings) -> str:
+    if settings.bytecode == "none":
+        return ""
+    interpreter = find_interpreter(settings.python)
+    return interpreter_version(interpreter) if interpreter else ""
 
 
 def prepare_dist_dir(dist_dir: Path) -> None:
@@ -118,9 +137,15 @@ def _verify(
     rules_for: Callable[[str], list[str]],
     log: Log,
 ) -> CheckResult:
-    pycache = settings.state_dir / "cache" / "pycache"
+    pycache = _pycache_mirror(settings)
     after = check_tree(
-        stage, settings.python, settings.architecture, modules, dist_names, pycache_prefix=pycache
+        stage,
+        settings.python,
+        settings.architecture,
+        modules,
+        dist_names,
+        pycache_prefix=pycache,
+        display_root=DISPLAY_ROOT,
     )
     if not after.ran:
         log(f"verify: skipped, {after.skipped_reason}; the layer's imports were NOT checked")
@@ -140,6 +165,7 @@ def _verify(
         failing_modules,
         failing_dists,
         pycache_prefix=pycache,
+        display_root=DISPLAY_ROOT,
     )
     introduced = {k: v for k, v in after.failures.items() if k not in before.failures}
     already = {k: v for k, v in after.failures.items() if k in before.failures}
@@ -160,6 +186,107 @@ def _verify(
             f"{', '.join(rules)}. Turn the rule off or add a keep pattern"
         )
     return after
+
+
+def _pycache_mirror(settings: LayerSettings) -> Path:
+    return settings.state_dir / "cache" / "pycache"
+
+
+def _add_bytecode(
+    settings: LayerSettings, stage: Path, check: CheckResult, log: Log
+) -> BytecodeResult:
+    """The pycs of ``layer.bytecode`` into the tree, or the reason there are none."""
+    mode = settings.bytecode
+    if mode == "none":
+        return skipped(mode, "")
+    interpreter = find_interpreter(settings.python)
+    if interpreter is None:
+        reason = f"no python{settings.python} on this host to compile it"
+        log(f"bytecode: skipped, {reason}; the layer ships no bytecode")
+        return skipped(mode, reason)
+    shipped = mode
+    if mode == "all":
+        sources = all_python_sources(stage)
+    elif check.ran:
+        sources = list(check.loaded)
+    elif not settings.verify:
+        reason = "layer.verify is false, and `imported` is what the import check loads"
+        log(f"bytecode: skipped, {reason}; the layer ships no bytecode")
+        return skipped(mode, reason)
+    else:
+        # Another CPU: nothing can be imported here, but bytecode does not depend on
+        # the CPU, and compiling everything is the one set known without importing.
+        log(
+            f"bytecode: the import check did not run ({check.skipped_reason}): compiling every module"
+        )
+        sources, shipped = all_python_sources(stage), "all"
+    done = _timed(log, "bytecode")
+    result = add_bytecode(
+        stage,
+        interpreter,
+        sources,
+        _pycache_mirror(settings),
+        mode=shipped,
+        requested=mode,
+        workers=settings.effective_workers,
+    )
+    failed = f", {len(result.failed)} source(s) do not compile" if result.failed else ""
+    done(
+        f"{shipped}: {len(result.files):,} checked-hash .pyc, {result.bytes:,} bytes, "
+        f"{result.compiled:,} compiled now (the rest by the import check or an earlier "
+        f"build){failed}, python {result.python}"
+    )
+    return result
+
+
+def _prove(
+    settings: LayerSettings, stage: Path, modules: list[str], bytecode: BytecodeResult, log: Log
+) -> bool:
+    """Import everything again from the final tree, writing nothing: no source of the
+    compiled set may be compiled at import (a stale, misplaced or unreadable pyc)."""
+    if not (bytecode.files and settings.verify and host_runs(settings.architecture)):
+        return False
+    done = _timed(log, "bytecode proof")
+    proof = check_tree(
+        stage, settings.python, settings.architecture, modules, [],
+        expect_bytecode=frozenset(bytecode.sources),
+    )  # fmt: skip
+    if proof.from_source:
+        shown = ", ".join(proof.from_source[:3])
+        more = f" (and {len(proof.from_source) - 3} more)" if len(proof.from_source) > 3 else ""
+        raise LayerError(
+            f"bytecode: {len(proof.from_source)} module(s) of the compiled set were compiled "
+            f"from source at import, their .pyc was not used: {shown}{more}; remove "
+            f"{_pycache_mirror(settings)} and run `inv layer.build --force`"
+        )
+    compiled = set(bytecode.sources)
+    from_pyc = sum(rel in compiled for rel in proof.loaded)
+    done(f"{from_pyc:,} modules imported from the layer's .pyc, none compiled at import")
+    return True
+
+
+def _check_and_compile(
+    settings: LayerSettings,
+    unpruned: Callable[[], Path],
+    stage: Path,
+    modules: list[str],
+    dist_names: list[str],
+    rules_for: Callable[[str], list[str]],
+    log: Log,
+    added: Future[list[str]],
+) -> tuple[CheckResult, BytecodeResult, bool]:
+    """Verify, add the bytecode (handed to the zip through ``added``), then prove it."""
+    try:
+        if settings.verify:
+            check = _verify(settings, unpruned, stage, modules, dist_names, rules_for, log)
+        else:
+            check = CheckResult(ran=False, skipped_reason="layer.verify is false")
+        bytecode = _add_bytecode(settings, stage, check, log)
+    except BaseException as exc:
+        added.set_exception(exc)
+        raise
+    added.set_result(list(bytecode.files))
+    return check, bytecode, _prove(settings, stage, modules, bytecode, log)
 
 
 def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = print) -> BuildResult:
@@ -238,15 +365,16 @@ def _build(
     )
 
     # Verify (a subprocess, mostly one core) while the zip is written (the other cores):
-    # the zip goes to a partial file and only becomes <name>.zip once verify passed.
+    # the zip goes to a partial file and only becomes <name>.zip once verify passed. The
+    # bytecode the check leaves is zipped last; the proof runs beside that.
     partial = settings.dist_dir / f".{settings.name}.zip.partial"
+    added: Future[list[str]] = Future()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        verifying = None
-        if settings.verify:
-            done_verify = _timed(log, "verify")
-            verifying = pool.submit(
-                _verify, settings, unpruned, stage, modules, dist_names, plan.rule_for, log
-            )
+        done_verify = _timed(log, "verify")
+        verifying = pool.submit(
+            _check_and_compile,
+            settings, unpruned, stage, modules, dist_names, plan.rule_for, log, added,
+        )  # fmt: skip
         try:
             done = _timed(log, "zip")
             with byte_progress("zip", unzipped) as advance:
@@ -256,17 +384,13 @@ def _build(
                     level=settings.compression_level,
                     workers=settings.effective_workers,
                     progress=advance,
-                    nice=10 if verifying else 0,
+                    nice=10 if settings.verify or settings.bytecode != "none" else 0,
+                    then=added.result,
                 )
             done(f"{archive.entries:,} files, {archive.zip_bytes:,} bytes")
-            check = (
-                verifying.result()
-                if verifying
-                else CheckResult(ran=False, skipped_reason="layer.verify is false")
-            )
+            check, bytecode, proven = verifying.result()
         except BaseException:
-            if verifying:
-                verifying.cancel()
+            verifying.cancel()
             partial.unlink(missing_ok=True)
             raise
     if check.ran:
@@ -301,6 +425,7 @@ def _build(
             "warnings": sorted(check.failures),
             "skipped_reason": check.skipped_reason,
         },
+        bytecode={**bytecode.for_manifest(), "proven": proven},
     )
     manifest.write(settings.manifest_path)
     return BuildResult(settings.zip_path, settings.manifest_path, manifest, reused=False)

@@ -46,6 +46,9 @@ class Manifest:
     installer: str = ""
     compression_level: int = 9
     verify: dict[str, Any] = field(default_factory=dict)
+    # mode, requested, python (the compiler's version), files, bytes, proven,
+    # skipped_reason; empty in manifests written before the layer carried bytecode.
+    bytecode: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runtime(self) -> str:

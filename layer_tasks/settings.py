@@ -29,6 +29,7 @@ PYTHON_GLIBC: dict[str, tuple[int, int]] = {
 }
 ARCHITECTURES = ("x86_64", "arm64")
 INSTALLERS = ("uv", "pip")
+BYTECODE_MODES = ("imported", "all", "none")
 
 # Lambda limits (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 UNZIPPED_LIMIT_BYTES = 262_144_000  # function + all layers, unzipped ("250 MB")
@@ -78,6 +79,8 @@ DEFAULTS: dict[str, Any] = {
     # Zip worker processes; 0 means one per available core.
     "workers": 0,
     "verify": True,
+    # Checked-hash .pyc in the layer: imported (what the import check loads), all, none.
+    "bytecode": "imported",
     "prune": dict(DEFAULT_PRUNE),
     # name -> {"patterns": [...], "keep": [...]}; globs relative to the layer's python/ dir.
     "prune_custom": {},
@@ -291,6 +294,7 @@ class LayerSettings:
     retry_mode: str
     max_attempts: int
     base_dir: Path = field(default_factory=Path.cwd)
+    bytecode: str = "imported"
 
     @property
     def runtime(self) -> str:
@@ -376,6 +380,12 @@ class LayerSettings:
         stage = _str("stage", merged["stage"])
         if not stage:
             raise LayerError("layer.stage must not be empty")
+        bytecode = _str("bytecode", merged["bytecode"]).strip().lower()
+        if bytecode not in BYTECODE_MODES:
+            raise LayerError(
+                f"layer.bytecode {merged['bytecode']!r} is not a bytecode mode; use "
+                f"{', '.join(BYTECODE_MODES)}"
+            )
         license_info = _str("license_info", merged["license_info"])
         if len(license_info) > 512:
             raise LayerError("layer.license_info must be at most 512 characters")
@@ -409,4 +419,5 @@ class LayerSettings:
             retry_mode=retry_mode,
             max_attempts=_int("max_attempts", merged["max_attempts"], 1),
             base_dir=base,
+            bytecode=bytecode,
         )
