@@ -224,6 +224,7 @@ def _add_bytecode(
     result = add_bytecode(
         stage,
         interpreter,
+        settings.python,
         sources,
         _pycache_mirror(settings),
         mode=shipped,

@@ -8,83 +8,35 @@ for the modules of ``layer.bytecode``:
 - ``all``: every ``.py`` file;
 - ``none``: nothing.
 
-Each pyc is what ``py_compile`` writes with ``CHECKED_HASH`` (PEP 552): valid as long as
+Each is a ``CHECKED_HASH`` pyc (PEP 552), as ``py_compile`` writes it: valid as long as
 the source's bytes are, whatever the zip's fixed timestamps say. It is compiled by the
 target version's interpreter (bytecode depends on the version, not the CPU) with a fixed
-``PYTHONHASHSEED`` and under the path Lambda will see (``/opt/python/...``), so the bytes
-do not depend on the build folder or the run: that path is baked into every code
-object's ``co_filename``. The sources stay, for tracebacks.
+``PYTHONHASHSEED``, each file in a process of its own state (see `pycompile`), and under
+the path Lambda will see (``/opt/python/...``, baked into ``co_filename``), so the bytes
+depend on neither the build folder nor the run. The sources stay, for tracebacks.
 
-The import check compiles the imported set anyway; it writes those pycs to its mirror
-outside the layer (``verify.check_tree`` with a ``display_root``), and this module only
-validates them by hash and links them into the tree. Whatever else is needed (``all``,
-or a mirror pyc gone stale) is compiled here, in the same mirror, so a rebuild compiles
-only what changed. A pyc already in the tree (a wheel's, when the prune rules keep them)
-is never replaced.
+The import check compiles the imported set anyway: it has `pycompile` write those pycs
+into its mirror outside the layer and imports them from there, and this module only
+checks them by hash and links them into the tree. Whatever else is needed (``all``) is
+compiled into the same mirror, so a rebuild compiles only what changed.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
+import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import LayerError
+from .pycompile import compile_many
 
 MODES = ("imported", "all", "none")
 # Lambda puts the layer's python/ folder here; tracebacks name files under it.
 DISPLAY_ROOT = "/opt/python/"
-
-# Runs in the target interpreter: for each source, a valid mirror pyc is reused (same
-# magic, checked-hash flags, same source hash), else py_compile writes it; then it is
-# linked (or copied) into the tree's __pycache__.
-_COMPILE_SCRIPT = r"""
-import sys
-sys.path[:] = [p for p in sys.path if p]  # never the cwd: the stdlib must be the stdlib
-import importlib.util, json, os, py_compile, shutil
-job = json.loads(sys.stdin.read())
-tree, prefix, display = job["tree"], job["prefix"], job["display"]
-added, compiled, failed, present = [], 0, [], []
-for rel in job["items"]:
-    source = os.path.join(tree, rel)
-    dest = importlib.util.cache_from_source(source)
-    if os.path.lexists(dest):
-        present.append(rel)
-        continue
-    mirror = os.path.join(prefix, os.path.dirname(source).lstrip(os.sep), os.path.basename(dest))
-    with open(source, "rb") as fh:
-        data = fh.read()
-    wanted = importlib.util.MAGIC_NUMBER + b"\x03\x00\x00\x00" + importlib.util.source_hash(data)
-    try:
-        with open(mirror, "rb") as fh:
-            valid = fh.read(16) == wanted
-    except OSError:
-        valid = False
-    if not valid:
-        try:
-            py_compile.compile(
-                source, cfile=mirror, dfile=display + rel, doraise=True,
-                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
-            )
-        except (py_compile.PyCompileError, ValueError, OSError) as exc:
-            failed.append(rel)  # not Python this version can compile (a template, py2)
-            continue
-        compiled += 1
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    try:
-        os.link(mirror, dest)
-    except OSError:
-        shutil.copyfile(mirror, dest)
-    added.append([os.path.relpath(dest, tree), os.path.getsize(dest)])
-sys.stdout.write("\n@@RESULT@@" + json.dumps(
-    {"added": added, "compiled": compiled, "failed": failed, "present": present}
-))
-"""
 
 
 @dataclass(frozen=True)
@@ -142,65 +94,70 @@ def python_sources(tree: Path) -> list[str]:
     return sorted(found)
 
 
-def _run_chunk(interpreter: str, job: dict[str, Any], timeout: float) -> dict[str, Any]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "LANG": "C.UTF-8",
-        "HOME": os.environ.get("HOME", "/"),
-        "PYTHONHASHSEED": "0",  # set and frozenset constants: their order follows the hash
-    }
-    try:
-        proc = subprocess.run(
-            [interpreter, "-s", "-S", "-B", "-c", _COMPILE_SCRIPT],
-            input=json.dumps(job), capture_output=True, text=True, env=env, cwd=job["prefix"],
-            timeout=timeout, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise LayerError(f"bytecode: compiling timed out after {timeout:.0f} s") from None
-    marker = proc.stdout.rfind("@@RESULT@@")
-    if marker == -1:
-        detail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        raise LayerError(f"bytecode: the compile process failed: {detail[:300]}")
-    result: dict[str, Any] = json.loads(proc.stdout[marker + len("@@RESULT@@") :])
-    return result
+def mirror_path(mirror: Path, source: str, tag: str) -> str:
+    """Where the import check keeps ``source``'s pyc: its folders mirrored under ``mirror``."""
+    folder, name = os.path.split(source)
+    return os.path.join(mirror, folder.lstrip(os.sep), f"{name[:-3]}.{tag}.pyc")
 
 
 def add_bytecode(
     tree: Path,
     interpreter: str,
+    python: str,
     sources: list[str],
     mirror: Path,
     *,
     mode: str,
     requested: str,
     workers: int = 1,
-    timeout: float = 900,
 ) -> BytecodeResult:
-    """Put checked-hash pycs for ``sources`` (tree-relative) into ``tree``'s ``__pycache__``."""
-    mirror.mkdir(parents=True, exist_ok=True)
+    """Put checked-hash pycs for ``sources`` (tree-relative) into ``tree``'s ``__pycache__``.
+
+    Each comes from ``mirror`` when the import check (or an earlier build) left a valid
+    one there, else it is compiled into the mirror first; then it is hard-linked into
+    the tree (copied across file systems). A pyc already in the tree is left alone.
+    """
+    tag = "cpython-" + python.replace(".", "")
     tree_abs = os.path.abspath(tree)
-    # Chunks by position, so each worker gets a similar share of every package.
-    count = max(1, min(workers, len(sources) // 200 or 1))
-    jobs = [
-        {
-            "tree": tree_abs,
-            "prefix": os.path.abspath(mirror),
-            "display": DISPLAY_ROOT,
-            "items": sources[i::count],
-        }
-        for i in range(count)
-    ]
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        parts = list(pool.map(lambda job: _run_chunk(interpreter, job, timeout), jobs))
-    added = sorted((rel, size) for part in parts for rel, size in part["added"])
-    skipped_sources = {rel for part in parts for rel in part["failed"] + part["present"]}
+    todo: list[tuple[str, str, str]] = []  # (source, display name, mirror pyc)
+    for rel in sources:
+        source = os.path.join(tree_abs, rel)
+        folder, name = os.path.split(rel)
+        if os.path.lexists(os.path.join(tree_abs, folder, "__pycache__", f"{name[:-3]}.{tag}.pyc")):
+            continue  # a wheel's own, kept by the prune rules: never replaced
+        todo.append((source, DISPLAY_ROOT + rel, mirror_path(mirror, source, tag)))
+    statuses = compile_many(interpreter, todo, workers=workers)
+    errors = [src for (src, _, _), status in zip(todo, statuses, strict=True) if status == "error"]
+    if errors:
+        raise LayerError(
+            f"bytecode: could not compile {len(errors)} file(s) with {interpreter}, e.g. "
+            f"{errors[0]}; check free space in {mirror}, or set layer.bytecode: none"
+        )
+    added: list[tuple[str, int]] = []
+    shipped, failed = [], []
+    for (source, _shown, pyc), status in zip(todo, statuses, strict=True):
+        rel = os.path.relpath(source, tree_abs).replace(os.sep, "/")
+        if status not in ("cached", "compiled"):
+            failed.append(rel)
+            continue
+        folder, name = os.path.split(rel)
+        dest_rel = f"{folder}/__pycache__/{name[:-3]}.{tag}.pyc".lstrip("/")
+        dest = os.path.join(tree_abs, dest_rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        try:
+            os.link(pyc, dest)
+        except OSError:
+            shutil.copyfile(pyc, dest)
+        added.append((dest_rel, os.path.getsize(dest)))
+        shipped.append(rel)
+    order = sorted(range(len(added)), key=lambda i: added[i][0])
     return BytecodeResult(
         mode=mode,
         requested=requested,
         python=interpreter_version(interpreter),
-        files=tuple(rel for rel, _ in added),
-        sources=tuple(s for s in sources if s not in skipped_sources),
+        files=tuple(added[i][0] for i in order),
+        sources=tuple(shipped),
         bytes=sum(size for _, size in added),
-        compiled=sum(part["compiled"] for part in parts),
-        failed=tuple(sorted(rel for part in parts for rel in part["failed"])),
+        compiled=statuses.count("compiled"),
+        failed=tuple(sorted(failed)),
     )

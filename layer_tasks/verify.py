@@ -22,6 +22,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .pycompile import SERVER
+
 _CHECK_SCRIPT = r"""
 import importlib, importlib.metadata, json, os, sys
 tree, modules, dists = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
@@ -33,9 +35,26 @@ expect = frozenset(opts.get("expect", ()))  # tree-relative sources that must lo
 sys.path[:] = [p for p in sys.path if p]  # no '' (the cwd): only the tree and the stdlib
 external = sys.modules.get("_frozen_importlib_external")
 from_source = []
+server = []  # the pyc server (see pycompile), started at the first module to compile
 if external is not None and hasattr(external, "SourceLoader"):
-    import _imp
+    import _imp, marshal
     plain_to_code = external.SourceLoader.source_to_code
+
+    def compiled_by_server(path, display_name, cached):
+        if not server:
+            import subprocess
+            env = dict(os.environ, PYTHONHASHSEED="0")
+            server.append(subprocess.Popen(
+                [sys.executable, "-s", "-S", "-B", "-c", sys.argv[5], "1"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd="/",
+            ))
+        proc = server[0]
+        proc.stdin.write("0\t" + path + "\t" + display_name + "\t" + cached + "\n")
+        proc.stdin.flush()
+        if proc.stdout.readline().rstrip("\n").split("\t")[-1] not in ("compiled", "cached"):
+            return None
+        with open(cached, "rb") as fh:
+            return marshal.loads(memoryview(fh.read())[16:])
 
     def source_to_code(self, data, path, *, _optimize=-1):
         if not path.startswith(inside):
@@ -43,22 +62,14 @@ if external is not None and hasattr(external, "SourceLoader"):
         rel = path[len(inside):]
         if rel in expect:
             from_source.append(rel)
-        if not prefix:
+        if not prefix or _optimize != -1:
             return plain_to_code(self, data, path, _optimize=_optimize)
-        # The learning run: the module had to be compiled to be imported, so this is the
-        # layer's bytecode too: compiled under the path Lambda will show in tracebacks,
-        # written as a checked-hash pyc (what py_compile writes for the same source),
-        # marshalled before anything else holds the code object.
-        code = plain_to_code(self, data, display + rel, _optimize=_optimize)
-        pyc = external._code_to_hash_pyc(
-            code, _imp.source_hash(external._RAW_MAGIC_NUMBER, data), True
-        )
-        try:
-            cached = external.cache_from_source(path)
-            os.makedirs(os.path.dirname(cached), exist_ok=True)
-            external._write_atomic(cached, pyc, 0o644)
-        except (OSError, NotImplementedError):
-            pass
+        # The learning run: the module must be compiled to be imported, and that is the
+        # layer's bytecode too; the server compiles it (the bytes then depend on the
+        # source only) into the mirror, and the check loads what it wrote.
+        code = compiled_by_server(path, display + rel, external.cache_from_source(path))
+        if code is None:  # not Python this version compiles: let compile() say why
+            return plain_to_code(self, data, path, _optimize=_optimize)
         _imp._fix_co_filename(code, path)
         return code
 
@@ -102,6 +113,9 @@ for module in list(sys.modules.values()):
         if getattr(spec, "cached", None):
             loaded.add(origin[len(inside):])
 result = {"failures": failures, "loaded": sorted(loaded), "from_source": sorted(set(from_source))}
+for proc in server:
+    proc.stdin.close()
+    proc.wait()
 sys.stdout.write("\n@@RESULT@@" + json.dumps(result))
 """
 
@@ -248,15 +262,15 @@ def _bytecode_args(pycache_prefix: Path | None) -> tuple[list[str], dict[str, st
 
     With a prefix, the layer's bytecode goes to a mirror tree outside the layer and is
     reused by the next check: compiling the sources is most of an import check's time
-    (google's generated protobuf modules alone take seconds). The check script writes
-    it there itself, as checked-hash pycs that can be shipped (see `bytecode`), so the
-    hash seed is fixed; ``-I`` would ignore PYTHONHASHSEED, hence ``-s`` and a clean
-    environment instead. Without one, ``-I -B`` and nothing is written anywhere.
-    Returns the interpreter's flags, extra environment and the script's prefix argument.
+    (google's generated protobuf modules alone take seconds). What the check has to
+    compile is compiled by `pycompile.SERVER` into the mirror as checked-hash pycs the
+    layer can ship (see `bytecode`), and loaded from there; the interpreter itself
+    writes nothing (``-B``). Returns the interpreter's flags, extra environment and the
+    script's prefix argument.
     """
     if pycache_prefix is None:
         return ["-I", "-B"], {}, ""
-    return ["-s", "-B"], {"PYTHONHASHSEED": "0"}, os.path.abspath(pycache_prefix)
+    return ["-I", "-B"], {}, os.path.abspath(pycache_prefix)
 
 
 def check_tree(
@@ -299,6 +313,7 @@ def check_tree(
             [
                 interpreter, "-S", *flags, "-c", _CHECK_SCRIPT,
                 os.path.abspath(tree), json.dumps(modules), json.dumps(distributions), prefix_arg,
+                SERVER,
             ],
             input=json.dumps(options),  # stdin: the expected set can exceed one argv string
             capture_output=True,
