@@ -21,7 +21,14 @@ from pathlib import Path
 
 from . import __version__
 from .archive import code_sha256, deflate_backend, write_layer_zip
-from .bytecode import DISPLAY_ROOT, BytecodeResult, add_bytecode, interpreter_version, skipped
+from .bytecode import (
+    DISPLAY_ROOT,
+    BytecodeResult,
+    add_bytecode,
+    interpreter_version,
+    prove_bytecode,
+    skipped,
+)
 from .bytecode import python_sources as all_python_sources
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
@@ -243,25 +250,15 @@ def _add_bytecode(
 def _prove(
     settings: LayerSettings, stage: Path, modules: list[str], bytecode: BytecodeResult, log: Log
 ) -> bool:
-    """Import everything again from the final tree, writing nothing: no source of the
-    compiled set may be compiled at import (a stale, misplaced or unreadable pyc)."""
     if not (bytecode.files and settings.verify and host_runs(settings.architecture)):
         return False
     done = _timed(log, "bytecode proof")
-    proof = check_tree(
-        stage, settings.python, settings.architecture, modules, [],
-        expect_bytecode=frozenset(bytecode.sources),
-    )  # fmt: skip
-    if proof.from_source:
-        shown = ", ".join(proof.from_source[:3])
-        more = f" (and {len(proof.from_source) - 3} more)" if len(proof.from_source) > 3 else ""
+    try:
+        from_pyc = prove_bytecode(stage, settings.python, settings.architecture, modules, bytecode)
+    except LayerError as exc:
         raise LayerError(
-            f"bytecode: {len(proof.from_source)} module(s) of the compiled set were compiled "
-            f"from source at import, their .pyc was not used: {shown}{more}; remove "
-            f"{_pycache_mirror(settings)} and run `inv layer.build --force`"
-        )
-    compiled = set(bytecode.sources)
-    from_pyc = sum(rel in compiled for rel in proof.loaded)
+            f"{exc}; remove {_pycache_mirror(settings)} and run `inv layer.build --force`"
+        ) from None
     done(f"{from_pyc:,} modules imported from the layer's .pyc, none compiled at import")
     return True
 

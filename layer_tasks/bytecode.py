@@ -33,6 +33,7 @@ from typing import Any
 
 from .errors import LayerError
 from .pycompile import compile_many
+from .verify import check_tree
 
 MODES = ("imported", "all", "none")
 # Lambda puts the layer's python/ folder here; tracebacks name files under it.
@@ -161,3 +162,23 @@ def add_bytecode(
         compiled=statuses.count("compiled"),
         failed=tuple(sorted(failed)),
     )
+
+
+def prove_bytecode(
+    tree: Path, python: str, architecture: str, modules: list[str], result: BytecodeResult
+) -> int:
+    """Import ``modules`` from the final tree, writing nothing, as the Powertools layer's
+    bytecode monitor does: no source of the compiled set may be compiled at import (a
+    stale, misplaced or unreadable pyc). Returns how many were imported from their pyc."""
+    proof = check_tree(
+        tree, python, architecture, modules, [], expect_bytecode=frozenset(result.sources)
+    )
+    if proof.from_source:
+        shown = ", ".join(proof.from_source[:3])
+        more = f" (and {len(proof.from_source) - 3} more)" if len(proof.from_source) > 3 else ""
+        raise LayerError(
+            f"bytecode: {len(proof.from_source)} module(s) of the compiled set were compiled "
+            f"from source at import, their .pyc was not used: {shown}{more}"
+        )
+    compiled = set(result.sources)
+    return sum(rel in compiled for rel in proof.loaded)
