@@ -27,7 +27,7 @@ import functools
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ from .errors import LayerError
 from .pycompile import compile_many
 from .verify import check_tree
 
-MODES = ("imported", "all", "none")
 # Lambda puts the layer's python/ folder here; tracebacks name files under it.
 DISPLAY_ROOT = "/opt/python/"
 
@@ -53,7 +52,6 @@ class BytecodeResult:
     compiled: int = 0  # compiled by this step (the rest came from the check or the cache)
     failed: tuple[str, ...] = ()  # sources that do not compile: shipped without bytecode
     skipped_reason: str = ""
-    notes: tuple[str, ...] = field(default=())
 
     def for_manifest(self) -> dict[str, Any]:
         return {
