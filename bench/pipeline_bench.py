@@ -10,7 +10,8 @@ Side by side, on the same requirements file and the same cache state, each repea
   (a) the seed's pipeline, exactly: ``pip install -r REQ -t python/``, ``find ... -delete``
       for tests, __pycache__, *.pyc, *.dist-info, *.md and docs, ``zip -9 -r``; each step
       timed on its own too, so the zip step can be compared alone;
-  (b) ``inv layer.build --force``;
+  (b) ``inv layer.build --force``; (b') the same with ``verify: false``, (b'') with
+      ``bytecode: none``;
   (c) ``inv layer.build`` with nothing changed;
   (d) ``inv layer.deploy --local`` with nothing changed (the layer already published);
   (e) the seed-style upload and publish of the same zip to the same sandbox
@@ -215,6 +216,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         Step("seed: pip install"), Step("seed: find -delete"), Step("seed: zip -9 -r"), Step("(a) seed pipeline"),
     )  # fmt: skip
     build_noverify = Step("(b') same, verify: false (the seed verifies nothing)")
+    build_nobytecode = Step("(b'') same, bytecode: none (verify on)")
     build_force, build_same = (
         Step("(b) inv layer.build --force"),
         Step("(c) inv layer.build, no change"),
@@ -258,6 +260,9 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         forget_own_cache(project, args.cache)
         run([*inv, "layer.build", "--force"], project, build_noverify, noverify_env)
         forget_own_cache(project, args.cache)
+        nobytecode_env = {**cache_env(i + 3000), "INVOKE_LAYER_BYTECODE": "none"}
+        run([*inv, "layer.build", "--force"], project, build_nobytecode, nobytecode_env)
+        forget_own_cache(project, args.cache)
         run([*inv, "layer.build", "--force"], project, build_force, env)
         run([*inv, "layer.build"], project, build_same, env)
         # (d) no-change deploy against the sandbox, (e) seed-style upload + publish there.
@@ -298,6 +303,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
                 writer_zip,
                 build_force,
                 build_noverify,
+                build_nobytecode,
                 build_same,
                 deploy_same,
                 seed_publish,
@@ -314,6 +320,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         "ratios": {
             "build_vs_seed": round(seed_total.median / build_force.median, 2),
             "build_without_verify_vs_seed": round(seed_total.median / build_noverify.median, 2),
+            "build_without_bytecode_vs_seed": round(seed_total.median / build_nobytecode.median, 2),
             "no_change_build_vs_seed": round(seed_total.median / build_same.median, 1),
             **(
                 {"build_vs_chalice_automatic_layer": round(chalice.median / build_force.median, 2)}
