@@ -152,7 +152,7 @@ def _verify(
         modules,
         dist_names,
         pycache_prefix=pycache,
-        display_root=DISPLAY_ROOT,
+        display_root=DISPLAY_ROOT if settings.bytecode != "none" else "",
     )
     if not after.ran:
         log(f"verify: skipped, {after.skipped_reason}; the layer's imports were NOT checked")
@@ -172,7 +172,7 @@ def _verify(
         failing_modules,
         failing_dists,
         pycache_prefix=pycache,
-        display_root=DISPLAY_ROOT,
+        display_root=DISPLAY_ROOT if settings.bytecode != "none" else "",
     )
     introduced = {k: v for k, v in after.failures.items() if k not in before.failures}
     already = {k: v for k, v in after.failures.items() if k in before.failures}

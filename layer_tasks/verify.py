@@ -30,7 +30,7 @@ tree, modules, dists = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv
 prefix = sys.argv[4]
 opts = json.loads(sys.stdin.read() or "{}")
 inside = os.path.join(tree, "")
-display = opts.get("display") or inside  # the tree as Lambda will see it: /opt/python/
+display = opts.get("display", "")  # the tree as Lambda will see it: /opt/python/
 expect = frozenset(opts.get("expect", ()))  # tree-relative sources that must load from .pyc
 sys.path[:] = [p for p in sys.path if p]  # no '' (the cwd): only the tree and the stdlib
 external = sys.modules.get("_frozen_importlib_external")
@@ -62,7 +62,7 @@ if external is not None and hasattr(external, "SourceLoader"):
         rel = path[len(inside):]
         if rel in expect:
             from_source.append(rel)
-        if not prefix or _optimize != -1:
+        if not (prefix and display) or _optimize != -1:
             return plain_to_code(self, data, path, _optimize=_optimize)
         # The learning run: the module must be compiled to be imported, and that is the
         # layer's bytecode too; the server compiles it (the bytes then depend on the
@@ -257,20 +257,25 @@ def host_runs(architecture: str) -> bool:
     ].__contains__(machine) and platform.system() == "Linux"
 
 
-def _bytecode_args(pycache_prefix: Path | None) -> tuple[list[str], dict[str, str], str]:
+def _bytecode_args(
+    pycache_prefix: Path | None, display_root: str
+) -> tuple[list[str], dict[str, str], str]:
     """Importing must never write ``__pycache__`` into the layer being checked.
 
     With a prefix, the layer's bytecode goes to a mirror tree outside the layer and is
     reused by the next check: compiling the sources is most of an import check's time
-    (google's generated protobuf modules alone take seconds). What the check has to
-    compile is compiled by `pycompile.SERVER` into the mirror as checked-hash pycs the
-    layer can ship (see `bytecode`), and loaded from there; the interpreter itself
-    writes nothing (``-B``). Returns the interpreter's flags, extra environment and the
-    script's prefix argument.
+    (google's generated protobuf modules alone take seconds). With a ``display_root``,
+    what the check has to compile is compiled by `pycompile.SERVER` into the mirror as
+    checked-hash pycs the layer can ship (see `bytecode`), and loaded from there, and
+    the interpreter itself writes nothing (``-B``); without one, the interpreter
+    compiles in-process and writes its own pycs there (about half the time cold: no
+    process per file, but bytes that depend on what was compiled before). Returns the
+    interpreter's flags, extra environment and the script's prefix argument.
     """
     if pycache_prefix is None:
         return ["-I", "-B"], {}, ""
-    return ["-I", "-B"], {}, os.path.abspath(pycache_prefix)
+    flags = ["-I", "-B"] if display_root else ["-I"]
+    return flags, {}, os.path.abspath(pycache_prefix)
 
 
 def check_tree(
@@ -287,9 +292,9 @@ def check_tree(
 ) -> CheckResult:
     """Import ``modules`` and read ``distributions``' versions from ``tree`` in the target Python.
 
-    With ``pycache_prefix``, every module of the tree the check compiles is written to
-    the prefix as a checked-hash pyc, compiled under ``display_root`` (e.g.
-    ``/opt/python/``; default: the tree's own path). Every path in ``expect_bytecode`` that is compiled from
+    With ``pycache_prefix``, compiled modules are cached there; with ``display_root``
+    (e.g. ``/opt/python/``) too, each is compiled under that root as a checked-hash pyc
+    whose bytes depend on the source only (see `pycompile`), for the layer to ship. Every path in ``expect_bytecode`` that is compiled from
     source at import is reported in ``from_source``.
     """
     if not host_runs(architecture):
@@ -300,7 +305,7 @@ def check_tree(
     interpreter = find_interpreter(python)
     if not interpreter:
         return CheckResult(ran=False, skipped_reason=f"no python{python} on this host")
-    flags, extra_env, prefix_arg = _bytecode_args(pycache_prefix)
+    flags, extra_env, prefix_arg = _bytecode_args(pycache_prefix, display_root)
     env = {
         "PATH": os.environ.get("PATH", ""),
         "LANG": "C.UTF-8",
