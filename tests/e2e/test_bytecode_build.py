@@ -164,3 +164,21 @@ def test_an_older_manifest_without_bytecode_still_loads(settings: LayerSettings)
     old = Manifest.from_dict(data)
     assert old.bytecode == {}
     assert report_data(old, settings)["bytecode"]["bytes"] == 0
+
+
+def test_arm64_on_this_host_compiles_every_module_unproven(settings: LayerSettings) -> None:
+    """Nothing arm64 can be imported here to learn the set; bytecode does not depend on
+    the CPU, so every module is compiled by this host's python3.12."""
+    logs: list[str] = []
+    result = build_layer(replace(settings, architecture="arm64"), log=logs.append)
+    bc = result.manifest.bytecode
+    assert bc["mode"] == "all" and bc["requested"] == "imported" and bc["proven"] is False
+    assert "python/alpha/__pycache__/cli.cpython-312.pyc" in pycs(result.zip_path)
+    assert any("compiling every module" in line for line in logs)
+
+
+def test_imported_needs_the_import_check(settings: LayerSettings) -> None:
+    result = build_layer(replace(settings, verify=False), log=print)
+    assert pycs(result.zip_path) == {}
+    bc = result.manifest.bytecode
+    assert bc["mode"] == "none" and bc["skipped_reason"].startswith("layer.verify is false")
