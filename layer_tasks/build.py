@@ -24,12 +24,10 @@ from .archive import code_sha256, deflate_backend, write_layer_zip
 from .bytecode import (
     DISPLAY_ROOT,
     BytecodeResult,
-    add_bytecode,
     interpreter_version,
-    prove_bytecode,
-    skipped,
+    layer_bytecode,
+    prove_layer_bytecode,
 )
-from .bytecode import python_sources as all_python_sources
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
 from .fsutil import remove_in_background
@@ -39,14 +37,7 @@ from .progress import byte_progress, spinner
 from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, unpruned_copy
 from .requirements import RequirementSet, read_requirements, require_non_empty
 from .settings import LayerSettings
-from .verify import (
-    CheckResult,
-    check_tree,
-    find_interpreter,
-    host_runs,
-    read_records,
-    top_level_modules,
-)
+from .verify import CheckResult, check_tree, find_interpreter, read_records, top_level_modules
 
 Log = Callable[[str], None]
 
@@ -199,70 +190,6 @@ def _pycache_mirror(settings: LayerSettings) -> Path:
     return settings.state_dir / "cache" / "pycache"
 
 
-def _add_bytecode(
-    settings: LayerSettings, stage: Path, check: CheckResult, log: Log
-) -> BytecodeResult:
-    """The pycs of ``layer.bytecode`` into the tree, or the reason there are none."""
-    mode = settings.bytecode
-    if mode == "none":
-        return skipped(mode, "")
-    interpreter = find_interpreter(settings.python)
-    if interpreter is None:
-        reason = f"no python{settings.python} on this host to compile it"
-        log(f"bytecode: skipped, {reason}; the layer ships no bytecode")
-        return skipped(mode, reason)
-    shipped = mode
-    if mode == "all":
-        sources = all_python_sources(stage)
-    elif check.ran:
-        sources = list(check.loaded)
-    elif not settings.verify:
-        reason = "layer.verify is false, and `imported` is what the import check loads"
-        log(f"bytecode: skipped, {reason}; the layer ships no bytecode")
-        return skipped(mode, reason)
-    else:
-        # Another CPU: nothing can be imported here, but bytecode does not depend on
-        # the CPU, and compiling everything is the one set known without importing.
-        log(
-            f"bytecode: the import check did not run ({check.skipped_reason}): compiling every module"
-        )
-        sources, shipped = all_python_sources(stage), "all"
-    done = _timed(log, "bytecode")
-    result = add_bytecode(
-        stage,
-        interpreter,
-        settings.python,
-        sources,
-        _pycache_mirror(settings),
-        mode=shipped,
-        requested=mode,
-        workers=settings.effective_workers,
-    )
-    failed = f", {len(result.failed)} source(s) do not compile" if result.failed else ""
-    done(
-        f"{shipped}: {len(result.files):,} checked-hash .pyc, {result.bytes:,} bytes, "
-        f"{result.compiled:,} compiled now (the rest by the import check or an earlier "
-        f"build){failed}, python {result.python}"
-    )
-    return result
-
-
-def _prove(
-    settings: LayerSettings, stage: Path, modules: list[str], bytecode: BytecodeResult, log: Log
-) -> bool:
-    if not (bytecode.files and settings.verify and host_runs(settings.architecture)):
-        return False
-    done = _timed(log, "bytecode proof")
-    try:
-        from_pyc = prove_bytecode(stage, settings.python, settings.architecture, modules, bytecode)
-    except LayerError as exc:
-        raise LayerError(
-            f"{exc}; remove {_pycache_mirror(settings)} and run `inv layer.build --force`"
-        ) from None
-    done(f"{from_pyc:,} modules imported from the layer's .pyc, none compiled at import")
-    return True
-
-
 def _check_and_compile(
     settings: LayerSettings,
     unpruned: Callable[[], Path],
@@ -279,12 +206,12 @@ def _check_and_compile(
             check = _verify(settings, unpruned, stage, modules, dist_names, rules_for, log)
         else:
             check = CheckResult(ran=False, skipped_reason="layer.verify is false")
-        bytecode = _add_bytecode(settings, stage, check, log)
+        bytecode = layer_bytecode(settings, stage, check, _pycache_mirror(settings), log)
     except BaseException as exc:
         added.set_exception(exc)
         raise
     added.set_result(list(bytecode.files))
-    return check, bytecode, _prove(settings, stage, modules, bytecode, log)
+    return check, bytecode, prove_layer_bytecode(settings, stage, modules, bytecode, log)
 
 
 def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = print) -> BuildResult:

@@ -27,13 +27,18 @@ import functools
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import LayerError
 from .pycompile import compile_many
-from .verify import check_tree
+from .settings import LayerSettings
+from .verify import CheckResult, check_tree, find_interpreter, host_runs
+
+Log = Callable[[str], None]
 
 # Lambda puts the layer's python/ folder here; tracebacks name files under it.
 DISPLAY_ROOT = "/opt/python/"
@@ -180,3 +185,66 @@ def prove_bytecode(
         )
     compiled = set(result.sources)
     return sum(rel in compiled for rel in proof.loaded)
+
+
+def layer_bytecode(
+    settings: LayerSettings, stage: Path, check: CheckResult, mirror: Path, log: Log
+) -> BytecodeResult:
+    """The pycs of ``layer.bytecode`` into the build's tree, or the reason there are none."""
+    mode = settings.bytecode
+    if mode == "none":
+        return skipped(mode, "")
+    interpreter = find_interpreter(settings.python)
+    if interpreter is None:
+        reason = f"no python{settings.python} on this host to compile it"
+        log(f"bytecode: skipped, {reason}; the layer ships no bytecode")
+        return skipped(mode, reason)
+    shipped = mode
+    if mode == "all":
+        sources = python_sources(stage)
+    elif check.ran:
+        sources = list(check.loaded)
+    elif not settings.verify:
+        reason = "layer.verify is false, and `imported` is what the import check loads"
+        log(f"bytecode: skipped, {reason}; the layer ships no bytecode")
+        return skipped(mode, reason)
+    else:
+        # Another CPU: nothing can be imported here, but bytecode does not depend on
+        # the CPU, and compiling everything is the one set known without importing.
+        log(
+            f"bytecode: the import check did not run ({check.skipped_reason}): compiling every module"
+        )
+        sources, shipped = python_sources(stage), "all"
+    start = time.perf_counter()
+    result = add_bytecode(
+        stage, interpreter, settings.python, sources, mirror,
+        mode=shipped, requested=mode, workers=settings.effective_workers,
+    )  # fmt: skip
+    failed = f", {len(result.failed)} source(s) do not compile" if result.failed else ""
+    log(
+        f"bytecode: {shipped}: {len(result.files):,} checked-hash .pyc, {result.bytes:,} bytes, "
+        f"{result.compiled:,} compiled now (the rest by the import check or an earlier "
+        f"build){failed}, python {result.python} ({time.perf_counter() - start:.1f} s)"
+    )
+    return result
+
+
+def prove_layer_bytecode(
+    settings: LayerSettings, stage: Path, modules: list[str], result: BytecodeResult, log: Log
+) -> bool:
+    """`prove_bytecode` when it can run; whether it did."""
+    if not (result.files and settings.verify and host_runs(settings.architecture)):
+        return False
+    start = time.perf_counter()
+    try:
+        from_pyc = prove_bytecode(stage, settings.python, settings.architecture, modules, result)
+    except LayerError as exc:
+        raise LayerError(
+            f"{exc}; remove {settings.state_dir / 'cache' / 'pycache'} and run "
+            "`inv layer.build --force`"
+        ) from None
+    log(
+        f"bytecode proof: {from_pyc:,} modules imported from the layer's .pyc, none compiled "
+        f"at import ({time.perf_counter() - start:.1f} s)"
+    )
+    return True
