@@ -10,12 +10,17 @@ Side by side, on the same requirements file and the same cache state, each repea
   (a) the seed's pipeline, exactly: ``pip install -r REQ -t python/``, ``find ... -delete``
       for tests, __pycache__, *.pyc, *.dist-info, *.md and docs, ``zip -9 -r``; each step
       timed on its own too, so the zip step can be compared alone;
-  (b) ``inv layer.build --force``;
+  (b) ``inv layer.build --force``; (b') the same with ``verify: false``, (b'') with
+      ``bytecode: none``;
   (c) ``inv layer.build`` with nothing changed;
   (d) ``inv layer.deploy --local`` with nothing changed (the layer already published);
   (e) the seed-style upload and publish of the same zip to the same sandbox
       (``aws s3 cp`` + ``aws lambda publish-layer-version``; boto3 when no aws CLI);
-  (z) the zip step alone: layer_tasks' writer on the tree (a) zipped, vs (a)'s zip step.
+  (z) the zip step alone: layer_tasks' writer on the tree (a) zipped, vs (a)'s zip step;
+  (f) with ``--chalice``: Chalice's automatic layer, ``chalice package`` of a minimal app
+      with ``automatic_layer: true`` and the same requirements (Chalice from PyPI, in a
+      throwaway python3.12 venv the bench makes); its built-layer cache
+      (``.chalice/deployments``) is emptied before every run, so it builds every time.
 
 ``--cache warm`` (default) runs every install against a warmed cache (pip's and uv's);
 ``--cache cold`` gives every install run an empty cache of its own, so both download,
@@ -68,9 +73,18 @@ layer:
   region: us-east-1
   dist_dir: dist
   state_dir: .state
+  # With the seed's prune rules the layer is at ~94% of Lambda's limit, and its bytecode
+  # (layer.bytecode: imported, ~14 MB) takes it just over: the budget check would stop
+  # the deploy (d). This bench times the pipeline, not the budget.
+  budget_mb: 300
 """
 
 CHALICE = '{\n  "app_name": "bench",\n  "stages": {"prod": {"layers": []}}\n}\n'
+CHALICE_AUTO = (
+    '{\n  "version": "2.0",\n  "app_name": "bench",\n  "automatic_layer": true,\n'
+    '  "stages": {"dev": {"api_gateway_stage": "api"}}\n}\n'
+)
+CHALICE_APP = 'from chalice import Chalice\n\napp = Chalice(app_name="bench")\n\n\n@app.route("/")\ndef index():\n    return {"ok": True}\n'
 
 
 @dataclass
@@ -143,6 +157,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cache", choices=("warm", "cold"), default="warm")
     parser.add_argument("--json", dest="json_out", default="")
+    parser.add_argument(
+        "--chalice", action="store_true", help="also time Chalice's automatic layer (PyPI)"
+    )
     args = parser.parse_args()
 
     py312 = python312()
@@ -162,6 +179,9 @@ def main() -> None:
     (project / "tasks.py").write_text("from layer_tasks.tasks import ns\n")
     (project / ".chalice").mkdir()
     (project / ".chalice" / "config.json").write_text(CHALICE)
+
+    if args.chalice:
+        setup_chalice(py312, work, args.requirements)
 
     def cache_env(run_no: int) -> dict[str, str]:
         if args.cache == "cold":
@@ -196,6 +216,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         Step("seed: pip install"), Step("seed: find -delete"), Step("seed: zip -9 -r"), Step("(a) seed pipeline"),
     )  # fmt: skip
     build_noverify = Step("(b') same, verify: false (the seed verifies nothing)")
+    build_nobytecode = Step("(b'') same, bytecode: none (verify on)")
     build_force, build_same = (
         Step("(b) inv layer.build --force"),
         Step("(c) inv layer.build, no change"),
@@ -205,6 +226,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         Step("(e) seed upload + publish"),
     )
     writer_zip = Step("(z) layer_tasks zip writer")
+    chalice = Step("(f) chalice package, automatic_layer")
     run([*inv, "layer.deploy", "--local"], project, None, cache_env(0))
 
     seed_zip_path = seed_dir / "layer.zip"
@@ -238,6 +260,9 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         forget_own_cache(project, args.cache)
         run([*inv, "layer.build", "--force"], project, build_noverify, noverify_env)
         forget_own_cache(project, args.cache)
+        nobytecode_env = {**cache_env(i + 3000), "INVOKE_LAYER_BYTECODE": "none"}
+        run([*inv, "layer.build", "--force"], project, build_nobytecode, nobytecode_env)
+        forget_own_cache(project, args.cache)
         run([*inv, "layer.build", "--force"], project, build_force, env)
         run([*inv, "layer.build"], project, build_same, env)
         # (d) no-change deploy against the sandbox, (e) seed-style upload + publish there.
@@ -245,6 +270,16 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         if "unchanged" not in out:
             sys.exit(f"bench: the no-change deploy published something:\n{out}")
         seed_publish_run(project, seed_publish, i)
+        if args.chalice:
+            # (f): pip's cache in the same state as (a)'s at its start (cold: a new one).
+            app = work / "chalice-app"
+            shutil.rmtree(app / ".chalice" / "deployments", ignore_errors=True)
+            shutil.rmtree(work / "chalice-out", ignore_errors=True)
+            run(
+                [str(work / "chalice-venv" / "bin" / "chalice"), "package", str(work / "chalice-out")],
+                app, chalice, {**cache_env(i + 2000 if args.cache == "cold" else i),
+                               "AWS_DEFAULT_REGION": "us-east-1"},
+            )  # fmt: skip
 
     manifest = json.loads((project / "dist" / "bench-layer.manifest.json").read_text())
     seed_unzipped = tree_bytes(seed_dir / "python")
@@ -268,9 +303,11 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
                 writer_zip,
                 build_force,
                 build_noverify,
+                build_nobytecode,
                 build_same,
                 deploy_same,
                 seed_publish,
+                *((chalice,) if args.chalice else ()),
             )
         },
         "sizes": {
@@ -283,7 +320,13 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         "ratios": {
             "build_vs_seed": round(seed_total.median / build_force.median, 2),
             "build_without_verify_vs_seed": round(seed_total.median / build_noverify.median, 2),
+            "build_without_bytecode_vs_seed": round(seed_total.median / build_nobytecode.median, 2),
             "no_change_build_vs_seed": round(seed_total.median / build_same.median, 1),
+            **(
+                {"build_vs_chalice_automatic_layer": round(chalice.median / build_force.median, 2)}
+                if args.chalice
+                else {}
+            ),
             "no_change_deploy_vs_seed": round(seed_total.median / deploy_same.median, 1),
             "no_change_deploy_vs_seed_publish": round(seed_publish.median / deploy_same.median, 2),
             "zip_step_vs_zip_9": round(seed_zip.median / writer_zip.median, 2),
@@ -293,6 +336,18 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         },
     }
     return results
+
+
+def setup_chalice(py312: str, work: Path, requirements: str) -> None:
+    """A python3.12 venv with Chalice from PyPI and a minimal app on the same requirements."""
+    venv = work / "chalice-venv"
+    run([py312, "-m", "venv", str(venv)], work, None)
+    run([str(venv / "bin" / "pip"), "install", "-q", "chalice"], work, None)
+    app = work / "chalice-app"
+    (app / ".chalice").mkdir(parents=True)
+    (app / "app.py").write_text(CHALICE_APP)
+    (app / ".chalice" / "config.json").write_text(CHALICE_AUTO)
+    shutil.copy(requirements, app / "requirements.txt")
 
 
 def forget_own_cache(project: Path, cache: str) -> None:

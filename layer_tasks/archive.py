@@ -6,7 +6,8 @@ keeps every byte under our control, which is what makes the output reproducible.
 
 What makes two runs (and any worker count) give identical bytes:
 
-- Entries are regular files only, sorted by arcname, all under ``<root>/``. Directory
+- Entries are regular files only, sorted by arcname, all under ``<root>/``; files a
+  build adds while the zip is written (``then``: its bytecode) follow, in their order. Directory
   entries are not written: they are implied by the file paths, every unzip tool and
   Lambda create them, and leaving them out means an empty folder (uv leaves empty
   ``*.libs`` folders) never changes the zip.
@@ -47,6 +48,7 @@ from __future__ import annotations
 import base64
 import calendar
 import hashlib
+import itertools
 import multiprocessing
 import os
 import stat
@@ -385,14 +387,15 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _pieces(
-    batches: list[list[_Job]], workers: int, nice: int = 0
+    batches: list[list[_Job]] | Iterator[list[_Job]], workers: int, nice: int = 0
 ) -> Generator[_Piece, None, None]:
     """Compressed pieces in job order; at most workers x window batches in flight."""
-    if workers <= 1 or len(batches) <= 1:
+    if workers <= 1 or (isinstance(batches, list) and len(batches) <= 1):
         for batch in batches:
             yield from _compress_batch(batch)
         return
-    workers = min(workers, len(batches))
+    if isinstance(batches, list):
+        workers = min(workers, len(batches))
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=_pool_context(), initializer=os.nice, initargs=(nice,)
     )
@@ -611,6 +614,7 @@ def write_layer_zip(
     source_date_epoch: int | None = None,
     progress: Callable[[int], None] | None = None,
     nice: int = 0,
+    then: Callable[[], list[str]] | None = None,
 ) -> ArchiveResult:
     """Zip every file under ``tree`` into ``dest`` as ``<root>/...``, deterministically.
 
@@ -620,14 +624,31 @@ def write_layer_zip(
     import check, which runs beside the zip, first claim on the CPU. The zip is written
     beside ``dest`` and renamed over it at the end, so a failure leaves ``dest`` as it
     was; a failure to write it raises `LayerError`.
+
+    ``then``, when given, is called once the scanned members are all queued (it may
+    block: the zip keeps compressing meanwhile) and returns tree-relative paths of files
+    added to the tree since the scan (the build's bytecode); they are written after the
+    scanned members, in the order given, so the entry order never depends on when they
+    were made.
     """
     tree, dest = Path(tree), Path(dest)
     if not 0 <= level <= 9:
         raise LayerError(f"compression level must be 0-9, got {level}")
     stamp = _dos_stamp(_epoch(source_date_epoch))
-    members = _scan(tree, _root_parts(root))
+    root_parts = _root_parts(root)
+    members = _scan(tree, root_parts)
     if not members:
         raise LayerError(f"nothing to zip: {tree} holds no files")
+    scanned = len(members)
+    asked: list[bool] = []
+
+    def later() -> Iterator[_Member]:
+        # Appended to `members` once, by whichever of the job feed and the writer loop
+        # gets here first (the job feed: it runs ahead).
+        if then is not None and not asked:
+            asked.append(True)
+            members.extend(_added_members(tree, root_parts, then()))
+        yield from members[scanned:]
 
     backend = _backend_key()
     whole_backend = "libdeflate" if _load_libdeflate() is not None else None
@@ -645,11 +666,13 @@ def write_layer_zip(
             backend_of(spans), level, m.source, offset, length, len(spans) == 1,
             offset + length == m.size,
         )
-        for m in members
+        for m in itertools.chain(members[:scanned], later())
         for spans in (spans_of(m),)
         for offset, length in spans
     )  # fmt: skip
-    batches = list(_batches(jobs))
+    batches: list[list[_Job]] | Iterator[list[_Job]] = (
+        list(_batches(jobs)) if then is None else _batches(jobs)
+    )
     report = progress or (lambda n: None)
 
     try:
@@ -659,7 +682,7 @@ def write_layer_zip(
                 writer = _Writer(fh, stamp, _deflate_module(backend).crc32)
                 pieces = _pieces(batches, workers, nice)
                 try:
-                    for m in members:
+                    for m in itertools.chain(members[:scanned], later()):
                         spans = spans_of(m)
                         if len(spans) == 1:
                             writer.add_whole(m, next(pieces))
@@ -685,6 +708,30 @@ def write_layer_zip(
         entries=len(members),
         unzipped_bytes=sum(m.size for m in members),
     )
+
+
+def _added_members(tree: Path, root: tuple[str, ...], rels: list[str]) -> list[_Member]:
+    members = []
+    for rel in rels:
+        parts = PurePosixPath(rel).parts
+        if not parts or ".." in parts or PurePosixPath(rel).is_absolute():
+            raise LayerError(f"cannot add {rel!r} to the zip: not a path inside {tree}")
+        path = tree.joinpath(*parts)
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError as exc:
+            raise LayerError(f"cannot read {path}: {exc.strerror}") from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise LayerError(f"{path} is not a regular file")
+        arcname = "/".join((*root, *parts))
+        mode = stat.S_IFREG | (0o755 if st.st_mode & 0o111 else 0o644)
+        # Build output: ASCII unless a source's name is not.
+        try:
+            name, flags = arcname.encode("ascii"), 0
+        except UnicodeEncodeError:
+            name, flags = arcname.encode("utf-8"), _UTF8_FLAG
+        members.append(_Member(arcname, name, flags, str(path), st.st_size, mode))
+    return members
 
 
 def _tracked(

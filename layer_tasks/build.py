@@ -15,12 +15,19 @@ import json
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import __version__
 from .archive import code_sha256, deflate_backend, write_layer_zip
+from .bytecode import (
+    DISPLAY_ROOT,
+    BytecodeResult,
+    interpreter_version,
+    layer_bytecode,
+    prove_layer_bytecode,
+)
 from .elf_check import check_elf_tree
 from .errors import LayerError
 from .footprint import distribution_name, distributions_footprint
@@ -33,7 +40,7 @@ from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, un
 from .requirements import RequirementSet, read_requirements, require_non_empty
 from .sbom import ensure_sbom
 from .settings import LayerSettings
-from .verify import CheckResult, check_tree, read_records, top_level_modules
+from .verify import CheckResult, check_tree, find_interpreter, read_records, top_level_modules
 
 Log = Callable[[str], None]
 
@@ -74,8 +81,18 @@ def build_key(
         "verify": settings.verify,
         # A build from before the static ELF check is not reused unchecked.
         "elf_check": 1,
+        "bytecode": settings.bytecode,
+        # A new patch release of the target Python can marshal code differently.
+        "bytecode_python": _bytecode_python(settings),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _bytecode_python(settings: LayerSettings) -> str:
+    if settings.bytecode == "none":
+        return ""
+    interpreter = find_interpreter(settings.python)
+    return interpreter_version(interpreter) if interpreter else ""
 
 
 def prepare_dist_dir(dist_dir: Path) -> None:
@@ -126,9 +143,15 @@ def _verify(
     rules_for: Callable[[str], list[str]],
     log: Log,
 ) -> CheckResult:
-    pycache = settings.state_dir / "cache" / "pycache"
+    pycache = _pycache_mirror(settings)
     after = check_tree(
-        stage, settings.python, settings.architecture, modules, dist_names, pycache_prefix=pycache
+        stage,
+        settings.python,
+        settings.architecture,
+        modules,
+        dist_names,
+        pycache_prefix=pycache,
+        display_root=DISPLAY_ROOT if settings.bytecode != "none" else "",
     )
     if not after.ran:
         log(
@@ -151,6 +174,7 @@ def _verify(
         failing_modules,
         failing_dists,
         pycache_prefix=pycache,
+        display_root=DISPLAY_ROOT if settings.bytecode != "none" else "",
     )
     introduced = {k: v for k, v in after.failures.items() if k not in before.failures}
     already = {k: v for k, v in after.failures.items() if k in before.failures}
@@ -171,6 +195,34 @@ def _verify(
             f"{', '.join(rules)}. Turn the rule off or add a keep pattern"
         )
     return after
+
+
+def _pycache_mirror(settings: LayerSettings) -> Path:
+    return settings.state_dir / "cache" / "pycache"
+
+
+def _check_and_compile(
+    settings: LayerSettings,
+    unpruned: Callable[[], Path],
+    stage: Path,
+    modules: list[str],
+    dist_names: list[str],
+    rules_for: Callable[[str], list[str]],
+    log: Log,
+    added: Future[list[str]],
+) -> tuple[CheckResult, BytecodeResult, bool]:
+    """Verify, add the bytecode (handed to the zip through ``added``), then prove it."""
+    try:
+        if settings.verify:
+            check = _verify(settings, unpruned, stage, modules, dist_names, rules_for, log)
+        else:
+            check = CheckResult(ran=False, skipped_reason="layer.verify is false")
+        bytecode = layer_bytecode(settings, stage, check, _pycache_mirror(settings), log)
+    except BaseException as exc:
+        added.set_exception(exc)
+        raise
+    added.set_result(list(bytecode.files))
+    return check, bytecode, prove_layer_bytecode(settings, stage, modules, bytecode, log)
 
 
 def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = print) -> BuildResult:
@@ -285,15 +337,16 @@ def _build(
         done(elf.summary())
 
     # Verify (a subprocess, mostly one core) while the zip is written (the other cores):
-    # the zip goes to a partial file and only becomes <name>.zip once verify passed.
+    # the zip goes to a partial file and only becomes <name>.zip once verify passed. The
+    # bytecode the check leaves is zipped last; the proof runs beside that.
     partial = settings.dist_dir / f".{settings.name}.zip.partial"
+    added: Future[list[str]] = Future()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        verifying = None
-        if settings.verify:
-            done_verify = _timed(log, "verify")
-            verifying = pool.submit(
-                _verify, settings, unpruned, stage, modules, dist_names, plan.rule_for, log
-            )
+        done_verify = _timed(log, "verify")
+        verifying = pool.submit(
+            _check_and_compile,
+            settings, unpruned, stage, modules, dist_names, plan.rule_for, log, added,
+        )  # fmt: skip
         try:
             done = _timed(log, "zip")
             with byte_progress("zip", unzipped) as advance:
@@ -303,17 +356,13 @@ def _build(
                     level=settings.compression_level,
                     workers=settings.effective_workers,
                     progress=advance,
-                    nice=10 if verifying else 0,
+                    nice=10 if settings.verify or settings.bytecode != "none" else 0,
+                    then=added.result,
                 )
             done(f"{archive.entries:,} files, {archive.zip_bytes:,} bytes")
-            check = (
-                verifying.result()
-                if verifying
-                else CheckResult(ran=False, skipped_reason="layer.verify is false")
-            )
+            check, bytecode, proven = verifying.result()
         except BaseException:
-            if verifying:
-                verifying.cancel()
+            verifying.cancel()
             partial.unlink(missing_ok=True)
             raise
     if check.ran:
@@ -354,6 +403,7 @@ def _build(
         },
         elf=elf.as_manifest() if elf else {},
         lock={"file": locked.path.name, "sha256": locked.sha256} if locked else {},
+        bytecode={**bytecode.for_manifest(), "proven": proven},
     )
     manifest.write(settings.manifest_path)
     ensure_sbom(settings, manifest)

@@ -163,6 +163,9 @@ def report_data(
     dists = list(manifest.distributions)
     shown = dists[:top] if top else dists
     budget = budget_for(manifest, settings)
+    # Added by the build after the per-distribution sizes were taken, so a line of its
+    # own: distributions + other + bytecode = unzipped.
+    bytecode = manifest.bytecode or {}
     return {
         "name": manifest.name,
         "runtime": manifest.runtime,
@@ -180,6 +183,13 @@ def report_data(
         ],
         "distributions_total": len(dists),
         "other_bytes": manifest.unowned_bytes + sum(d.unzipped_bytes for d in dists[len(shown) :]),
+        "bytecode": {
+            "mode": bytecode.get("mode", "none"),
+            "files": int(bytecode.get("files", 0)),
+            "bytes": int(bytecode.get("bytes", 0)),
+            "python": bytecode.get("python", ""),
+            "skipped_reason": bytecode.get("skipped_reason", ""),
+        },
         "unzipped_bytes": total,
         "zip_bytes": manifest.zip_bytes,
         "files": manifest.files,
@@ -231,6 +241,13 @@ def report_text(manifest: Manifest, settings: LayerSettings, top: int | None = N
         label = f"(other: {hidden} more + unowned)" if hidden else "(not in any RECORD)"
         share = data["other_bytes"] / data["unzipped_bytes"] * 100 if data["unzipped_bytes"] else 0
         rows.append((label, "", naturalsize(data["other_bytes"]), f"{share:.1f}%", ""))
+    bc = data["bytecode"]
+    if bc["bytes"]:
+        share = bc["bytes"] / data["unzipped_bytes"] * 100 if data["unzipped_bytes"] else 0
+        rows.append(
+            (f"(bytecode: {bc['mode']}, python {bc['python']})", "", naturalsize(bc["bytes"]),
+             f"{share:.1f}%", str(bc["files"]))
+        )  # fmt: skip
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = [f"Layer {data['name']} ({data['runtime']}, {data['architecture']})", ""]
     for i, row in enumerate(rows):
@@ -246,6 +263,8 @@ def report_text(manifest: Manifest, settings: LayerSettings, top: int | None = N
         f"{data['files']:,} files, {data['distributions_total']} distributions)",
         f"zip              {naturalsize(data['zip_bytes'])} ({data['zip_bytes']:,} bytes)",
     ]
+    if bc["skipped_reason"]:
+        lines.append(f"bytecode         none: {bc['skipped_reason']}")
     if data["pruned"]:
         lines.append(
             f"pruned           {naturalsize(data['pruned_bytes'])}: "

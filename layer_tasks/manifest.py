@@ -55,6 +55,9 @@ class Manifest:
     elf: dict[str, Any] = field(default_factory=dict)
     # The PEP 751 lock the layer was installed from ({"file", "sha256"}); empty without one.
     lock: dict[str, str] = field(default_factory=dict)
+    # mode, requested, python (the compiler's version), files, bytes, proven,
+    # skipped_reason; empty in manifests written before the layer carried bytecode.
+    bytecode: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runtime(self) -> str:

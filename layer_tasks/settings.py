@@ -31,6 +31,7 @@ PYTHON_GLIBC: dict[str, tuple[int, int]] = {
 }
 ARCHITECTURES = ("x86_64", "arm64")
 INSTALLERS = ("uv", "pip")
+BYTECODE_MODES = ("imported", "all", "none")
 
 # Lambda limits (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 UNZIPPED_LIMIT_BYTES = 262_144_000  # function + all layers, unzipped ("250 MB")
@@ -80,6 +81,8 @@ DEFAULTS: dict[str, Any] = {
     # Zip worker processes; 0 means one per available core.
     "workers": 0,
     "verify": True,
+    # Checked-hash .pyc in the layer: imported (what the import check loads), all, none.
+    "bytecode": "imported",
     "prune": dict(DEFAULT_PRUNE),
     # name -> {"patterns": [...], "keep": [...]}; globs relative to the layer's python/ dir.
     "prune_custom": {},
@@ -409,6 +412,7 @@ class LayerSettings:
     index_timeout: float = 15.0
     index_retries: int = 2
     base_dir: Path = field(default_factory=Path.cwd)
+    bytecode: str = "imported"
 
     @property
     def runtime(self) -> str:
@@ -513,6 +517,12 @@ class LayerSettings:
                 f"layer.bucket_owner {bucket_owner!r} is not a 12-digit AWS account ID "
                 "(quote it in YAML, or its leading zeros are lost)"
             )
+        bytecode = _str("bytecode", merged["bytecode"])
+        if bytecode not in BYTECODE_MODES:
+            raise LayerError(
+                f"layer.bytecode {merged['bytecode']!r} is not a bytecode mode; use "
+                f"{', '.join(BYTECODE_MODES)}"
+            )
         license_info = _str("license_info", merged["license_info"])
         if len(license_info) > 512:
             raise LayerError("layer.license_info must be at most 512 characters")
@@ -565,6 +575,7 @@ class LayerSettings:
             deadline_minutes=deadline,
             index_retries=_int("index_retries", merged["index_retries"], 0),
             base_dir=base,
+            bytecode=bytecode,
         )
 
 

@@ -22,20 +22,67 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .pycompile import SERVER
+
 _CHECK_SCRIPT = r"""
 import importlib, importlib.metadata, json, os, sys
 tree, modules, dists = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 prefix = sys.argv[4]
+opts = json.loads(sys.stdin.read() or "{}")
+inside = os.path.join(tree, "")
+display = opts.get("display", "")  # the tree as Lambda will see it: /opt/python/
+expect = frozenset(opts.get("expect", ()))  # tree-relative sources that must load from .pyc
+sys.path[:] = [p for p in sys.path if p]  # no '' (the cwd): only the tree and the stdlib
+external = sys.modules.get("_frozen_importlib_external")
+from_source = []
+server = []  # the pyc server (see pycompile), started at the first module to compile
+if external is not None and hasattr(external, "SourceLoader"):
+    import _imp, marshal
+    plain_to_code = external.SourceLoader.source_to_code
+
+    def compiled_by_server(path, display_name, cached):
+        if not server:
+            import subprocess
+            env = dict(os.environ, PYTHONHASHSEED="0")
+            server.append(subprocess.Popen(
+                [sys.executable, "-s", "-S", "-B", "-c", sys.argv[5], "1"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd="/",
+            ))
+        proc = server[0]
+        proc.stdin.write("0\t" + path + "\t" + display_name + "\t" + cached + "\n")
+        proc.stdin.flush()
+        if proc.stdout.readline().rstrip("\n").split("\t")[-1] not in ("compiled", "cached"):
+            return None
+        with open(cached, "rb") as fh:
+            return marshal.loads(memoryview(fh.read())[16:])
+
+    def source_to_code(self, data, path, *, _optimize=-1):
+        if not path.startswith(inside):
+            return plain_to_code(self, data, path, _optimize=_optimize)
+        rel = path[len(inside):]
+        if rel in expect:
+            from_source.append(rel)
+        if not (prefix and display) or _optimize != -1:
+            return plain_to_code(self, data, path, _optimize=_optimize)
+        # The learning run: the module must be compiled to be imported, and that is the
+        # layer's bytecode too; the server compiles it (the bytes then depend on the
+        # source only) into the mirror, and the check loads what it wrote.
+        code = compiled_by_server(path, display + rel, external.cache_from_source(path))
+        if code is None:  # not Python this version compiles: let compile() say why
+            return plain_to_code(self, data, path, _optimize=_optimize)
+        _imp._fix_co_filename(code, path)
+        return code
+
+    external.SourceLoader.source_to_code = source_to_code
 if prefix:
     # The layer's bytecode goes to a mirror of its folders under prefix, never into the
     # layer; the interpreter's own stays in its __pycache__, compiled long ago.
     # (-X pycache_prefix would move both: ~1.4 s more to a first check, compiling the
     # standard library again.)
-    external = sys.modules.get("_frozen_importlib_external")
     if external is None or not hasattr(external, "cache_from_source"):
         sys.pycache_prefix = prefix
     else:
-        plain, inside = external.cache_from_source, os.path.join(tree, "")
+        plain = external.cache_from_source
 
         def cache_from_source(path, debug_override=None, *, optimization=None):
             cached = plain(path, debug_override, optimization=optimization)
@@ -58,7 +105,18 @@ for dist in dists:
             failures["version " + dist] = "metadata has no Version (METADATA missing?)"
     except BaseException as exc:
         failures["version " + dist] = (type(exc).__name__ + ": " + str(exc))[:300]
-sys.stdout.write("\n@@RESULT@@" + json.dumps(failures))
+loaded = set()
+for module in list(sys.modules.values()):
+    spec = getattr(module, "__spec__", None)
+    origin = getattr(spec, "origin", None)
+    if isinstance(origin, str) and origin.startswith(inside) and origin.endswith(".py"):
+        if getattr(spec, "cached", None):
+            loaded.add(origin[len(inside):])
+result = {"failures": failures, "loaded": sorted(loaded), "from_source": sorted(set(from_source))}
+for proc in server:
+    proc.stdin.close()
+    proc.wait()
+sys.stdout.write("\n@@RESULT@@" + json.dumps(result))
 """
 
 # Top-level folders that hold data or vendored libraries, never importable modules.
@@ -73,6 +131,10 @@ class CheckResult:
     failures: dict[str, str] = field(default_factory=dict)
     skipped_reason: str = ""
     interpreter: str = ""
+    # Tree-relative .py files the check imported (the ``imported`` bytecode set), and
+    # those of ``expect_bytecode`` that were compiled from source at import.
+    loaded: tuple[str, ...] = ()
+    from_source: tuple[str, ...] = ()
 
 
 def _module_name(first_part: str) -> str | None:
@@ -195,18 +257,25 @@ def host_runs(architecture: str) -> bool:
     ].__contains__(machine) and platform.system() == "Linux"
 
 
-def _bytecode_args(pycache_prefix: Path | None) -> tuple[list[str], str]:
+def _bytecode_args(
+    pycache_prefix: Path | None, display_root: str
+) -> tuple[list[str], dict[str, str], str]:
     """Importing must never write ``__pycache__`` into the layer being checked.
 
     With a prefix, the layer's bytecode goes to a mirror tree outside the layer and is
     reused by the next check: compiling the sources is most of an import check's time
-    (google's generated protobuf modules alone take seconds), and a reinstall from the
-    installer's cache keeps the sources' mtimes, so the bytecode stays valid. Without
-    one, -B. Returns the interpreter's flags and the check script's prefix argument.
+    (google's generated protobuf modules alone take seconds). With a ``display_root``,
+    what the check has to compile is compiled by `pycompile.SERVER` into the mirror as
+    checked-hash pycs the layer can ship (see `bytecode`), and loaded from there, and
+    the interpreter itself writes nothing (``-B``); without one, the interpreter
+    compiles in-process and writes its own pycs there (about half the time cold: no
+    process per file, but bytes that depend on what was compiled before). Returns the
+    interpreter's flags, extra environment and the script's prefix argument.
     """
     if pycache_prefix is None:
-        return ["-B"], ""
-    return [], os.path.abspath(pycache_prefix)
+        return ["-I", "-B"], {}, ""
+    flags = ["-I", "-B"] if display_root else ["-I"]
+    return flags, {}, os.path.abspath(pycache_prefix)
 
 
 def check_tree(
@@ -218,8 +287,16 @@ def check_tree(
     *,
     timeout: float = 600,
     pycache_prefix: Path | None = None,
+    display_root: str = "",
+    expect_bytecode: frozenset[str] = frozenset(),
 ) -> CheckResult:
-    """Import ``modules`` and read ``distributions``' versions from ``tree`` in the target Python."""
+    """Import ``modules`` and read ``distributions``' versions from ``tree`` in the target Python.
+
+    With ``pycache_prefix``, compiled modules are cached there; with ``display_root``
+    (e.g. ``/opt/python/``) too, each is compiled under that root as a checked-hash pyc
+    whose bytes depend on the source only (see `pycompile`), for the layer to ship. Every path in ``expect_bytecode`` that is compiled from
+    source at import is reported in ``from_source``.
+    """
     if not host_runs(architecture):
         return CheckResult(
             ran=False,
@@ -228,24 +305,27 @@ def check_tree(
     interpreter = find_interpreter(python)
     if not interpreter:
         return CheckResult(ran=False, skipped_reason=f"no python{python} on this host")
+    flags, extra_env, prefix_arg = _bytecode_args(pycache_prefix, display_root)
     env = {
         "PATH": os.environ.get("PATH", ""),
         "LANG": "C.UTF-8",
         "HOME": os.environ.get("HOME", "/"),
+        **extra_env,
     }
+    options = {"display": display_root, "expect": sorted(expect_bytecode)}
     try:
-        flags, prefix_arg = _bytecode_args(pycache_prefix)
         proc = subprocess.run(
             [
-                interpreter, "-I", "-S", *flags, "-c", _CHECK_SCRIPT,
+                interpreter, "-S", *flags, "-c", _CHECK_SCRIPT,
                 os.path.abspath(tree), json.dumps(modules), json.dumps(distributions), prefix_arg,
+                SERVER,
             ],
+            input=json.dumps(options),  # stdin: the expected set can exceed one argv string
             capture_output=True,
             text=True,
             timeout=timeout,
             env=env,
             cwd=tree,
-            stdin=subprocess.DEVNULL,
             check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
@@ -257,13 +337,15 @@ def check_tree(
     if marker == -1:
         # The interpreter died (e.g. a segfault in an extension) before reporting.
         detail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        failures = {"import (all)": f"the check process died: {detail}"[:300]}
+        report = {"failures": {"import (all)": f"the check process died: {detail}"[:300]}}
     else:
-        failures = json.loads(proc.stdout[marker + len("@@RESULT@@") :])
+        report = json.loads(proc.stdout[marker + len("@@RESULT@@") :])
     return CheckResult(
         ran=True,
         modules=tuple(modules),
         distributions=tuple(distributions),
-        failures=failures,
+        failures=report["failures"],
         interpreter=interpreter,
+        loaded=tuple(report.get("loaded", ())),
+        from_source=tuple(report.get("from_source", ())),
     )

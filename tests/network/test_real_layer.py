@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import zipfile
@@ -13,7 +14,7 @@ import yaml
 
 from layer_tasks.build import build_layer
 from layer_tasks.settings import UNZIPPED_LIMIT_BYTES, LayerSettings
-from layer_tasks.verify import find_interpreter
+from layer_tasks.verify import check_tree, find_interpreter
 
 REPO = Path(__file__).resolve().parents[2]
 NINE = {
@@ -62,3 +63,40 @@ def test_real_layer_builds_imports_and_is_deterministic(tmp_path: Path) -> None:
     assert set(versions) == set(NINE)
     again = build_layer(settings, force=True, log=print)
     assert again.manifest.code_sha256 == m.code_sha256
+
+
+def test_real_layer_bytecode_loads_with_nothing_compiled_at_import(tmp_path: Path) -> None:
+    """bytecode: imported on the real layer: the build's proof passed, and an independent
+    import of the extracted, read-only layer compiles none of the shipped modules."""
+    raw = yaml.safe_load((REPO / "invoke.yaml").read_text())["layer"]
+    raw.update(
+        dist_dir=str(tmp_path / "dist"), state_dir=str(tmp_path / "state"), bytecode="imported"
+    )
+    settings = LayerSettings.from_mapping(raw, base_dir=REPO)
+    result = build_layer(settings, force=True, log=print)
+    bc = result.manifest.bytecode
+    assert bc["mode"] == "imported" and bc["proven"] is True and bc["files"] > 500
+    opt = tmp_path / "opt"
+    with zipfile.ZipFile(result.zip_path) as zf:
+        zf.extractall(opt)
+        shipped = {
+            n.removeprefix("python/").replace("__pycache__/", "").replace(".cpython-312.pyc", ".py")
+            for n in zf.namelist()
+            if n.endswith(".cpython-312.pyc")
+        }
+    assert len(shipped) == bc["files"]
+    for folder, _dirs, files in os.walk(opt):  # Lambda's /opt is read-only
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o444)
+        os.chmod(folder, 0o555)
+    try:
+        check = check_tree(
+            opt / "python", "3.12", "x86_64", list(NINE.values()), list(NINE),
+            expect_bytecode=frozenset(shipped),
+        )  # fmt: skip
+    finally:
+        for folder, _dirs, _files in os.walk(opt):
+            os.chmod(folder, 0o755)
+    assert check.failures == {}
+    assert check.from_source == ()
+    assert len(set(check.loaded) & shipped) > 300, "the app's imports came from the .pyc"

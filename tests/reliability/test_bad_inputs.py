@@ -234,6 +234,12 @@ ROWS = [
         lambda c: c.set_layer(architecture="sparc"),
     ),
     Row(
+        "yaml-unknown-bytecode",
+        ["layer.build"],
+        r"layer\.bytecode 'sometimes' is not a bytecode mode; use imported, all, none",
+        lambda c: c.set_layer(bytecode="sometimes"),
+    ),
+    Row(
         "yaml-unknown-python",
         ["layer.build"],
         r"layer\.python '3\.9' is not a Lambda Python runtime; use one of 3\.10, ",

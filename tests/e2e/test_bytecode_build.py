@@ -1,0 +1,184 @@
+"""Bytecode in the layer (layer.bytecode), on tiny offline wheels: real uv, real zips, real
+python3.12 imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from support.cli import inv, make_project
+
+from layer_tasks.build import build_layer
+from layer_tasks.bytecode import BytecodeResult, prove_bytecode
+from layer_tasks.errors import LayerError
+from layer_tasks.footprint import report_data
+from layer_tasks.manifest import Manifest
+from layer_tasks.settings import LayerSettings
+from layer_tasks.verify import find_interpreter
+
+PY312 = find_interpreter("3.12")
+needs_312 = pytest.mark.skipif(PY312 is None, reason="no python3.12 on this host")
+pytestmark = needs_312
+
+
+def pycs(zip_path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(zip_path) as zf:
+        return {n: zf.read(n) for n in zf.namelist() if "/__pycache__/" in n}
+
+
+def run_312(code: str, *args: str) -> str:
+    proc = subprocess.run(
+        [PY312 or "", "-I", "-S", "-c", code, *args], capture_output=True, text=True, check=True
+    )
+    return proc.stdout
+
+
+def test_imported_ships_what_the_check_loaded(settings: LayerSettings) -> None:
+    result = build_layer(settings, log=print)
+    added = pycs(result.zip_path)
+    # alpha/__init__ imports alpha.core; nothing imports alpha.cli.
+    assert sorted(added) == [
+        "python/alpha/__pycache__/__init__.cpython-312.pyc",
+        "python/alpha/__pycache__/core.cpython-312.pyc",
+        "python/beta/__pycache__/__init__.cpython-312.pyc",
+        "python/epsilon/__pycache__/__init__.cpython-312.pyc",
+    ]
+    with zipfile.ZipFile(result.zip_path) as zf:
+        names = zf.namelist()
+        unzipped = sum(i.file_size for i in zf.infolist())
+    assert "python/alpha/core.py" in names and "python/alpha/cli.py" in names, "sources stay"
+    bc = result.manifest.bytecode
+    assert bc["mode"] == "imported" and bc["requested"] == "imported"
+    assert bc["python"] == run_312("import platform; print(platform.python_version())").strip()
+    assert bc["files"] == 4 and bc["bytes"] == sum(len(b) for b in added.values())
+    assert bc["proven"] is True and bc["skipped_reason"] == ""
+    # The numbers add up: distributions + other + bytecode = unzipped, which budget uses.
+    data = report_data(result.manifest, settings)
+    parts = sum(d["unzipped_bytes"] for d in data["distributions"]) + data["other_bytes"]
+    assert parts + data["bytecode"]["bytes"] == data["unzipped_bytes"] == unzipped
+
+
+def test_all_compiles_every_module_and_none_ships_no_bytecode(settings: LayerSettings) -> None:
+    every = build_layer(replace(settings, bytecode="all"), force=True, log=print)
+    added = pycs(every.zip_path)
+    assert "python/alpha/__pycache__/cli.cpython-312.pyc" in added
+    with zipfile.ZipFile(every.zip_path) as zf:
+        sources = [n for n in zf.namelist() if n.endswith(".py")]
+    assert len(added) == len(sources) == every.manifest.bytecode["files"]
+    assert every.manifest.bytecode["mode"] == "all"
+
+    none = build_layer(replace(settings, bytecode="none"), force=True, log=print)
+    assert pycs(none.zip_path) == {}
+    assert none.manifest.bytecode["mode"] == "none" and none.manifest.bytecode["files"] == 0
+    assert none.manifest.unzipped_bytes == every.manifest.unzipped_bytes - sum(
+        len(b) for b in added.values()
+    )
+
+
+def test_pycs_are_checked_hash_of_the_shipped_source_under_opt_python(
+    settings: LayerSettings, tmp_path: Path
+) -> None:
+    result = build_layer(settings, log=print)
+    with zipfile.ZipFile(result.zip_path) as zf:
+        zf.extractall(tmp_path / "opt")
+    script = (
+        "import importlib.util, json, marshal, sys\n"
+        "root = sys.argv[1]\n"
+        "pyc = open(root + '/alpha/__pycache__/core.cpython-312.pyc', 'rb').read()\n"
+        "src = open(root + '/alpha/core.py', 'rb').read()\n"
+        "code = marshal.loads(pyc[16:])\n"
+        "print(json.dumps({'magic': pyc[:4] == importlib.util.MAGIC_NUMBER,\n"
+        "  'flags': int.from_bytes(pyc[4:8], 'little'),\n"
+        "  'hash': pyc[8:16] == importlib.util.source_hash(src),\n"
+        "  'filename': code.co_filename}))\n"
+    )
+    header = json.loads(run_312(script, str(tmp_path / "opt" / "python")))
+    # PEP 552: bit 0 hash-based, bit 1 check_source.
+    assert header == {
+        "magic": True,
+        "flags": 0b11,
+        "hash": True,
+        "filename": "/opt/python/alpha/core.py",
+    }
+
+
+def test_two_builds_give_byte_identical_zips(tmp_path: Path, wheelhouse: Path) -> None:
+    """Separate projects (separate caches and build folders), and a warm rebuild."""
+    shas = []
+    for name in ("one", "two"):
+        project = make_project(tmp_path / name, wheelhouse, "alpha==1.0", "epsilon==1.0")
+        proc = inv(project, "layer.build", env={"INVOKE_LAYER_BYTECODE": "all"})
+        assert proc.returncode == 0, proc.stderr
+        manifest = Manifest.load(project / "dist" / "test-layer.manifest.json")
+        assert manifest.bytecode["files"] > 4
+        shas.append(manifest.code_sha256)
+        proc = inv(project, "layer.build", "--force", env={"INVOKE_LAYER_BYTECODE": "all"})
+        assert proc.returncode == 0, proc.stderr
+        assert "0 compiled now" in proc.stderr, "the rebuild reuses the compiled bytecode"
+        shas.append(Manifest.load(project / "dist" / "test-layer.manifest.json").code_sha256)
+    assert len(set(shas)) == 1
+
+
+def test_a_stale_pyc_fails_the_proof(settings: LayerSettings) -> None:
+    build_layer(settings, log=print)
+    stage = settings.state_dir / "build" / settings.name / "python"
+    shipped = BytecodeResult(
+        mode="imported", requested="imported", sources=("alpha/__init__.py", "alpha/core.py")
+    )
+    assert prove_bytecode(stage, "3.12", "x86_64", ["alpha"], shipped) == 2
+    # The source changes after compiling: its checked-hash pyc no longer matches.
+    core = stage / "alpha" / "core.py"
+    core.write_text(core.read_text() + "\nEXTRA = 1\n")
+    with pytest.raises(
+        LayerError, match=r"1 module\(s\) .* compiled from source at import.*alpha/core\.py"
+    ):
+        prove_bytecode(stage, "3.12", "x86_64", ["alpha"], shipped)
+    assert not list(stage.rglob("__pycache__/*.pyc.*")), "the proof writes nothing"
+
+
+def test_no_target_interpreter_skips_bytecode_and_records_it(
+    settings: LayerSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty"
+    (empty / "shims").mkdir(parents=True)
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setenv("PYENV_ROOT", str(empty))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    logs: list[str] = []
+    result = build_layer(settings, log=logs.append)
+    assert pycs(result.zip_path) == {}
+    bc = result.manifest.bytecode
+    assert bc["mode"] == "none" and bc["requested"] == "imported" and bc["files"] == 0
+    assert bc["skipped_reason"] == "no python3.12 on this host to compile it"
+    assert any(line.startswith("bytecode: skipped, no python3.12") for line in logs)
+
+
+def test_an_older_manifest_without_bytecode_still_loads(settings: LayerSettings) -> None:
+    result = build_layer(settings, log=print)
+    data = json.loads(result.manifest_path.read_text())
+    del data["bytecode"]
+    old = Manifest.from_dict(data)
+    assert old.bytecode == {}
+    assert report_data(old, settings)["bytecode"]["bytes"] == 0
+
+
+def test_arm64_on_this_host_compiles_every_module_unproven(settings: LayerSettings) -> None:
+    """Nothing arm64 can be imported here to learn the set; bytecode does not depend on
+    the CPU, so every module is compiled by this host's python3.12."""
+    logs: list[str] = []
+    result = build_layer(replace(settings, architecture="arm64"), log=logs.append)
+    bc = result.manifest.bytecode
+    assert bc["mode"] == "all" and bc["requested"] == "imported" and bc["proven"] is False
+    assert "python/alpha/__pycache__/cli.cpython-312.pyc" in pycs(result.zip_path)
+    assert any("compiling every module" in line for line in logs)
+
+
+def test_imported_needs_the_import_check(settings: LayerSettings) -> None:
+    result = build_layer(replace(settings, verify=False), log=print)
+    assert pycs(result.zip_path) == {}
+    bc = result.manifest.bytecode
+    assert bc["mode"] == "none" and bc["skipped_reason"].startswith("layer.verify is false")
