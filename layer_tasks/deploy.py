@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -214,6 +215,10 @@ class _Run:
     uploaded: s3.Uploaded | None = None
     version: lambda_.LayerVersion | None = None
     lock: deploy_lock.Lock | None = None
+    # When to write the lock again (monotonic seconds): at half its stale age, so a
+    # long deploy never looks abandoned to another one.
+    refresh_at: float = 0.0
+    refresh_every: float = 0.0
 
     @property
     def arn(self) -> str:
@@ -281,6 +286,8 @@ def _(step: AcquireLock, run: _Run) -> None:
         log=run.log,
     )
     run.log(f"lock: s3://{step.bucket}/{step.key} held")
+    run.refresh_every = step.stale_minutes * 60 / 2
+    run.refresh_at = time.monotonic() + run.refresh_every
     latest = lambda_.latest_layer_version(run.clients.lambda_, run.manifest.name)
     if (latest.version if latest else None) != step.seen_latest:
         raise _Outdated
@@ -377,6 +384,9 @@ def execute(plan: Plan, manifest: Manifest, clients: Clients, *, log: Log = prin
     try:
         for step in plan.steps:
             run_step(step, run)
+            if run.lock is not None and time.monotonic() >= run.refresh_at:
+                run.lock.refresh()  # not ours any more: stops before the next step
+                run.refresh_at = time.monotonic() + run.refresh_every
     finally:
         if run.lock is not None:  # a step failed while the lock was held
             run.lock.release(log)

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cli import make_project, write_requirements
+from moto import mock_aws
+from support.cli import make_split_project
+from support.fakes import moto_clients
 from support.faults import MotoServer
 from support.wheels import build_wheelhouse
 
+from layer_tasks.aws.session import Clients
 from layer_tasks.settings import LayerSettings
 
 
@@ -37,10 +40,14 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(tmp_path: Path, wheelhouse: Path) -> Path:
     """A project folder: invoke.yaml, tasks.py, requirements on the wheelhouse, Chalice config."""
-    root = make_project(tmp_path / "project", wheelhouse, "alpha==1.0", "epsilon==1.0")
-    write_requirements(root / "requirements-a.txt", wheelhouse, "alpha==1.0")
-    write_requirements(root / "requirements-b.txt", wheelhouse, "epsilon==1.0")
-    return root
+    return make_split_project(tmp_path / "project", wheelhouse, "alpha==1.0", "epsilon==1.0")
+
+
+@pytest.fixture
+def clients() -> Iterator[Clients]:
+    """In-process moto (`mock_aws`) clients; S3 over an http URL (see fakes.moto_clients)."""
+    with mock_aws():
+        yield moto_clients(plain_http=True)
 
 
 @pytest.fixture(scope="session")

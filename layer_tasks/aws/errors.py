@@ -224,11 +224,9 @@ def translate(exc: BaseException, resource: str = "") -> LayerError | None:
     if isinstance(exc, bx.ProfileNotFound):
         return LayerError(f"{exc}: check AWS_PROFILE and ~/.aws/config")
     if isinstance(exc, bx.EndpointConnectionError):
-        return Unavailable(
-            f"cannot reach {getattr(exc, 'kwargs', {}).get('endpoint_url', 'the endpoint')}; "
-            "check the network, AWS_ENDPOINT_URL and the region",
-            operation=str(getattr(exc, "operation_name", "") or ""),
-            resource=resource,
+        # Nothing was sent: no operation failed, the endpoint was not there.
+        return LayerError(
+            f"cannot reach AWS: {exc}; check the network, AWS_ENDPOINT_URL and the region"
         )
     if isinstance(exc, (bx.HTTPClientError, bx.ConnectionError)):
         # A dropped connection or a timeout that outlasted botocore's retries.

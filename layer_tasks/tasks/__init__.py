@@ -10,11 +10,11 @@ from .. import redact
 from ..settings import INVOKE_DEFAULTS
 from . import _startup, audit, aws, build, config, diff, local, lock
 
-# Invoke imports this before it reads the configuration files and the environment.
-_startup.install()
-
 # Before any task runs: no log record or traceback of this process shows a secret.
 redact.install()
+# Invoke imports this before it reads the configuration files and the environment; the
+# net passes what it does not know to the redacting hook installed just above.
+_startup.install()
 
 
 def _collection(name: str, *modules: ModuleType) -> Collection:

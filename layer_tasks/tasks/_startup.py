@@ -18,6 +18,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from ..redact import redact
+
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
 
 
@@ -156,7 +158,7 @@ def install() -> None:
         if text is None:
             previous(kind, exc, tb)
             return
-        print(f"error: {' '.join(text.split())}", file=sys.stderr)
+        print(redact(f"error: {' '.join(text.split())}"), file=sys.stderr)
 
     hook._layer_tasks = True  # type: ignore[attr-defined]
     sys.excepthook = hook

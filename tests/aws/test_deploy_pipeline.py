@@ -9,15 +9,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from support import fakes
-from support.fakes import make_settings, moto_clients, write_layer
+from support.fakes import make_settings, write_layer
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws import lambda_, s3
@@ -26,12 +24,6 @@ from layer_tasks.errors import LayerError
 from layer_tasks.settings import LayerSettings
 
 WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def clients() -> Iterator[Clients]:
-    with mock_aws():
-        yield moto_clients(plain_http=True)
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
 from support.cli import inv
-from support.fakes import make_settings, moto_clients, write_layer
+from support.fakes import make_settings, write_layer
 from support.faults import MotoServer, client
 
 from layer_tasks.aws import lambda_, s3
@@ -26,12 +24,6 @@ T1 = dt.datetime(2026, 11, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
 T2 = dt.datetime(2026, 11, 2, 10, 0, 0, tzinfo=dt.timezone.utc)
 OLD_DISTS = (Distribution("numpy", "1.26.4", 70_000, 10), Distribution("six", "1.16.0", 500, 2))
 NEW_DISTS = (Distribution("numpy", "2.1.3", 75_000, 11), Distribution("idna", "3.10", 900, 3))
-
-
-@pytest.fixture
-def clients() -> Iterator[Clients]:
-    with mock_aws():
-        yield moto_clients(plain_http=True)
 
 
 @pytest.fixture

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
 from support import fakes
-from support.fakes import make_settings, moto_clients, write_layer
+from support.fakes import make_settings, write_layer
 
 from layer_tasks.aws import lambda_, s3
 from layer_tasks.aws.session import Clients
@@ -17,11 +15,9 @@ from layer_tasks.errors import LayerError
 
 
 @pytest.fixture
-def clients() -> Iterator[Clients]:
-    with mock_aws():
-        clients = moto_clients(plain_http=True)
-        s3.create_bucket(clients.s3, "pub-bucket", "us-east-1", plain_http=True)
-        yield clients
+def clients(clients: Clients) -> Clients:
+    s3.create_bucket(clients.s3, "pub-bucket", "us-east-1", plain_http=True)
+    return clients
 
 
 def _publish(clients: Clients, tmp_path: Path, payload: str = "V = 1\n") -> lambda_.LayerVersion:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from support import fakes
-from support.fakes import make_settings, moto_clients, write_layer
+from support.fakes import make_settings, write_layer
 
 from layer_tasks import deploy as dep
 from layer_tasks import plan as p
@@ -41,12 +39,6 @@ class Recorder:
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if not model.name.startswith(("Get", "Head", "List")):
             self.calls.append((model.name, dict(params)))
-
-
-@pytest.fixture
-def clients() -> Iterator[Clients]:
-    with mock_aws():
-        yield moto_clients(plain_http=True)
 
 
 @pytest.fixture

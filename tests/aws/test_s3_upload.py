@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
 from support import fakes
-from support.fakes import make_settings, moto_clients, sha256_b64, write_layer
+from support.fakes import make_settings, sha256_b64, write_layer
 
 from layer_tasks.aws import s3
 from layer_tasks.aws.session import Clients
@@ -19,11 +17,9 @@ WHEN = dt.datetime(2024, 5, 17, 8, 9, 10, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
-def clients() -> Iterator[Clients]:
-    with mock_aws():
-        clients = moto_clients(plain_http=True)
-        s3.create_bucket(clients.s3, "up-bucket", "us-east-1", plain_http=True)
-        yield clients
+def clients(clients: Clients) -> Clients:
+    s3.create_bucket(clients.s3, "up-bucket", "us-east-1", plain_http=True)
+    return clients
 
 
 def test_object_at_key_layout_with_metadata_checksum_and_manifest(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
-from support.fakes import make_settings, moto_clients, write_layer
+from support.fakes import make_settings, write_layer
 
 from layer_tasks.aws import s3
 from layer_tasks.aws.errors import PreconditionFailed
@@ -16,12 +14,6 @@ from layer_tasks.aws.sbom_upload import upload_sbom
 from layer_tasks.aws.session import Clients
 
 WHEN = dt.datetime(2026, 11, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def clients() -> Iterator[Clients]:
-    with mock_aws():
-        yield moto_clients(plain_http=True)
 
 
 def test_sbom_lands_beside_the_zip(tmp_path: Path, clients: Clients) -> None:

@@ -6,31 +6,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 from invoke.main import program
-from moto.server import ThreadedMotoServer
+from support.cli import inv
+from support.faults import MotoServer
 
 
 @pytest.fixture
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    # moto's backends are global to the process: start each test from an empty state.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    opener.open(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
-    try:
-        yield url
-    finally:
-        server.stop()
+def endpoint(server: MotoServer) -> str:
+    server.reset()
+    return server.url
 
 
 def _outputs_elsewhere(project: Path, tmp_path: Path) -> dict[str, str]:
@@ -48,24 +36,14 @@ def test_deploy_via_aws_endpoint_url(project: Path, endpoint: str, tmp_path: Pat
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, **_outputs_elsewhere(project, tmp_path)}
     real_config = (project / ".chalice" / "config.json").read_bytes()
 
-    def inv(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "invoke", *args],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-
-    first = inv("layer.deploy")
+    first = inv(project, "layer.deploy", base=env)
     assert first.returncode == 0, first.stderr
     arn = first.stdout.strip().splitlines()[-1]
     assert arn.endswith(":layer:test-layer:1")
-    second = inv("layer.deploy")
+    second = inv(project, "layer.deploy", base=env)
     assert second.returncode == 0, second.stderr
     assert "unchanged, version 1" in second.stderr
-    listed = inv("layer.versions", "--json")
+    listed = inv(project, "layer.versions", "--json", base=env)
     assert [v["version"] for v in json.loads(listed.stdout)["versions"]] == [1]
 
     # The state is in the server: read it back with a plain client.

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support.cli import inv, make_project, write_requirements
+from support.cli import inv, make_split_project, write_requirements
 from support.faults import MotoServer
 from support.wheels import make_wheel
 
@@ -49,10 +49,7 @@ def house(tmp_path: Path, wheelhouse: Path) -> Path:
 
 @pytest.fixture
 def proj(tmp_path: Path, house: Path) -> Path:
-    root = make_project(tmp_path / "p", house, "alpha==1.0", "kappa")
-    write_requirements(root / "requirements-a.txt", house, "alpha==1.0")
-    write_requirements(root / "requirements-b.txt", house, "kappa")
-    return root
+    return make_split_project(tmp_path / "p", house, "alpha==1.0", "kappa")
 
 
 def newer_wheels(house: Path) -> None:

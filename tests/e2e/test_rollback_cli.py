@@ -13,14 +13,13 @@ import json
 import os
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from support.cli import INV
+from support.faults import MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -28,12 +27,10 @@ NAME = "e2e-layer"
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+def endpoint(server: MotoServer) -> str:
+    """The session's moto server, emptied once: this module's tests build on each other."""
+    server.reset()
+    return server.url
 
 
 def lambda_client(endpoint: str) -> Any:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import inv
 
 from layer_tasks import sandbox
 from layer_tasks.errors import LayerError
@@ -18,14 +18,7 @@ def _inv(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
     # No credentials or region at all: --local must bring its own, for its run only.
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return inv(project, *args, base=env)
 
 
 @pytest.mark.slow
@@ -52,7 +45,7 @@ def test_local_sandbox_survives_between_commands(project: Path) -> None:
         data = json.loads(listed.stdout)
         assert [v["version"] for v in data["versions"]] == [1]
         assert data["versions"][0]["in_config"] is True
-        assert data["s3_usage"]["objects"] == 2
+        assert data["s3_usage"]["objects"] == 3  # the zip, its manifest and its SBOM
 
         # Same server all along; the outputs went to the sandbox copies only.
         assert json.loads((state / "server.json").read_text())["pid"] == pid

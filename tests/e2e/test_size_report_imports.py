@@ -36,7 +36,16 @@ def sleepy_project(tmp_path: Path, wheelhouse: Path) -> Path:
 
 
 def test_the_sleeping_distribution_costs_its_sleep_and_ranks_first(sleepy_project: Path) -> None:
-    proc = inv(sleepy_project, "layer.size-report", "--imports", "--json", "--repeat", "2")
+    # A layer without bytecode: every import compiles its source, as before `bytecode`.
+    proc = inv(
+        sleepy_project,
+        "layer.size-report",
+        "--imports",
+        "--json",
+        "--repeat",
+        "2",
+        env={"INVOKE_LAYER_BYTECODE": "none"},
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["measured"] and report["repeat"] == 2 and report["bytecode_files"] == 0
@@ -51,7 +60,14 @@ def test_the_sleeping_distribution_costs_its_sleep_and_ranks_first(sleepy_projec
     assert others["epsilon"]["unzipped_bytes"] > 0 and not others["epsilon"]["failures"]
     assert report["together"]["median_seconds"] >= SLEEP
 
-    text = inv(sleepy_project, "layer.size-report", "--imports", "--repeat", "1").stdout
+    text = inv(
+        sleepy_project,
+        "layer.size-report",
+        "--imports",
+        "--repeat",
+        "1",
+        env={"INVOKE_LAYER_BYTECODE": "none"},
+    ).stdout
     table = text.splitlines()
     assert "the layer has no bytecode" in table[1]
     assert table[5].split()[0] == "sleepy"  # after header, blurb, blank, column names, rule

@@ -543,7 +543,7 @@ ROWS += [
     Row(
         "timeout-not-a-number",
         ["layer.versions"],
-        r"^error: layer\.read_timeout must be a number of seconds, got 'soon'$",
+        r"^error: layer\.read_timeout must be a number of seconds, got 'soon' \(set by INVOKE_LAYER_READ_TIMEOUT\)$",
         env={"INVOKE_LAYER_READ_TIMEOUT": "soon"},
     ),
     Row("requirements-fifo", ["layer.build"], NOT_A_FILE, _fifo_requirements),

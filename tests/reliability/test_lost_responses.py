@@ -30,14 +30,14 @@ def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _deploy(
-    tmp_path: Path, endpoint: str, operation: str, region: str = "us-east-1"
+    tmp_path: Path, endpoint: str, operation: str, region: str = "us-east-1", where: str = ""
 ) -> tuple[dep.Outcome, FaultInjector, list[str]]:
     settings = make_settings(tmp_path, region=region)
     write_layer(settings)
     clients = make_clients(settings, endpoint_url=endpoint)
     injector = (
         FaultInjector()
-        .add(operation, "lost-response")
+        .add(operation, "lost-response", where=where)
         .attach(clients.s3, clients.uploads, clients.lambda_)
     )
     lines: list[str] = []
@@ -64,7 +64,8 @@ def test_put_object_answer_lost_never_overwrites_and_publishes_once(
     # The retried PutObject meets IfNoneMatch's 412: its own first write. The upload then
     # finds our bytes at the planned key and uses them: one object, nothing overwritten,
     # nothing uploaded twice, one version published from exactly the planned key.
-    outcome, injector, lines = _deploy(tmp_path, endpoint, "PutObject")
+    # The zip's PutObject (the deploy's first PutObject is its lock's).
+    outcome, injector, lines = _deploy(tmp_path, endpoint, "PutObject", where=".zip")
     assert injector.count("PutObject") == 1
     planned = next(s for s in outcome.plan.steps if isinstance(s, Upload)).key
     assert any(

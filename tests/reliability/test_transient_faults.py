@@ -204,7 +204,8 @@ BEYOND = [
     ("PutBucketLifecycleConfiguration", "fresh", "throttling", "PutBucketLifecycleConfiguration"),
     ("ListLayerVersions", "fresh", "throttle", "ListLayerVersions"),
     ("HeadObject", "fresh", "http500", "HeadObject"),
-    ("PutObject", "fresh", "http503", "upload to s3://"),
+    # The first PutObject of a deploy takes its lock; the upload's are multipart below.
+    ("PutObject", "fresh", "http503", "cannot take the deploy lock"),
     ("GetPublicAccessBlock", "existing", "dropped", "GetPublicAccessBlock"),
     ("GetBucketEncryption", "existing", "http500", "GetBucketEncryption"),
     (

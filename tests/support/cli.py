@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -16,14 +17,18 @@ INV = [sys.executable, "-c", "import sys; from invoke.main import program; sys.e
 
 
 def inv(
-    project: Path, *args: str, env: dict[str, str] | None = None
+    project: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """``inv ARGS`` in ``project``: ``env`` on top of ``base`` (default: this process's)."""
     return subprocess.run(
         [*INV, *args],
         cwd=project,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**(os.environ if base is None else base), **(env or {})},
         timeout=300,
         check=False,
     )
@@ -100,3 +105,11 @@ def stray_files(project: Path) -> list[str]:
         for p in project.rglob("*")
         if p.is_file() and (p.name.endswith((".tmp", ".partial")) or p.name.startswith("tmp"))
     )
+
+
+def make_split_project(root: Path, wheelhouse: Path, first: str, second: str) -> Path:
+    """`make_project` with both requirements, plus the split sets requirements-a/-b."""
+    make_project(root, wheelhouse, first, second)
+    write_requirements(root / "requirements-a.txt", wheelhouse, first)
+    write_requirements(root / "requirements-b.txt", wheelhouse, second)
+    return root

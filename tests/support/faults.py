@@ -75,6 +75,7 @@ class Fault:
     operation: str  # e.g. "PutObject", "PublishLayerVersion"
     kind: str  # a key of KINDS, or "access-denied" / "expired-token"
     times: int = 1
+    where: str = ""  # only requests whose URL contains this (e.g. ".zip": not the lock)
 
 
 @dataclass
@@ -85,8 +86,8 @@ class FaultInjector:
     injected: Counter[tuple[str, str]] = field(default_factory=Counter)
     seen: Counter[str] = field(default_factory=Counter)
 
-    def add(self, operation: str, kind: str, times: int = 1) -> FaultInjector:
-        self.faults.append(Fault(operation, kind, times))
+    def add(self, operation: str, kind: str, times: int = 1, where: str = "") -> FaultInjector:
+        self.faults.append(Fault(operation, kind, times, where))
         return self
 
     def attach(self, *clients: Any) -> FaultInjector:
@@ -101,6 +102,7 @@ class FaultInjector:
         for fault in self.faults:
             if (
                 fault.operation != operation
+                or fault.where not in request.url
                 or self.injected[(operation, fault.kind)] >= fault.times
             ):
                 continue

@@ -37,7 +37,10 @@ def c(t):
 
 def test_bytecode_defaults_to_imported_and_is_validated() -> None:
     assert LayerSettings.from_mapping({}).bytecode == "imported"
-    assert LayerSettings.from_mapping({"bytecode": "All"}).bytecode == "all"
+    assert LayerSettings.from_mapping({"bytecode": "all"}).bytecode == "all"
+    # Matched whole, as every other enumerated setting: no case folding, no trimming.
+    with pytest.raises(LayerError, match=r"layer.bytecode 'All' "):
+        LayerSettings.from_mapping({"bytecode": "All"})
     assert LayerSettings.from_mapping({"bytecode": "none"}).bytecode == "none"
     with pytest.raises(LayerError, match=r"layer.bytecode 'sometimes' .* imported, all, none"):
         LayerSettings.from_mapping({"bytecode": "sometimes"})
