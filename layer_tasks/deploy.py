@@ -412,40 +412,29 @@ def deploy(
     when: dt.datetime | None = None,
 ) -> Outcome:
     """The whole pipeline; with ``dry_run`` only the plan (printed through ``log``)."""
-    plan, manifest = prepare(
-        settings,
-        clients,
-        build=build,
-        force=force,
-        dry_run=dry_run,
-        update_config=update_config,
-        log=log,
-        when=when,
-    )
-    if dry_run:
-        log("plan (dry run, nothing changed):")
-        for line in plan.lines():
-            log(f"  {line}")
-        return Outcome(plan=plan, arn=None, version=None, published=False, manifest=manifest)
-    assert manifest is not None
-    for _attempt in range(REPLANS):
+    for attempt in range(REPLANS):
+        plan, manifest = prepare(
+            settings,
+            clients,
+            # Planned again after waiting for the lock: from the zip already built.
+            build=build and attempt == 0,
+            force=force,
+            dry_run=dry_run,
+            update_config=update_config,
+            log=log,
+            when=when,
+        )
+        if dry_run or attempt:
+            log("plan (dry run, nothing changed):" if dry_run else "plan, again:")
+            for line in plan.lines():
+                log(f"  {line}")
+        if dry_run:
+            return Outcome(plan=plan, arn=None, version=None, published=False, manifest=manifest)
+        assert manifest is not None
         try:
             return execute(plan, manifest, clients, log=log)
         except _Outdated:
             log("lock: another deploy published while this one waited; planning again")
-            # The zip is built: planned again from it, under the new state of AWS.
-            plan, manifest = prepare(
-                settings,
-                clients,
-                build=False,
-                force=force,
-                update_config=update_config,
-                log=log,
-                when=when,
-            )
-            for line in plan.lines():
-                log(f"  {line}")
-            assert manifest is not None
     raise LayerError(
         f"the layer changed {REPLANS} times while this deploy waited for its lock: "
         "deploy again when the other deploys have finished"

@@ -290,7 +290,6 @@ def install_command(
 @dataclass
 class InstallResult:
     distributions: dict[str, str] = field(default_factory=dict)  # canonical name -> version
-    output: str = ""
 
 
 @dataclass(frozen=True)
@@ -442,7 +441,7 @@ def run_install(
         raise LayerError(_timeout_line(output, index, limits) or failure_line(output, target))
     # uv's --target install leaves its lock file behind; it is not part of the layer.
     (target_dir / ".lock").unlink(missing_ok=True)
-    return InstallResult(distributions=installed_distributions(target_dir), output=output)
+    return InstallResult(distributions=installed_distributions(target_dir))
 
 
 def installed_distributions(tree: Path) -> dict[str, str]:

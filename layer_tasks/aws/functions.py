@@ -93,7 +93,7 @@ def wait_until_updated(client: Any, function: str) -> None:
             WaiterConfig={"Delay": WAIT_DELAY_SECONDS, "MaxAttempts": WAIT_MAX_ATTEMPTS},
         )
     except WaiterError as exc:
-        last = exc.last_response or {}
+        last: dict[str, Any] = dict(exc.last_response or {})
         config = last.get("Configuration", {})
         status = config.get("LastUpdateStatus", "unknown")
         reason = config.get("LastUpdateStatusReason") or last.get("Error", {}).get("Message", "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
 from botocore.exceptions import (
@@ -24,6 +24,8 @@ from botocore.exceptions import (
 
 if TYPE_CHECKING:
     from botocore.config import Config
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
 
 from .. import redact
 from ..errors import LayerError
@@ -38,14 +40,14 @@ from .s3 import ExpectedOwner
 class Clients:
     """The clients one run uses. ``lambda_`` because ``lambda`` is a keyword."""
 
-    s3: Any
-    lambda_: Any
+    s3: S3Client
+    lambda_: LambdaClient
     region: str
     # S3 for the upload (PutObject, multipart parts): the long read timeout. None: ``s3``.
-    s3_upload: Any = None
+    s3_upload: S3Client | None = None
 
     @property
-    def uploads(self) -> Any:
+    def uploads(self) -> S3Client:
         return self.s3 if self.s3_upload is None else self.s3_upload
 
     @property
@@ -66,7 +68,9 @@ def client_config(settings: LayerSettings, *, read_timeout: float | None = None)
         read_timeout=settings.read_timeout if read_timeout is None else read_timeout,
         # total_max_attempts counts the first request too, as AWS's own `max_attempts`
         # setting does; botocore's `max_attempts` key would count retries only (one more).
-        retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+        retries=cast(
+            "Any", {"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts}
+        ),
         # Bucket names with dots break virtual-hosted TLS; path style works everywhere
         # an endpoint is overridden, virtual style is AWS's default otherwise.
         s3={"addressing_style": "auto"},
