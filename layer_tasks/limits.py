@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from .errors import LayerError
 
@@ -32,7 +33,12 @@ def read_bounded(path: Path, what: str, limit: int = MAX_TEXT_FILE_BYTES) -> byt
     how to describe a missing or unreadable file.
     """
     with open(path, "rb") as fh:
-        data = fh.read(limit + 1)
+        return read_at_most(fh, path, what, limit)
+
+
+def read_at_most(fh: Any, path: Path, what: str, limit: int = MAX_TEXT_FILE_BYTES) -> bytes:
+    """Read an open file up to ``limit`` bytes; more is a `LayerError` naming ``what``."""
+    data: bytes = fh.read(limit + 1)
     if len(data) > limit:
         raise LayerError(
             f"{what} {path} is larger than {limit:,} bytes, which no real one is: "

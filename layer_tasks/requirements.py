@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 from . import redact
 from .errors import LayerError
-from .limits import MAX_INCLUDE_DEPTH, MAX_TEXT_FILE_BYTES
+from .limits import MAX_INCLUDE_DEPTH, read_at_most
 
 # Options that take a value and may appear on their own line in a requirements file.
 _VALUE_OPTIONS = {
@@ -183,13 +183,7 @@ def _read_regular_file(path: Path) -> bytes:
                 f"requirements path {path} is not a regular file (a FIFO, device or "
                 "socket): point layer.requirements (or the -r/-c line) at a file"
             )
-        data = handle.read(MAX_TEXT_FILE_BYTES + 1)
-    if len(data) > MAX_TEXT_FILE_BYTES:
-        raise LayerError(
-            f"requirements file {path} is larger than {MAX_TEXT_FILE_BYTES:,} bytes, which no "
-            "real one is: check that the setting names the right file"
-        )
-    return data
+        return read_at_most(handle, path, "requirements file")
 
 
 def _read_option(

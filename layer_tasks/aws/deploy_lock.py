@@ -354,24 +354,14 @@ def acquire(
 
 
 @contextlib.contextmanager
-def hold(
-    s3: Any,
-    bucket: str,
-    key: str,
-    *,
-    wait_seconds: float,
-    stale_after: dt.timedelta,
-    log: Callable[[str], None],
-    **options: Any,
-) -> Iterator[Lock]:
-    """``with hold(...) as lock:`` the steps that change AWS; released however they end."""
-    lock = acquire(
-        s3, bucket, key, wait_seconds=wait_seconds, stale_after=stale_after, log=log, **options
-    )
+def hold(s3: Any, bucket: str, key: str, **options: Any) -> Iterator[Lock]:
+    """``with hold(...) as lock:`` the steps that change AWS; released however they end.
+    ``options`` are `acquire`'s (``wait_seconds``, ``stale_after``, ``log``...)."""
+    lock = acquire(s3, bucket, key, **options)
     try:
         yield lock
     finally:
-        lock.release(log)
+        lock.release(options["log"])
 
 
 def unlock(s3: Any, bucket: str, key: str) -> LockState | None:
