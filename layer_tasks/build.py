@@ -10,6 +10,7 @@ so a failed build never leaves a half zip at ``<dist_dir>/<name>.zip``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -144,15 +145,19 @@ def _verify(
     log: Log,
 ) -> CheckResult:
     pycache = _pycache_mirror(settings)
-    after = check_tree(
-        stage,
-        settings.python,
-        settings.architecture,
-        modules,
-        dist_names,
-        pycache_prefix=pycache,
-        display_root=DISPLAY_ROOT if settings.bytecode != "none" else "",
-    )
+
+    def check(tree: Path, names: list[str], dists: list[str]) -> CheckResult:
+        return check_tree(
+            tree,
+            settings.python,
+            settings.architecture,
+            names,
+            dists,
+            pycache_prefix=pycache,
+            display_root=DISPLAY_ROOT if settings.bytecode != "none" else "",
+        )
+
+    after = check(stage, modules, dist_names)
     if not after.ran:
         log(
             f"verify: imports not run ({after.skipped_reason}); checked statically instead: "
@@ -167,15 +172,7 @@ def _verify(
     failing_dists = [k.split(" ", 1)[1] for k in after.failures if k.startswith("version ")]
     if "import (all)" in after.failures:
         failing_modules, failing_dists = modules, dist_names
-    before = check_tree(
-        unpruned(),
-        settings.python,
-        settings.architecture,
-        failing_modules,
-        failing_dists,
-        pycache_prefix=pycache,
-        display_root=DISPLAY_ROOT if settings.bytecode != "none" else "",
-    )
+    before = check(unpruned(), failing_modules, failing_dists)
     introduced = {k: v for k, v in after.failures.items() if k not in before.failures}
     already = {k: v for k, v in after.failures.items() if k in before.failures}
     if already:
@@ -203,18 +200,17 @@ def _pycache_mirror(settings: LayerSettings) -> Path:
 
 def _check_and_compile(
     settings: LayerSettings,
-    unpruned: Callable[[], Path],
     stage: Path,
     modules: list[str],
-    dist_names: list[str],
-    rules_for: Callable[[str], list[str]],
+    verify: Callable[[], CheckResult],
     log: Log,
     added: Future[list[str]],
 ) -> tuple[CheckResult, BytecodeResult, bool]:
-    """Verify, add the bytecode (handed to the zip through ``added``), then prove it."""
+    """Verify (``verify``: `_verify` with its arguments), add the bytecode (handed to the
+    zip through ``added``), then prove it."""
     try:
         if settings.verify:
-            check = _verify(settings, unpruned, stage, modules, dist_names, rules_for, log)
+            check = verify()
         else:
             check = CheckResult(ran=False, skipped_reason="layer.verify is false")
         bytecode = layer_bytecode(settings, stage, check, _pycache_mirror(settings), log)
@@ -343,10 +339,10 @@ def _build(
     added: Future[list[str]] = Future()
     with ThreadPoolExecutor(max_workers=1) as pool:
         done_verify = _timed(log, "verify")
-        verifying = pool.submit(
-            _check_and_compile,
-            settings, unpruned, stage, modules, dist_names, plan.rule_for, log, added,
-        )  # fmt: skip
+        run_check = functools.partial(
+            _verify, settings, unpruned, stage, modules, dist_names, plan.rule_for, log
+        )
+        verifying = pool.submit(_check_and_compile, settings, stage, modules, run_check, log, added)
         try:
             done = _timed(log, "zip")
             with byte_progress("zip", unzipped) as advance:

@@ -23,10 +23,8 @@ compiled into the same mirror, so a rebuild compiles only what changed.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +34,7 @@ from typing import Any
 from .errors import LayerError
 from .pycompile import compile_many
 from .settings import LayerSettings
-from .verify import CheckResult, check_tree, find_interpreter, host_runs
+from .verify import CheckResult, check_tree, find_interpreter, host_runs, interpreter_version
 
 Log = Callable[[str], None]
 
@@ -72,19 +70,6 @@ class BytecodeResult:
 
 def skipped(requested: str, reason: str) -> BytecodeResult:
     return BytecodeResult(mode="none", requested=requested, skipped_reason=reason)
-
-
-@functools.lru_cache(maxsize=16)
-def interpreter_version(interpreter: str) -> str:
-    """``3.12.1``: the patch release matters, marshalled code can change between them."""
-    try:
-        proc = subprocess.run(
-            [interpreter, "-I", "-S", "-c", "import platform; print(platform.python_version())"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
 def python_sources(tree: Path) -> list[str]:

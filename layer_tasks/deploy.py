@@ -139,18 +139,23 @@ def _placeholder_arn(settings: LayerSettings, found: Found) -> str:
     return f"arn:aws:lambda:{found.region}:000000000000:layer:{settings.name}:1"
 
 
+@dataclass(frozen=True)
+class Options:
+    """How a deploy runs (the task's flags): plain data for `prepare`."""
+
+    build: bool = True  # False: publish the zip already built (`layer.publish`)
+    force: bool = False
+    dry_run: bool = False
+    update_config: bool = True
+    when: dt.datetime | None = None  # the time in the S3 key (tests fix it)
+
+
 def prepare(
-    settings: LayerSettings,
-    clients: Clients,
-    *,
-    build: bool = True,
-    force: bool = False,
-    dry_run: bool = False,
-    update_config: bool = True,
-    log: Log = print,
-    when: dt.datetime | None = None,
+    settings: LayerSettings, clients: Clients, options: Options, *, log: Log = print
 ) -> tuple[Plan, Manifest | None]:
     """Pre-flight and plan: local checks, build (unless dry run), then read calls only."""
+    build, force, dry_run = options.build, options.force, options.dry_run
+    update_config, when = options.update_config, options.when
     validate_bucket_name(settings.bucket)
     for entry in settings.share_with:
         permissions.grant_for(entry)  # a malformed principal fails before any build
@@ -413,17 +418,9 @@ def deploy(
 ) -> Outcome:
     """The whole pipeline; with ``dry_run`` only the plan (printed through ``log``)."""
     for attempt in range(REPLANS):
-        plan, manifest = prepare(
-            settings,
-            clients,
-            # Planned again after waiting for the lock: from the zip already built.
-            build=build and attempt == 0,
-            force=force,
-            dry_run=dry_run,
-            update_config=update_config,
-            log=log,
-            when=when,
-        )
+        # Planned again after waiting for the lock: from the zip already built.
+        options = Options(build and attempt == 0, force, dry_run, update_config, when)
+        plan, manifest = prepare(settings, clients, options, log=log)
         if dry_run or attempt:
             log("plan (dry run, nothing changed):" if dry_run else "plan, again:")
             for line in plan.lines():

@@ -63,22 +63,18 @@ def squarify(sizes: Sequence[float], box: Rect) -> list[Rect]:
             row.append(areas[i])
             i += 1
         strip = sum(row)
-        if w >= h:  # a column on the left
-            cw = strip / h if h else 0.0
-            yy = y
-            for a in row:
-                rh = a / cw if cw else 0.0
-                out.append(Rect(x, yy, cw, rh))
-                yy += rh
-            x, w = x + cw, w - cw
-        else:  # a row on top
-            rh = strip / w if w else 0.0
-            xx = x
-            for a in row:
-                cw = a / rh if rh else 0.0
-                out.append(Rect(xx, y, cw, rh))
-                xx += cw
-            y, h = y + rh, h - rh
+        column = w >= h  # a column on the left, else a row on top
+        side = h if column else w
+        thick = strip / side if side else 0.0
+        along = y if column else x
+        for a in row:
+            length = a / thick if thick else 0.0
+            out.append(Rect(x, along, thick, length) if column else Rect(along, y, length, thick))
+            along += length
+        if column:
+            x, w = x + thick, w - thick
+        else:
+            y, h = y + thick, h - thick
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,6 +281,16 @@ def _text(key: str, value: str) -> str:
     return value
 
 
+def _choice(
+    key: str, merged: Mapping[str, Any], choices: Sequence[str], what: str, joiner: str = ", "
+) -> str:
+    """``merged[key]`` when it is one of ``choices``, whole; else one line naming them."""
+    value = _str(key, merged[key])
+    if value not in choices:
+        raise LayerError(f"layer.{key} {value!r} is not {what}; use {joiner.join(choices)}")
+    return value
+
+
 def _str(key: str, value: Any) -> str:
     if value is None:
         return ""
@@ -480,12 +490,9 @@ class LayerSettings:
                 f"layer.python {python!r} is not a Lambda Python runtime; use one of "
                 f"{', '.join(PYTHON_GLIBC)}{quote}"
             )
-        architecture = _str("architecture", merged["architecture"])
-        if architecture not in ARCHITECTURES:
-            raise LayerError(
-                f"layer.architecture {architecture!r} is not a Lambda architecture; use "
-                f"{' or '.join(ARCHITECTURES)}"
-            )
+        architecture = _choice(
+            "architecture", merged, ARCHITECTURES, "a Lambda architecture", " or "
+        )
         installer = _str("installer", merged["installer"])
         if installer not in INSTALLERS:
             raise LayerError(f"layer.installer {installer!r} is not supported; use uv or pip")
@@ -517,12 +524,7 @@ class LayerSettings:
                 f"layer.bucket_owner {bucket_owner!r} is not a 12-digit AWS account ID "
                 "(quote it in YAML, or its leading zeros are lost)"
             )
-        bytecode = _str("bytecode", merged["bytecode"])
-        if bytecode not in BYTECODE_MODES:
-            raise LayerError(
-                f"layer.bytecode {merged['bytecode']!r} is not a bytecode mode; use "
-                f"{', '.join(BYTECODE_MODES)}"
-            )
+        bytecode = _choice("bytecode", merged, BYTECODE_MODES, "a bytecode mode")
         license_info = _str("license_info", merged["license_info"])
         if len(license_info) > 512:
             raise LayerError("layer.license_info must be at most 512 characters")

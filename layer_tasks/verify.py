@@ -210,15 +210,22 @@ def read_records(tree: Path) -> dict[str, list[str]]:
     return records
 
 
-def _is_version(candidate: str, python: str) -> bool:
+@functools.lru_cache(maxsize=16)
+def interpreter_version(interpreter: str) -> str:
+    """``3.12.1`` ("" when it does not run): the patch release matters to bytecode,
+    marshalled code can change between them."""
     try:
         proc = subprocess.run(
-            [candidate, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            [interpreter, "-I", "-S", "-c", "import platform; print(platform.python_version())"],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return proc.returncode == 0 and proc.stdout.strip() == python
+        return ""
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _is_version(candidate: str, python: str) -> bool:
+    return ".".join(interpreter_version(candidate).split(".")[:2]) == python
 
 
 def find_interpreter(python: str) -> str | None:

@@ -149,7 +149,9 @@ def test_publish_failure_after_upload_leaves_outputs_untouched(
     settings.arn_file.write_text("arn:aws:lambda:us-east-1:123456789012:layer:demo-layer:7\n")
     arn_before = settings.arn_file.read_bytes()
     config_before = settings.chalice_config.read_bytes()
-    plan, _ = dep.prepare(settings, clients, build=False, log=lambda _l: None, when=WHEN)
+    plan, _ = dep.prepare(
+        settings, clients, dep.Options(build=False, when=WHEN), log=lambda _l: None
+    )
     # The object in S3 will not be the bytes the manifest describes: its SHA-256 (what
     # Lambda would report as CodeSha256) disagrees with the local one, so the deploy must
     # stop after the upload, before a version exists that the outputs could point at.

@@ -90,7 +90,9 @@ def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_
     sbom_beside(settings.zip_path).write_text('{"bomFormat": "CycloneDX"}\n')
     dry: list[str] = []
     dep.deploy(settings, clients, build=False, dry_run=True, log=dry.append, when=WHEN)
-    plan, manifest = dep.prepare(settings, clients, build=False, log=lambda _l: None, when=WHEN)
+    plan, manifest = dep.prepare(
+        settings, clients, dep.Options(build=False, when=WHEN), log=lambda _l: None
+    )
     # --dry-run prints the very steps that run.
     assert dry[1:] == [f"  {line}" for line in plan.lines()]
     kinds = [type(step).__name__ for step in plan.steps if not isinstance(step, p.Note)]
@@ -138,7 +140,7 @@ def test_a_no_change_plan_sends_nothing_and_writes_nothing(
     write_layer(settings)
     first = dep.deploy(settings, clients, build=False, log=lambda _l: None, when=WHEN)
     arn_file, config = settings.arn_file.read_bytes(), settings.chalice_config.read_bytes()
-    plan, manifest = dep.prepare(settings, clients, build=False, log=lambda _l: None)
+    plan, manifest = dep.prepare(settings, clients, dep.Options(build=False), log=lambda _l: None)
     assert manifest is not None
     changing = [s for s in plan.steps if not isinstance(s, (p.Note, p.ShowDiff, p.UseVersion))]
     # Sharing and wiring the function are idempotent and stay in the plan; they change

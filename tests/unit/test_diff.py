@@ -32,27 +32,24 @@ def _manifest(dists: list[tuple[str, str, int]], **fields: Any) -> dict[str, Any
     return data
 
 
+# Each distribution before and after (None: not in that build); names spelt as the
+# wheel spelt them, so "Same-Name" and "same_name" are one distribution.
+PAIRS = [
+    (("numpy", "1.26.4", 70_000_000), ("numpy", "2.1.3", 75_000_000)),
+    (("grpcio", "1.66.0", 19_000_000), ("grpcio", "1.65.5", 18_900_000)),
+    (("simplejson", "3.19.2", 400_000), None),
+    (None, ("pgvector", "0.3.6", 120_000)),
+    (("requests", "2.32.3", 300_000), ("requests", "2.32.3", 290_000)),
+    (("weird", "abc", 1_000), ("weird", "abd", 1_000)),
+    (("Same-Name", "1.0", 5_000), ("same_name", "1.0", 5_000)),
+]
 OLD = _manifest(
-    [
-        ("numpy", "1.26.4", 70_000_000),
-        ("grpcio", "1.66.0", 19_000_000),
-        ("simplejson", "3.19.2", 400_000),
-        ("requests", "2.32.3", 300_000),
-        ("weird", "abc", 1_000),
-        ("Same-Name", "1.0", 5_000),
-    ],
+    [old for old, _ in PAIRS if old],
     code_sha256="old",
     pruned={"tests": 2_000_000, "docs": 100},
 )
 NEW = _manifest(
-    [
-        ("numpy", "2.1.3", 75_000_000),
-        ("grpcio", "1.65.5", 18_900_000),
-        ("pgvector", "0.3.6", 120_000),
-        ("requests", "2.32.3", 290_000),
-        ("weird", "abd", 1_000),
-        ("same_name", "1.0", 5_000),
-    ],
+    [new for _, new in PAIRS if new],
     code_sha256="new",
     pruned={"tests": 2_500_000, "strip_so": 11_000_000},
 )
