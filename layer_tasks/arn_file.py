@@ -6,6 +6,7 @@ previous ARN or the new one, never an empty or half-written file.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .arns import parse_layer_arn
@@ -14,12 +15,22 @@ from .fsutil import atomic_write_text
 from .limits import read_bounded
 
 
+def check_writable(path: Path) -> None:
+    """Can the ARN file be written? Deploy asks before its first change, the write again."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise LayerError(f"cannot write the ARN file {path}: folder {folder} does not exist")
+    if Path(path).is_dir():
+        raise LayerError(f"the ARN file {path} is a folder; set layer.arn_file to a file path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LayerError(f"cannot write the ARN file {path}: folder {folder} is not writable")
+
+
 def write_arn(path: Path, arn: str) -> None:
     """Replace the file's content with ``arn`` and a newline (after validating it)."""
     path = Path(path)
     layer = parse_layer_arn(arn)
-    if not path.parent.is_dir():
-        raise LayerError(f"cannot write the ARN file {path}: folder {path.parent} does not exist")
+    check_writable(path)
     try:
         atomic_write_text(path, f"{layer.arn}\n")
     except OSError as exc:

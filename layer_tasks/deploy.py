@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from . import arn_file, chalice_config
 from .archive import code_sha256
@@ -119,16 +117,6 @@ def _manifest(settings: LayerSettings, *, build: bool, dry_run: bool, log: Log) 
     )
 
 
-def _check_arn_file_folder(path: Path) -> None:
-    folder = path.parent
-    if not folder.is_dir():
-        raise LayerError(f"cannot write the ARN file {path}: folder {folder} does not exist")
-    if path.is_dir():
-        raise LayerError(f"the ARN file {path} is a folder; set layer.arn_file to a file path")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise LayerError(f"cannot write the ARN file {path}: folder {folder} is not writable")
-
-
 def _placeholder_arn(settings: LayerSettings, found: Found) -> str:
     """An ARN of this layer one version past the latest: what the config check assumes
     for the version a publish will make (same layer, so it replaces the same entries)."""
@@ -165,7 +153,7 @@ def prepare(
     # The outputs are read and checked first: a broken ARN file or config, or one that
     # cannot be written, fails before any upload.
     arn_before = arn_file.read_arn(settings.arn_file)
-    _check_arn_file_folder(settings.arn_file)
+    arn_file.check_writable(settings.arn_file)
     config_before = None
     if update_config:
         layers = chalice_config.read_stage_layers(settings.chalice_config, settings.stage)
