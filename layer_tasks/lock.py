@@ -87,7 +87,10 @@ def lock_path(settings: LayerSettings) -> Path:
     arm64 locks of one layer apart (their wheels differ); the Python version is one
     per layer and is recorded inside, so a change of it shows as a stale lock.
     """
-    return settings.requirements.parent / f"pylock.{settings.name}-{settings.architecture}.toml"
+    return (
+        settings.requirements.parent
+        / f"pylock.{settings.family or settings.name}-{settings.architecture}.toml"
+    )
 
 
 def normalized_requirements(reqs: RequirementSet) -> tuple[str, ...]:

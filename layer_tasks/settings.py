@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import os
 import re
+import string
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,27 @@ DEFAULTS: dict[str, Any] = {
     "split_requirements": "requirements-*.txt",
     "python": "3.12",
     "architecture": "x86_64",
+    # Several architectures: one layer each, from its own install. Empty: [architecture].
+    "architectures": [],
+    # The layer name of every architecture after the first ({name}, {arch}).
+    "arch_name": "{name}-{arch}",
+    # Whose ARN goes into the Chalice stage and the ARN file; empty: the first one.
+    "stage_architecture": "",
     "installer": "uv",
     "bucket": "",
     # Empty: boto3's own chain decides (AWS_REGION, AWS_DEFAULT_REGION, profile).
     "region": "",
+    # Several regions get the same zip; `region` is the home region (the config's ARN).
+    # With several regions, `bucket` holds {region}, or gets -{region} appended.
+    "regions": [],
+    # Regions published at once.
+    "publish_concurrency": 4,
+    # Publish the zip once more first where a region's latest version is one behind the
+    # others, so that every region ends on the same version number.
+    "align_versions": False,
+    # SSM parameter written with each published version's ARN, in its region
+    # ({name}, {python}, {arch}); empty: none.
+    "ssm_parameter": "",
     "prefix": "layers",
     "stage": "prod",
     "chalice_config": ".chalice/config.json",
@@ -142,6 +160,8 @@ _FUNCTION_RE = re.compile(
     r"[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?"
 )
 _STAGE_RE = re.compile(r"[A-Za-z0-9_-]+")
+# SSM parameter names: a-zA-Z0-9_.- with '/' levels; a hierarchy starts with '/'.
+_SSM_RE = re.compile(r"(/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+")
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
@@ -322,6 +342,82 @@ def _accounts(value: Any) -> tuple[str, ...]:
     return _str_list("share_with", value)
 
 
+def _template(key: str, value: str, fields: Sequence[str]) -> str:
+    """A ``str.format`` template that uses only ``fields``, each plainly (``{name}``)."""
+    allowed = ", ".join("{" + f + "}" for f in fields)
+    try:
+        parsed = list(string.Formatter().parse(value))
+    except ValueError:
+        raise LayerError(f"layer.{key} {value!r} is not a template: use {allowed}") from None
+    for _, name, spec, conversion in parsed:
+        if name is not None and (name not in fields or spec or conversion):
+            raise LayerError(f"layer.{key} {value!r} uses {{{name}}}: use only {allowed}")
+    return value
+
+
+def _unique(key: str, items: tuple[str, ...]) -> tuple[str, ...]:
+    seen = [item for i, item in enumerate(items) if item in items[:i]]
+    if seen:
+        raise LayerError(f"layer.{key} names {seen[0]!r} twice")
+    return items
+
+
+def validate_ssm_parameter(name: str) -> str:
+    """An SSM parameter name (after the template is filled in)."""
+    if (
+        len(name) > 1011
+        or not _SSM_RE.fullmatch(name)
+        or name.lstrip("/").lower().startswith(("aws", "ssm"))
+        or name.count("/") > 15
+    ):
+        raise LayerError(
+            f"layer.ssm_parameter gives {name!r}, which is not an SSM parameter name: use "
+            "letters, digits and _.- in up to 15 '/'-separated levels starting with '/', "
+            "not beginning with aws or ssm (e.g. /layers/{name}/{python}/{arch})"
+        )
+    return name
+
+
+def _regions(merged: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The home region and the region list: ``region`` must be one of ``regions``."""
+    region = _str("region", merged["region"])
+    if region:
+        validate_region(region)
+    regions = _unique("regions", _str_list("regions", merged["regions"]))
+    for item in regions:
+        validate_region(item, "layer.regions entry")
+    if regions and region and region not in regions:
+        raise LayerError(
+            f"layer.region {region!r} (the home region) is not in layer.regions "
+            f"({', '.join(regions)}): add it, or leave layer.region empty to use the first"
+        )
+    return region or (regions[0] if regions else ""), regions
+
+
+def _architectures(merged: Mapping[str, Any]) -> tuple[str, ...]:
+    archs = _unique("architectures", _str_list("architectures", merged["architectures"]))
+    for arch in archs:
+        if arch not in ARCHITECTURES:
+            raise LayerError(
+                f"layer.architectures entry {arch!r} is not a Lambda architecture; "
+                f"use {' or '.join(ARCHITECTURES)}"
+            )
+    if archs:
+        return archs
+    return (_choice("architecture", merged, ARCHITECTURES, "a Lambda architecture", " or "),)
+
+
+def _bucket(merged: Mapping[str, Any], regions: tuple[str, ...]) -> str:
+    """``bucket`` as a template with ``{region}``; each region's name is checked now."""
+    bucket = _template("bucket", _str("bucket", merged["bucket"]), ("region",))
+    if len(regions) > 1 and "{region}" not in bucket and bucket:
+        bucket += "-{region}"  # one bucket per region: a layer is published from its region
+    for region in regions or ("us-east-1",):
+        if bucket:
+            validate_bucket_name(bucket.format(region=region))
+    return bucket
+
+
 @dataclass(frozen=True)
 class CustomRule:
     name: str
@@ -423,6 +519,56 @@ class LayerSettings:
     index_retries: int = 2
     base_dir: Path = field(default_factory=Path.cwd)
     bytecode: str = "imported"
+    architectures: tuple[str, ...] = ("x86_64",)
+    arch_name: str = "{name}-{arch}"
+    stage_architecture: str = "x86_64"
+    regions: tuple[str, ...] = ()  # empty: the one region boto3's chain resolves
+    publish_concurrency: int = 4
+    align_versions: bool = False
+    ssm_parameter: str = ""
+    # Not keys: set by `for_architecture`. The configured name (the lock file, the ARNs
+    # file), and the stem of the zip and manifest file names.
+    family: str = ""
+    artifact: str = ""
+
+    def layer_name(self, arch: str) -> str:
+        """The layer's name for ``arch``: ``name`` for the first, else ``arch_name``."""
+        base = self.family or self.name
+        if arch == self.architectures[0]:
+            return base
+        return self.arch_name.format(name=base, arch=arch)
+
+    def for_architecture(self, arch: str) -> LayerSettings:
+        """The settings of one architecture's layer (its own name, zip and install)."""
+        several = len(self.architectures) > 1
+        base = self.family or self.name
+        return replace(
+            self,
+            name=self.layer_name(arch),
+            architecture=arch,
+            architectures=(arch,),
+            stage_architecture=arch,
+            family=base,
+            artifact=f"{base}-{arch}" if several else self.artifact,
+        )
+
+    def for_region(self, region: str) -> LayerSettings:
+        """The settings of one region: its own bucket (``{region}`` filled in)."""
+        return replace(
+            self, region=region, regions=(region,), bucket=self.bucket.format(region=region)
+        )
+
+    def per_architecture(self) -> list[LayerSettings]:
+        return [self.for_architecture(arch) for arch in self.architectures]
+
+    @property
+    def ssm_name(self) -> str:
+        """The SSM parameter of this (one-architecture) layer, or ``""``."""
+        if not self.ssm_parameter:
+            return ""
+        return self.ssm_parameter.format(
+            name=self.family or self.name, python=self.python, arch=self.architecture
+        )
 
     @property
     def runtime(self) -> str:
@@ -443,11 +589,16 @@ class LayerSettings:
 
     @property
     def zip_path(self) -> Path:
-        return self.dist_dir / f"{self.name}.zip"
+        return self.dist_dir / f"{self.artifact or self.name}.zip"
 
     @property
     def manifest_path(self) -> Path:
-        return self.dist_dir / f"{self.name}.manifest.json"
+        return self.dist_dir / f"{self.artifact or self.name}.manifest.json"
+
+    @property
+    def arns_path(self) -> Path:
+        """Every target's ARN, after a deploy to several regions or architectures."""
+        return self.dist_dir / f"{self.family or self.name}.arns.json"
 
     @property
     def effective_workers(self) -> int:
@@ -490,18 +641,35 @@ class LayerSettings:
                 f"layer.python {python!r} is not a Lambda Python runtime; use one of "
                 f"{', '.join(PYTHON_GLIBC)}{quote}"
             )
-        architecture = _choice(
-            "architecture", merged, ARCHITECTURES, "a Lambda architecture", " or "
-        )
+        architectures = _architectures(merged)
+        stage_architecture = _str("stage_architecture", merged["stage_architecture"])
+        if stage_architecture and stage_architecture not in architectures:
+            raise LayerError(
+                f"layer.stage_architecture {stage_architecture!r} is not one of the layer's "
+                f"architectures ({', '.join(architectures)})"
+            )
+        name = validate_layer_name(_str("name", merged["name"]))
+        arch_name = _template("arch_name", _str("arch_name", merged["arch_name"]), ("name", "arch"))
+        names = [name] + [arch_name.format(name=name, arch=a) for a in architectures[1:]]
+        for layer in names[1:]:
+            validate_layer_name(layer)
+        if len(set(names)) < len(names):
+            raise LayerError(
+                f"layer.arch_name {arch_name!r} gives the same layer name to two "
+                "architectures: put {arch} in it"
+            )
+        ssm_parameter = _template(
+            "ssm_parameter", _str("ssm_parameter", merged["ssm_parameter"]),
+            ("name", "python", "arch"),
+        )  # fmt: skip
+        for arch in architectures:
+            if ssm_parameter:
+                validate_ssm_parameter(ssm_parameter.format(name=name, python=python, arch=arch))
         installer = _str("installer", merged["installer"])
         if installer not in INSTALLERS:
             raise LayerError(f"layer.installer {installer!r} is not supported; use uv or pip")
-        bucket = _str("bucket", merged["bucket"])
-        if bucket:
-            validate_bucket_name(bucket)
-        region = _str("region", merged["region"])
-        if region:
-            validate_region(region)
+        region, regions = _regions(merged)
+        bucket = _bucket(merged, regions)
         prefix = validate_prefix(_str("prefix", merged["prefix"]))
         level = _int("compression_level", merged["compression_level"], 0)
         if level > 9:
@@ -542,11 +710,11 @@ class LayerSettings:
                 f"take (connect_timeout + the longer read timeout = {longest:g} s): raise it"
             )
         return cls(
-            name=validate_layer_name(_str("name", merged["name"])),
+            name=name,
             requirements=path("requirements"),
             split_requirements=_str("split_requirements", merged["split_requirements"]),
             python=python,
-            architecture=architecture,
+            architecture=architectures[0],
             installer=installer,
             bucket=bucket,
             region=region,
@@ -573,11 +741,21 @@ class LayerSettings:
             max_attempts=_int("max_attempts", merged["max_attempts"], 1),
             lock_wait_seconds=_int("lock_wait_seconds", merged["lock_wait_seconds"], 0),
             lock_timeout_minutes=_int("lock_timeout_minutes", merged["lock_timeout_minutes"], 1),
-            **timeouts,
+            connect_timeout=timeouts["connect_timeout"],
+            read_timeout=timeouts["read_timeout"],
+            upload_read_timeout=timeouts["upload_read_timeout"],
+            index_timeout=timeouts["index_timeout"],
             deadline_minutes=deadline,
             index_retries=_int("index_retries", merged["index_retries"], 0),
             base_dir=base,
             bytecode=bytecode,
+            architectures=architectures,
+            arch_name=arch_name,
+            stage_architecture=stage_architecture or architectures[0],
+            regions=regions,
+            publish_concurrency=_int("publish_concurrency", merged["publish_concurrency"], 1),
+            align_versions=_bool("align_versions", merged["align_versions"]),
+            ssm_parameter=ssm_parameter,
         )
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_ssm import SSMClient
 
 from .. import redact
 from ..errors import LayerError
@@ -45,6 +46,8 @@ class Clients:
     region: str
     # S3 for the upload (PutObject, multipart parts): the long read timeout. None: ``s3``.
     s3_upload: S3Client | None = None
+    # Only when layer.ssm_parameter is set.
+    ssm: SSMClient | None = None
 
     @property
     def uploads(self) -> S3Client:
@@ -158,12 +161,14 @@ def make_clients(
     s3 = session.client("s3", region_name=region, config=config, **extra)
     s3_upload = session.client("s3", region_name=region, config=upload_config, **extra)
     lam = session.client("lambda", region_name=region, config=config, **extra)
+    ssm = (
+        session.client("ssm", region_name=region, config=config, **extra)
+        if settings.ssm_parameter
+        else None
+    )
     deadline = Deadline(settings.deadline_minutes)
-    for client, read_setting in (
-        (s3, "read_timeout"),
-        (s3_upload, "upload_read_timeout"),
-        (lam, "read_timeout"),
-    ):
+    watched = [(s3, "read_timeout"), (s3_upload, "upload_read_timeout"), (lam, "read_timeout")]
+    for client, read_setting in watched + ([(ssm, "read_timeout")] if ssm else []):
         client.meta.events.register("after-call-error", name_failed_operation)
         deadline.watch(
             client,
@@ -188,7 +193,7 @@ def make_clients(
     owner = ExpectedOwner(lambda: settings.bucket_owner or caller_account())
     owner.attach(s3)
     owner.attach(s3_upload)
-    return Clients(s3=s3, lambda_=lam, region=region, s3_upload=s3_upload)
+    return Clients(s3=s3, lambda_=lam, region=region, s3_upload=s3_upload, ssm=ssm)
 
 
 def name_failed_operation(exception: BaseException, event_name: str = "", **_: Any) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from .. import sandbox
 from ..aws.session import Clients, make_clients
 from ..settings import LayerSettings
@@ -9,7 +12,18 @@ from ..settings import LayerSettings
 
 def open_aws(settings: LayerSettings, local: bool) -> tuple[LayerSettings, Clients]:
     """Clients for this run. With ``local``: the sandbox (started if needed), its
-    throwaway credentials, and settings whose ARN file/Chalice config are sandbox copies."""
+    throwaway credentials, and settings whose ARN file/Chalice config are sandbox copies.
+    The settings returned are the home region's (``{region}`` in the bucket filled in)."""
+    settings, clients = _open(settings, local)
+    return settings.for_region(clients.region), clients
+
+
+def region_clients(settings: LayerSettings, local: bool) -> Callable[[str], Clients]:
+    """Clients for any other region of a deploy, made the same way as the home one's."""
+    return lambda region: _open(replace(settings, region=region), local)[1]
+
+
+def _open(settings: LayerSettings, local: bool) -> tuple[LayerSettings, Clients]:
     if not local:
         return settings, make_clients(settings)
     box, started = sandbox.up(settings.state_dir)
