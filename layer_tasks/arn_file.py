@@ -6,6 +6,7 @@ previous ARN or the new one, never an empty or half-written file.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -60,3 +61,21 @@ def read_arn(path: Path) -> str | None:
             f"the ARN file {path} has {len(lines)} lines; it must hold one layer version ARN"
         )
     return parse_layer_arn(lines[0], source=f"the ARN in {path}").arn
+
+
+def write_arns(path: Path, entries: list[dict[str, object]]) -> bool:
+    """The ARNs file (every architecture x region); False when it already says this."""
+    path = Path(path)
+    text = json.dumps({"layers": entries}, indent=2) + "\n"
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass  # absent or unreadable: written anew
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise LayerError(
+            f"cannot write the ARNs file {path}: {exc.strerror or exc}; check its permissions"
+        ) from None
+    return True

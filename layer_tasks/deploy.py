@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 
 from . import arn_file, chalice_config
 from .archive import code_sha256
-from .aws import deploy_lock, functions, lambda_, permissions, s3
+from .arns import parse_layer_arn
+from .aws import deploy_lock, functions, lambda_, permissions, s3, ssm
 from .aws.sbom_upload import upload_sbom
 from .aws.session import Clients
 from .compare import deploy_diff
@@ -37,6 +38,7 @@ from .plan import (
     Plan,
     Publish,
     PutLifecycle,
+    PutParameter,
     ReleaseLock,
     Share,
     ShowDiff,
@@ -49,6 +51,7 @@ from .plan import (
     WarnBucket,
     WireFunction,
     WriteArnFile,
+    WriteArnsFile,
     make_plan,
     unchanged_version,
 )
@@ -68,10 +71,29 @@ class Outcome:
     version: int | None
     published: bool
     manifest: Manifest | None = None
+    # A deploy to several targets: each target's outcome, in plan order (this one is
+    # the outputs plan's, with the stage target's ARN).
+    targets: tuple[Outcome, ...] = ()
 
     @property
     def diff(self) -> LayerDiff | None:
         return next((s.diff for s in self.plan.steps if isinstance(s, ShowDiff)), None)
+
+    @property
+    def region(self) -> str:
+        return parse_layer_arn(self.arn).region if self.arn else ""
+
+    def entry(self) -> dict[str, object]:
+        """This target's line in the ARNs file."""
+        assert self.manifest is not None and self.arn is not None
+        return {
+            "architecture": self.manifest.architecture,
+            "region": self.region,
+            "layer": self.manifest.name,
+            "version": self.version,
+            "arn": self.arn,
+            "code_sha256": self.manifest.code_sha256,
+        }
 
 
 # --- pre-flight -------------------------------------------------------------------------
@@ -97,7 +119,7 @@ def _check_budget(manifest: Manifest, settings: LayerSettings) -> None:
         raise LayerError(f"{message} (nothing was uploaded)")
 
 
-def _manifest(settings: LayerSettings, *, build: bool, dry_run: bool, log: Log) -> Found:
+def load_or_build(settings: LayerSettings, *, build: bool, dry_run: bool, log: Log) -> Found:
     """Build, reuse or load the zip: a `Found` with only the build fields set."""
     if not build:
         manifest: Manifest | None = _load_existing_build(settings)
@@ -138,27 +160,36 @@ class Options:
     when: dt.datetime | None = None  # the time in the S3 key (tests fix it)
 
 
-def prepare(
-    settings: LayerSettings, clients: Clients, options: Options, *, log: Log = print
-) -> tuple[Plan, Manifest | None]:
-    """Pre-flight and plan: local checks, build (unless dry run), then read calls only."""
-    build, force, dry_run = options.build, options.force, options.dry_run
-    update_config, when = options.update_config, options.when
+def survey(
+    settings: LayerSettings,
+    clients: Clients,
+    options: Options,
+    *,
+    log: Log = print,
+    built: Found | None = None,
+    outputs: bool = True,
+) -> Found:
+    """Pre-flight: local checks, build (unless dry run or ``built``), then read calls only.
+
+    ``outputs=False``: one target of several whose ARN file, config and function are
+    another target's (`make_outputs_plan`): they are neither read nor checked here."""
+    force, update_config = options.force, options.update_config and outputs
     validate_bucket_name(settings.bucket)
     for entry in settings.share_with:
         permissions.grant_for(entry)  # a malformed principal fails before any build
-    found = _manifest(settings, build=build, dry_run=dry_run, log=log)
+    found = built or load_or_build(settings, build=options.build, dry_run=options.dry_run, log=log)
     if found.manifest is not None:
         _check_budget(found.manifest, settings)
     # The outputs are read and checked first: a broken ARN file or config, or one that
     # cannot be written, fails before any upload.
-    arn_before = arn_file.read_arn(settings.arn_file)
-    arn_file.check_writable(settings.arn_file)
-    config_before = None
+    arn_before = config_before = None
+    if outputs:
+        arn_before = arn_file.read_arn(settings.arn_file)
+        arn_file.check_writable(settings.arn_file)
     if update_config:
         layers = chalice_config.read_stage_layers(settings.chalice_config, settings.stage)
         config_before = tuple(layers)
-    if settings.function:
+    if outputs and settings.function:
         functions.get_function(clients.lambda_, settings.function)  # exists, readable
     latest = lambda_.latest_layer_version(clients.lambda_, settings.name)
     sbom = sbom_beside(settings.zip_path)
@@ -171,6 +202,7 @@ def prepare(
         config_before=config_before,
         diff=deploy_diff(clients, settings, found.manifest, latest, log=log),
         sbom=sbom if found.manifest is not None and sbom.is_file() else None,
+        ssm_before=_ssm_value(settings, clients),
     )
     unchanged = unchanged_version(found)
     if update_config:
@@ -182,7 +214,7 @@ def prepare(
     if force or unchanged is None:
         # Something will be uploaded: the bucket (ours? in our region?), its lifecycle
         # and a free key are read now. A no-change deploy reads none of them.
-        when = when or dt.datetime.now(dt.timezone.utc)
+        when = options.when or dt.datetime.now(dt.timezone.utc)
         bucket = s3.inspect_bucket(
             clients.s3, settings.bucket, clients.region, plain_http=clients.plain_http
         )
@@ -192,7 +224,23 @@ def prepare(
             rules = s3.get_lifecycle_rules(clients.s3, settings.bucket)
             key = s3.free_key(clients.s3, settings.bucket, settings.prefix, settings.name, when)
         found = replace(found, bucket=bucket, lifecycle_rules=tuple(rules), key=key)
-    return make_plan(settings, found, force=force), found.manifest
+    return found
+
+
+def _ssm_value(settings: LayerSettings, clients: Clients) -> str | None:
+    if not settings.ssm_name:
+        return None
+    if clients.ssm is None:
+        raise LayerError("layer.ssm_parameter is set, but these AWS clients have no SSM client")
+    return ssm.read_parameter(clients.ssm, settings.ssm_name)
+
+
+def prepare(
+    settings: LayerSettings, clients: Clients, options: Options, *, log: Log = print
+) -> tuple[Plan, Manifest | None]:
+    """Pre-flight and plan of a one-target deploy."""
+    found = survey(settings, clients, options, log=log)
+    return make_plan(settings, found, force=options.force), found.manifest
 
 
 # --- execute ----------------------------------------------------------------------------
@@ -207,6 +255,8 @@ class _Run:
     log: Log
     uploaded: s3.Uploaded | None = None
     version: lambda_.LayerVersion | None = None
+    targets: tuple[Outcome, ...] = ()  # the outputs plan of several targets: their results
+    given_arn: str | None = None  # ... and the ARN it writes
     lock: deploy_lock.Lock | None = None
     # When to write the lock again (monotonic seconds): at half its stale age, so a
     # long deploy never looks abandoned to another one.
@@ -215,7 +265,9 @@ class _Run:
 
     @property
     def arn(self) -> str:
-        assert self.version is not None, "a publish or reuse step comes first"
+        if self.version is None:
+            assert self.given_arn is not None, "a publish or reuse step comes first"
+            return self.given_arn
         return self.version.arn
 
 
@@ -263,7 +315,7 @@ def _(step: WarnBucket, run: _Run) -> None:
         run.log(f"bucket: warning: s3://{step.bucket} differs from the defaults: {difference}")
 
 
-class _Outdated(Exception):
+class Outdated(Exception):
     """Another deploy published while this one waited for the lock: plan again."""
 
 
@@ -283,7 +335,7 @@ def _(step: AcquireLock, run: _Run) -> None:
     run.refresh_at = time.monotonic() + run.refresh_every
     latest = lambda_.latest_layer_version(run.clients.lambda_, run.manifest.name)
     if (latest.version if latest else None) != step.seen_latest:
-        raise _Outdated
+        raise Outdated
 
 
 @run_step.register
@@ -317,12 +369,19 @@ def _(step: Upload, run: _Run) -> None:
 @run_step.register
 def _(step: Publish, run: _Run) -> None:
     object_version = run.uploaded.version_id if run.uploaded else None
-    # A lost answer is never published twice: a matching new version is adopted.
+    # A lost answer is never published twice: a matching new version is adopted (never
+    # the aligning version this plan published just before, with the same zip).
     done = lambda_.publish_or_adopt(
-        run.clients.lambda_, step.params, run.manifest, object_version=object_version, log=run.log
+        run.clients.lambda_,
+        step.params,
+        run.manifest,
+        object_version=object_version,
+        newer_than=run.version.version if run.version else 0,
+        log=run.log,
     )
     run.version = done.version
-    run.log(f"publish: version {run.version.version}{' (adopted)' if done.adopted else ''}")
+    what = " (aligning the regions' numbers)" if step.align else ""
+    run.log(f"publish: version {run.version.version}{what}{' (adopted)' if done.adopted else ''}")
 
 
 @run_step.register
@@ -345,6 +404,19 @@ def _(step: Share, run: _Run) -> None:
         run.clients.lambda_, step.name, run.version.version, step.entries, warn=run.log
     ):
         run.log(f"share: version {run.version.version} readable by {grant.principal}")
+
+
+@run_step.register
+def _(step: PutParameter, run: _Run) -> None:
+    assert run.clients.ssm is not None, "survey checks the SSM client"
+    ssm.write_parameter(run.clients.ssm, step.name, run.arn)
+    run.log(f"ssm: {step.name} in {step.region} = {run.arn}")
+
+
+@run_step.register
+def _(step: WriteArnsFile, run: _Run) -> None:
+    if arn_file.write_arns(step.path, [t.entry() for t in run.targets]):
+        run.log(f"arns file: {step.path}")
 
 
 @run_step.register
@@ -371,9 +443,20 @@ def _(step: WireFunction, run: _Run) -> None:
         run.log(f"function: {step.function} layers {before} -> {after}")
 
 
-def execute(plan: Plan, manifest: Manifest, clients: Clients, *, log: Log = print) -> Outcome:
-    """Run the plan's steps in order, each exactly as planned, and nothing else."""
-    run = _Run(clients=clients, manifest=manifest, log=log)
+def execute(
+    plan: Plan,
+    manifest: Manifest,
+    clients: Clients,
+    *,
+    log: Log = print,
+    arn: str | None = None,
+    targets: tuple[Outcome, ...] = (),
+) -> Outcome:
+    """Run the plan's steps in order, each exactly as planned, and nothing else.
+
+    ``arn`` and ``targets``: the outputs plan of several targets, which writes the
+    stage target's ARN and every target's."""
+    run = _Run(clients=clients, manifest=manifest, log=log, given_arn=arn, targets=targets)
     try:
         for step in plan.steps:
             run_step(step, run)
@@ -383,13 +466,13 @@ def execute(plan: Plan, manifest: Manifest, clients: Clients, *, log: Log = prin
     finally:
         if run.lock is not None:  # a step failed while the lock was held
             run.lock.release(log)
-    assert run.version is not None
     return Outcome(
         plan=plan,
         arn=run.arn,
-        version=run.version.version,
-        published=plan.publishes,
+        version=run.version.version if run.version else parse_layer_arn(run.arn).version,
+        published=plan.publishes or any(t.published for t in targets),
         manifest=manifest,
+        targets=targets,
     )
 
 
@@ -403,8 +486,19 @@ def deploy(
     update_config: bool = True,
     log: Log = print,
     when: dt.datetime | None = None,
+    clients_for: Callable[[str], Clients] | None = None,
 ) -> Outcome:
-    """The whole pipeline; with ``dry_run`` only the plan (printed through ``log``)."""
+    """The whole pipeline; with ``dry_run`` only the plan (printed through ``log``).
+
+    Several architectures or regions: `multi_deploy.deploy_targets`, with
+    ``clients_for(region)`` making the clients of each region but the home one."""
+    if len(settings.architectures) > 1 or len(settings.regions) > 1:
+        from .multi_deploy import deploy_targets
+
+        if clients_for is None:
+            raise LayerError("a deploy to several regions needs clients for each")
+        options = Options(build, force, dry_run, update_config, when)
+        return deploy_targets(settings, clients, clients_for, options, log=log)
     for attempt in range(REPLANS):
         # Planned again after waiting for the lock: from the zip already built.
         options = Options(build and attempt == 0, force, dry_run, update_config, when)
@@ -418,7 +512,7 @@ def deploy(
         assert manifest is not None
         try:
             return execute(plan, manifest, clients, log=log)
-        except _Outdated:
+        except Outdated:
             log("lock: another deploy published while this one waited; planning again")
     raise LayerError(
         f"the layer changed {REPLANS} times while this deploy waited for its lock: "

@@ -120,11 +120,12 @@ class PutLifecycle(Step):
     rules: tuple[dict[str, Any], ...]
     change: str  # "create" or "update"
     days: int
+    ours: int = 1  # how many of the rules are this deploy's (one per layer name)
 
     def lines(self) -> list[str]:
         return [
             f"lifecycle: {self.change} rule expiring zips after {self.days} days "
-            f"(other rules kept: {len(self.rules) - 1})"
+            f"(other rules kept: {len(self.rules) - self.ours})"
         ]
 
 
@@ -158,8 +159,16 @@ class Publish(Step):
 
     params: dict[str, Any]
     forced: bool = False
+    # A version published only so that this region's numbers catch up with the others'
+    # (layer.align_versions): the same zip, one number earlier.
+    align: bool = False
 
     def lines(self) -> list[str]:
+        if self.align:
+            return [
+                "publish:   the same zip once first: this region is one version behind "
+                "(layer.align_versions)"
+            ]
         why = " (--force)" if self.forced else ""
         return [f"publish:   new version of the layer{why}"]
 
@@ -170,6 +179,29 @@ class VerifyCodeSha256(Step):
 
     def lines(self) -> list[str]:
         return [f"verify:    Lambda's CodeSha256 must be the local zip's ({self.expected})"]
+
+
+@dataclass(frozen=True)
+class PutParameter(Step):
+    """The version's ARN into an SSM parameter of the region (layer.ssm_parameter)."""
+
+    name: str
+    region: str
+    before: str | None
+
+    def lines(self) -> list[str]:
+        return [f"ssm:       {self.name} in {self.region}: {self.before or '(none)'} -> {NEW_ARN}"]
+
+
+@dataclass(frozen=True)
+class WriteArnsFile(Step):
+    """Every target's ARN (architecture x region) in ``<dist_dir>/<name>.arns.json``."""
+
+    path: Path
+    targets: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        return [f"arns file: {self.path}: the ARNs of {', '.join(self.targets)}"]
 
 
 @dataclass(frozen=True)
@@ -268,6 +300,13 @@ class Found:
     diff: LayerDiff | None = None  # against the latest version; None: not known
     sbom: Path | None = None  # the build's SBOM, uploaded beside the zip
     notes: tuple[str, ...] = field(default=())
+    # With several targets: another plan of the same deploy (its label) creates the
+    # bucket and sets its lifecycle; this one only uses it.
+    bucket_by: str = ""
+    # With several architectures in one bucket: their lifecycle rules are set together.
+    lifecycle_names: tuple[str, ...] = ()
+    fillers: int = 0  # versions published first to catch up (layer.align_versions)
+    ssm_before: str | None = None  # the SSM parameter's value (layer.ssm_parameter)
 
 
 def unchanged_version(found: Found) -> lambda_.LayerVersion | None:
@@ -277,8 +316,13 @@ def unchanged_version(found: Found) -> lambda_.LayerVersion | None:
     return None
 
 
-def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> Plan:
-    """Pure: the steps of this deploy, from the settings and what pre-flight found."""
+def make_plan(
+    settings: LayerSettings, found: Found, *, force: bool = False, outputs: bool = True
+) -> Plan:
+    """Pure: the steps of this deploy, from the settings and what pre-flight found.
+
+    ``outputs=False``: one target of several; the ARN file, config and function are the
+    deploy's last plan (`make_outputs_plan`), run only once every target published."""
     unchanged = unchanged_version(found)
     publish = force or unchanged is None
     steps: list[Step] = [_build_note(found, settings.zip_path)]
@@ -295,7 +339,13 @@ def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> 
             found.latest.version if found.latest else None,
         )
         # The lock lives in the bucket: after the bucket, before anything else changes.
-        steps += [_bucket_step(settings, found), lock, _lifecycle_step(settings, found)]
+        if found.bucket_by:
+            steps += [
+                Note("bucket", f"s3://{settings.bucket}: set up by the {found.bucket_by} plan"),
+                lock,
+            ]
+        else:
+            steps += [_bucket_step(settings, found), lock, _lifecycle_step(settings, found)]
         steps.append(
             Upload(settings.bucket, found.key or "", settings.zip_path, settings.kms_key_id)
         )
@@ -303,7 +353,9 @@ def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> 
             steps.append(
                 UploadSbom(settings.bucket, found.key or "", found.sbom, settings.kms_key_id)
             )
-        steps.append(Publish(_publish_params(settings, found), forced=unchanged is not None))
+        params = _publish_params(settings, found)
+        steps += [Publish(params, align=True)] * found.fillers
+        steps.append(Publish(params, forced=unchanged is not None))
         if found.manifest is not None:
             steps.append(VerifyCodeSha256(found.manifest.code_sha256))
     else:
@@ -318,6 +370,35 @@ def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> 
         # added since the last publish then takes effect without a new version.
         steps.append(Share(settings.name, settings.share_with))
     target_arn = None if publish else unchanged.arn if unchanged else None
+    if settings.ssm_name:
+        if target_arn is not None and found.ssm_before == target_arn:
+            steps.append(Note("ssm", f"{settings.ssm_name} in {found.region} unchanged"))
+        else:
+            steps.append(PutParameter(settings.ssm_name, found.region, found.ssm_before))
+    if outputs:
+        steps += _output_steps(settings, found, target_arn)
+    if lock is not None:
+        steps.append(ReleaseLock(lock.bucket, lock.key))
+    steps += [Note("note", text) for text in _notes(found)]
+    return Plan(target=_target(settings, found), steps=tuple(steps))
+
+
+def make_outputs_plan(
+    settings: LayerSettings, found: Found, targets: tuple[str, ...], *, force: bool = False
+) -> Plan:
+    """The last plan of a deploy to several targets: the local files and the function,
+    from the target whose ARN the stage uses (``settings``/``found`` are that target's)."""
+    unchanged = unchanged_version(found)
+    target_arn = None if force or unchanged is None else unchanged.arn
+    steps = [
+        WriteArnsFile(settings.arns_path, targets),
+        *_output_steps(settings, found, target_arn),
+    ]
+    return Plan(target=f"outputs: the ARN of {_target(settings, found)}", steps=tuple(steps))
+
+
+def _output_steps(settings: LayerSettings, found: Found, target_arn: str | None) -> list[Step]:
+    steps: list[Step] = []
     if target_arn is not None and found.arn_before == target_arn:
         steps.append(Note("arn file", f"{settings.arn_file} unchanged"))
     else:
@@ -340,10 +421,7 @@ def make_plan(settings: LayerSettings, found: Found, *, force: bool = False) -> 
             )
     if settings.function:
         steps.append(WireFunction(settings.function, found.region))
-    if lock is not None:
-        steps.append(ReleaseLock(lock.bucket, lock.key))
-    steps += [Note("note", text) for text in _notes(found)]
-    return Plan(target=_target(settings, found), steps=tuple(steps))
+    return steps
 
 
 def _target(settings: LayerSettings, found: Found) -> str:
@@ -370,10 +448,16 @@ def _bucket_step(settings: LayerSettings, found: Found) -> Step:
 
 
 def _lifecycle_step(settings: LayerSettings, found: Found) -> Step:
-    rule = s3.lifecycle_rule(settings.prefix, settings.name, settings.lifecycle_days)
-    rules, change = s3.merge_lifecycle(list(found.lifecycle_rules), rule)
+    rules, change = list(found.lifecycle_rules), None
+    names = (settings.name, *found.lifecycle_names)
+    for name in names:
+        rule = s3.lifecycle_rule(settings.prefix, name, settings.lifecycle_days)
+        rules, changed = s3.merge_lifecycle(rules, rule)
+        change = change or changed
     if change:
-        return PutLifecycle(settings.bucket, tuple(rules), change, settings.lifecycle_days)
+        return PutLifecycle(
+            settings.bucket, tuple(rules), change, settings.lifecycle_days, ours=len(names)
+        )
     return Note("lifecycle", f"unchanged ({settings.lifecycle_days} days)")
 
 

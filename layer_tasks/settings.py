@@ -530,6 +530,7 @@ class LayerSettings:
     # file), and the stem of the zip and manifest file names.
     family: str = ""
     artifact: str = ""
+    bucket_template: str = ""  # ``bucket`` as configured, before {region} is filled in
 
     def layer_name(self, arch: str) -> str:
         """The layer's name for ``arch``: ``name`` for the first, else ``arch_name``."""
@@ -554,9 +555,8 @@ class LayerSettings:
 
     def for_region(self, region: str) -> LayerSettings:
         """The settings of one region: its own bucket (``{region}`` filled in)."""
-        return replace(
-            self, region=region, regions=(region,), bucket=self.bucket.format(region=region)
-        )
+        template = self.bucket_template or self.bucket
+        return replace(self, region=region, bucket=template.format(region=region))
 
     def per_architecture(self) -> list[LayerSettings]:
         return [self.for_architecture(arch) for arch in self.architectures]
@@ -756,6 +756,7 @@ class LayerSettings:
             publish_concurrency=_int("publish_concurrency", merged["publish_concurrency"], 1),
             align_versions=_bool("align_versions", merged["align_versions"]),
             ssm_parameter=ssm_parameter,
+            bucket_template=bucket,
         )
 
 

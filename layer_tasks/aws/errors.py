@@ -114,6 +114,7 @@ _NOT_FOUND = {
     "NoSuchKey",
     "ResourceNotFound",
     "ResourceNotFoundException",
+    "ParameterNotFound",  # SSM
     "NoSuchLifecycleConfiguration",
     "NoSuchBucketPolicy",
     "NoSuchPublicAccessBlockConfiguration",

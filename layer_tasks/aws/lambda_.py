@@ -222,11 +222,19 @@ def _created(version: LayerVersion) -> dt.datetime | None:
 
 
 def find_adoptable(
-    client: Any, name: str, manifest: Manifest, description: str, since: dt.datetime
+    client: Any,
+    name: str,
+    manifest: Manifest,
+    description: str,
+    since: dt.datetime,
+    newer_than: int = 0,
 ) -> LayerVersion | None:
-    """The newest version created at or after ``since`` that is exactly what we meant
-    to publish: same CodeSha256, runtimes, architectures and description."""
+    """The newest version created at or after ``since`` (and numbered above
+    ``newer_than``) that is exactly what we meant to publish: same CodeSha256, runtimes,
+    architectures and description."""
     for listed in iter_layer_versions(client, name):
+        if listed.version <= newer_than:
+            break  # newest first: one this deploy published before (an aligning one)
         created = _created(listed)
         if created is None:
             continue  # its age is unknown: not adoptable
@@ -257,6 +265,7 @@ def publish_or_adopt(
     *,
     object_version: str | None = None,
     attempts: int | None = None,
+    newer_than: int = 0,
     log: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Publication:
@@ -280,7 +289,7 @@ def publish_or_adopt(
         try:
             published = publish(client, params, object_version)
         except AnswerLost as lost:
-            found = find_adoptable(client, name, manifest, description, since)
+            found = find_adoptable(client, name, manifest, description, since, newer_than)
             if found is not None:
                 log(
                     f"PublishLayerVersion's answer was lost ({lost.detail}); adopted version "

@@ -16,7 +16,7 @@ from ..lock import unpinned_warning
 from ..settings import validate_bucket_name
 from ..step_summary import RegionResult
 from ..versions import VersionsReport, code_size_line, find_version, list_versions
-from ._aws import open_aws
+from ._aws import open_aws, region_clients
 from ._common import layer_task, settings_from
 
 LOCAL_HELP = "Run against the local moto sandbox on 127.0.0.1 (started if needed)."
@@ -52,13 +52,25 @@ def deploy(
     function: str | None = None,
 ) -> Outcome:
     """Build (or reuse), ensure bucket + lifecycle, upload, publish, write ARN file + config."""
-    settings, clients = open_aws(settings_from(c, function=function), local)
-    if warning := unpinned_warning(settings):
-        _log(warning)
-    outcome = run_deploy(settings, clients, force=force, dry_run=dry_run, log=_log)
-    result = RegionResult(clients.region, outcome.arn, outcome.version, outcome.published)
+    wanted = settings_from(c, function=function)
+    settings, clients = open_aws(wanted, local)
+    for each in settings.per_architecture():
+        if warning := unpinned_warning(each):
+            _log(warning)
+    outcome = run_deploy(
+        settings,
+        clients,
+        force=force,
+        dry_run=dry_run,
+        log=_log,
+        clients_for=region_clients(wanted, local),
+    )
+    results = [
+        RegionResult(t.region or clients.region, t.arn, t.version, t.published)
+        for t in outcome.targets or (outcome,)
+    ]
     step_summary.write(
-        step_summary.deploy_markdown(outcome.manifest, settings, [result], outcome.diff)
+        step_summary.deploy_markdown(outcome.manifest, settings, results, outcome.diff)
     )
     if outcome.arn:
         print(outcome.arn)
@@ -73,8 +85,17 @@ def deploy(
 )
 def publish(c: Context, force: bool = False, local: bool = False) -> Outcome:
     """Upload and publish the already built zip; write the ARN file (config untouched)."""
-    settings, clients = open_aws(settings_from(c), local)
-    outcome = run_deploy(settings, clients, build=False, force=force, update_config=False, log=_log)
+    wanted = settings_from(c)
+    settings, clients = open_aws(wanted, local)
+    outcome = run_deploy(
+        settings,
+        clients,
+        build=False,
+        force=force,
+        update_config=False,
+        log=_log,
+        clients_for=region_clients(wanted, local),
+    )
     print(outcome.arn)
     return outcome
 

@@ -35,6 +35,23 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def per_architecture(
+    c: Context, architecture: str | None = None, **overrides: Any
+) -> list[LayerSettings]:
+    """The settings of each architecture's layer; ``architecture`` (a flag) picks one."""
+    settings = settings_from(c, **overrides)
+    if architecture is None:
+        return settings.per_architecture()
+    if architecture in settings.architectures:
+        return [settings.for_architecture(architecture)]
+    if len(settings.architectures) > 1:
+        raise LayerError(
+            f"--architecture {architecture!r} is not one of layer.architectures "
+            f"({', '.join(settings.architectures)})"
+        )
+    return settings_from(c, architecture=architecture, **overrides).per_architecture()
+
+
 def _manifest_or_build(settings: LayerSettings) -> Manifest:
     manifest = current_manifest(settings)
     if manifest is None:
@@ -59,18 +76,21 @@ def build(
     python: str | None = None,
     architecture: str | None = None,
     installer: str | None = None,
-) -> BuildResult:
+) -> list[BuildResult]:
     """Install for the Lambda target, prune, verify imports, zip; write zip + manifest."""
-    settings = settings_from(
-        c, requirements=requirements, python=python, architecture=architecture, installer=installer
-    )
-    result = build_layer(settings, force=force, log=_log)
-    m = result.manifest
-    print(
-        f"{result.zip_path}: {naturalsize(m.zip_bytes)} zipped, {naturalsize(m.unzipped_bytes)} "
-        f"unzipped, {m.files:,} files, CodeSha256 {m.code_sha256}"
-    )
-    return result
+    results = []
+    for settings in per_architecture(
+        c, architecture, requirements=requirements, python=python, installer=installer
+    ):
+        result = build_layer(settings, force=force, log=_log)
+        m = result.manifest
+        print(
+            f"{result.zip_path}: {naturalsize(m.zip_bytes)} zipped, "
+            f"{naturalsize(m.unzipped_bytes)} unzipped, {m.files:,} files, "
+            f"CodeSha256 {m.code_sha256}"
+        )
+        results.append(result)
+    return results
 
 
 class _KeepsHelpFlag(Task):
@@ -103,36 +123,52 @@ def size_report(
         raise LayerError(f"--top must be a positive number, got {top}")
     if repeat < 1:
         raise LayerError(f"--repeat must be at least 1, got {repeat}")
+    layers = per_architecture(c)
+    several = len(layers) > 1
+    # Several architectures: one page each, FILE-<arch>.html.
+    pages = [
+        Path(html).with_stem(f"{Path(html).stem}-{s.architecture}") if several else Path(html)
+        for s in layers
+    ]
     if html:
-        check_destination(Path(html))
-    settings = settings_from(c)
-    manifest = _manifest_or_build(settings)
-    if html:
-        write_html(Path(html), report_data(manifest, settings, top or None))
-        _log(f"size report: wrote {html}")
-    if imports:
-        report = measure_imports(settings.zip_path, manifest, repeat=repeat)
-        sys.stdout.write(report.to_json() if json else report.text())
-        return
-    render = report_json if json else report_text
-    sys.stdout.write(render(manifest, settings, top or None))
-    step_summary.write(step_summary.size_markdown(manifest, settings))
+        for page in pages:
+            check_destination(page)
+    for settings, page in zip(layers, pages, strict=True):
+        if several and not json:
+            print(f"== {settings.name} ({settings.architecture}) ==")
+        manifest = _manifest_or_build(settings)
+        if html:
+            write_html(page, report_data(manifest, settings, top or None))
+            _log(f"size report: wrote {page}")
+        if imports:
+            report = measure_imports(settings.zip_path, manifest, repeat=repeat)
+            sys.stdout.write(report.to_json() if json else report.text())
+            continue
+        render = report_json if json else report_text
+        sys.stdout.write(render(manifest, settings, top or None))
+        step_summary.write(step_summary.size_markdown(manifest, settings))
 
 
 @layer_task
 def budget(c: Context) -> None:
     """Fail (exit 1) when the layer's unzipped size plus reserve_mb exceeds budget_mb."""
-    settings = settings_from(c)
-    manifest = _manifest_or_build(settings)
-    message = over_budget_message(manifest, settings)
-    step_summary.write(step_summary.budget_markdown(manifest, settings))
-    if message:
-        raise LayerError(message)
-    b = budget_for(manifest, settings)
-    print(
-        f"budget ok: {naturalsize(b.used_bytes)} used of {naturalsize(b.budget_bytes)}, "
-        f"margin {naturalsize(b.margin)} ({b.margin:,} bytes)"
-    )
+    layers = per_architecture(c)
+    over = []
+    for settings in layers:
+        manifest = _manifest_or_build(settings)
+        message = over_budget_message(manifest, settings)
+        step_summary.write(step_summary.budget_markdown(manifest, settings))
+        if message:
+            over.append(f"{settings.architecture}: {message}" if len(layers) > 1 else message)
+            continue
+        b = budget_for(manifest, settings)
+        which = f" ({settings.architecture})" if len(layers) > 1 else ""
+        print(
+            f"budget ok{which}: {naturalsize(b.used_bytes)} used of "
+            f"{naturalsize(b.budget_bytes)}, margin {naturalsize(b.margin)} ({b.margin:,} bytes)"
+        )
+    if over:
+        raise LayerError("; ".join(over))
 
 
 @layer_task(
@@ -153,7 +189,9 @@ def check_requirements(c: Context, parts: str | None = None) -> None:
         raise LayerError(f"no split requirement files match {pattern!r} in {base}")
     problems = compare_union(unified, [read_requirements(f) for f in files])
     names = ", ".join(f.name for f in files)
-    stale = lock_problem(settings, unified)
+    stale = "; ".join(
+        why for each in settings.per_architecture() if (why := lock_problem(each, unified))
+    )
     if problems:
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)

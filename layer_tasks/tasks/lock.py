@@ -18,13 +18,19 @@ from ._common import layer_task, settings_from
         "upgrade_package": "Take the newest version of this package only (repeatable).",
     },
 )
-def lock(c: Context, upgrade: bool = False, upgrade_package: list[str] | None = None) -> LockResult:
+def lock(
+    c: Context, upgrade: bool = False, upgrade_package: list[str] | None = None
+) -> list[LockResult]:
     """Resolve for the Lambda target and write pylock.<name>-<arch>.toml beside the requirements."""
-    settings = settings_from(c)
-    # uv resolves whatever the installer is: pip then installs the same locked wheels.
-    index = pip_index_config(cache_dir=settings.state_dir / "cache")
-    result = write_lock(settings, index, upgrade=upgrade, upgrade_packages=upgrade_package or ())
-    print(result.summary(Target(settings.python, settings.architecture, settings.glibc)))
-    if warning := result.portability_warning():
-        print(warning, file=sys.stderr)
-    return result
+    results = []
+    for settings in settings_from(c).per_architecture():  # one lock per architecture
+        # uv resolves whatever the installer is: pip then installs the same locked wheels.
+        index = pip_index_config(cache_dir=settings.state_dir / "cache")
+        result = write_lock(
+            settings, index, upgrade=upgrade, upgrade_packages=upgrade_package or ()
+        )
+        print(result.summary(Target(settings.python, settings.architecture, settings.glibc)))
+        if warning := result.portability_warning():
+            print(warning, file=sys.stderr)
+        results.append(result)
+    return results

@@ -1,0 +1,279 @@
+"""A deploy to several targets: every architecture in every region, one plan each.
+
+    build:    each architecture's layer once (its own install), checked against the budget
+    survey:   every target's reads (`deploy.survey`), all of them before any change
+    plan:     one `make_plan` per target, and `make_outputs_plan` for the local files
+    execute:  the regions at once (a bounded pool); in a region its architectures one
+              after another (they share the bucket, whose first publishing plan sets it
+              up); a failed target is planned again and retried once
+    outputs:  only when every target published: the ARNs file, then the stage target's
+              ARN into the ARN file, the Chalice config and the function
+
+A region that fails is named with its error, and no local file changes: the ARN file and
+the config never point at a version that is not in every region. What the other regions
+published stays published; the next deploy finds it unchanged there and reuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from . import arn_file
+from .aws.errors import translate
+from .aws.session import Clients
+from .deploy import (
+    REPLANS,
+    Log,
+    Options,
+    Outcome,
+    Outdated,
+    execute,
+    load_or_build,
+    survey,
+)
+from .errors import LayerError
+from .plan import Found, Plan, make_outputs_plan, make_plan, unchanged_version
+from .settings import LayerSettings
+
+T = TypeVar("T")
+
+# A target that fails is planned again and run once more before it counts as failed
+# (botocore has already retried each call by then).
+TARGET_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class Target:
+    """One architecture's layer in one region."""
+
+    settings: LayerSettings  # for_architecture(...).for_region(...)
+    clients: Clients
+
+    @property
+    def label(self) -> str:
+        return f"{self.settings.architecture} in {self.settings.region}"
+
+
+@dataclass
+class _Planned:
+    target: Target
+    found: Found
+    plan: Plan
+
+
+def deploy_targets(
+    settings: LayerSettings,
+    clients: Clients,
+    clients_for: Callable[[str], Clients],
+    options: Options,
+    *,
+    log: Log = print,
+) -> Outcome:
+    """Deploy every architecture to every region; ``clients`` are the home region's."""
+    home = clients.region
+    regions = settings.regions or (home,)
+    if home not in regions:
+        raise LayerError(
+            f"the home region {home} is not in layer.regions ({', '.join(regions)}): "
+            "set layer.region to one of them"
+        )
+    per_arch = settings.per_architecture()
+    built = {
+        arch.architecture: load_or_build(
+            arch, build=options.build, dry_run=options.dry_run, log=_tagged(log, arch.architecture)
+        )
+        for arch in per_arch
+    }
+    regional = {home: clients} | {r: clients_for(r) for r in regions if r != home}
+    targets = [Target(a.for_region(r), regional[r]) for r in regions for a in per_arch]
+    stage = next(
+        t
+        for t in targets
+        if t.settings.architecture == settings.stage_architecture and t.settings.region == home
+    )
+    if not options.dry_run:
+        arn_file.check_writable(settings.arns_path)
+
+    def plan_region(region: str) -> list[_Planned]:
+        planned = []
+        for target in (t for t in targets if t.settings.region == region):
+            found = survey(
+                target.settings,
+                target.clients,
+                options,
+                log=_tagged(log, target.label),
+                built=built[target.settings.architecture],
+                outputs=target is stage,
+            )
+            planned.append(_Planned(target, found, _plan(target, found, options)))
+        return planned
+
+    # Every read and check of every target before the first change anywhere.
+    planned = [p for group in _each_region(settings, regions, plan_region) for p in group]
+    planned = _share_buckets(_align(settings, planned, log), options)
+    labels = tuple(p.target.label for p in planned)
+    stage_found = next(p.found for p in planned if p.target is stage)
+    outputs = make_outputs_plan(stage.settings, stage_found, labels, force=options.force)
+    if options.dry_run:
+        log("plan (dry run, nothing changed):")
+        for each in [*(p.plan for p in planned), outputs]:
+            log(f"  {each.target}:")
+            for line in each.lines():
+                log(f"    {line}")
+        return Outcome(outputs, arn=None, version=None, published=False, manifest=None)
+
+    def run_region(region: str) -> list[tuple[_Planned, Outcome | str]]:
+        results: list[tuple[_Planned, Outcome | str]] = []
+        for item in (p for p in planned if p.target.settings.region == region):
+            if results and isinstance(results[-1][1], str):
+                results.append((item, f"not run: {results[-1][0].target.label} failed first"))
+                continue
+            results.append((item, _run_target(item, options, built, log)))
+        return results
+
+    done = [r for group in _each_region(settings, regions, run_region) for r in group]
+    failed = [(p.target.label, result) for p, result in done if isinstance(result, str)]
+    if failed:
+        for p, result in done:
+            if isinstance(result, Outcome):
+                log(f"published: {p.target.label}: {result.arn}")
+        raise LayerError(
+            f"the deploy failed for {len(failed)} of {len(done)} targets: "
+            + "; ".join(f"{label}: {why}" for label, why in failed)
+            + f". The ARN file, {stage.settings.chalice_config.name} and the ARNs file were "
+            "left as they were; deploy again (targets already published are reused)"
+        )
+    outcomes = tuple(result for _, result in done if isinstance(result, Outcome))
+    staged = next(result for p, result in done if p.target is stage)
+    assert isinstance(staged, Outcome) and staged.manifest is not None and staged.arn
+    log(f"outputs: the ARN of {stage.label}")
+    return execute(outputs, staged.manifest, clients, log=log, arn=staged.arn, targets=outcomes)
+
+
+def _plan(target: Target, found: Found, options: Options) -> Plan:
+    return make_plan(target.settings, found, force=options.force, outputs=False)
+
+
+def _tagged(log: Log, label: str) -> Log:
+    # The regions run at once: each line says which target it is about.
+    return lambda line: log(f"[{label}] {line}")
+
+
+def _each_region(
+    settings: LayerSettings, regions: tuple[str, ...], work: Callable[[str], T]
+) -> list[T]:
+    """``work`` for every region, at most ``publish_concurrency`` at once, in order."""
+    with ThreadPoolExecutor(max_workers=min(settings.publish_concurrency, len(regions))) as pool:
+        return list(pool.map(work, regions))
+
+
+def _publishes(found: Found, options: Options) -> bool:
+    return options.force or unchanged_version(found) is None
+
+
+def _share_buckets(planned: list[_Planned], options: Options) -> list[_Planned]:
+    """In each region the first publishing plan sets the bucket up for every
+    architecture (creation, every layer's lifecycle rule); the others only use it."""
+    out = []
+    first: dict[str, _Planned] = {}
+    for item in planned:
+        region = item.target.settings.region
+        if not _publishes(item.found, options):
+            out.append(item)
+        elif region not in first:
+            names = tuple(
+                p.target.settings.name
+                for p in planned
+                if p.target.settings.region == region and p is not item
+            )
+            found = replace(item.found, lifecycle_names=names)
+            first[region] = replace(item, found=found, plan=_plan(item.target, found, options))
+            out.append(first[region])
+        else:
+            found = replace(item.found, bucket_by=first[region].target.label)
+            out.append(replace(item, found=found, plan=_plan(item.target, found, options)))
+    return out
+
+
+def _align(settings: LayerSettings, planned: list[_Planned], log: Log) -> list[_Planned]:
+    """Say when a layer's version numbers differ between regions; with
+    ``align_versions``, publish once more first where a region is one behind."""
+    out = list(planned)
+    for arch in settings.architectures:
+        mine = [i for i, p in enumerate(out) if p.target.settings.architecture == arch]
+        latest = {i: _latest_number(out[i].found) for i in mine}
+        top = max(latest.values())
+        if len(set(latest.values())) < 2:
+            continue
+        name = out[mine[0]].target.settings.name
+        numbers = ", ".join(
+            f"{out[i].target.settings.region} {v or 'none'}" for i, v in latest.items()
+        )
+        if not settings.align_versions:
+            log(
+                f"versions: {name}'s latest version differs between regions ({numbers}); "
+                "layer.align_versions: true lines them up"
+            )
+            continue
+        for i, number in latest.items():
+            if number == top:
+                continue
+            region = out[i].target.settings.region
+            if top - number > 1:
+                raise LayerError(
+                    f"layer.align_versions: {name} in {region} is {top - number} versions "
+                    f"behind ({numbers}); only one behind is aligned: deploy to {region} "
+                    "alone first, or set layer.align_versions to false"
+                )
+            out[i] = replace(out[i], found=replace(out[i].found, fillers=1))
+        log(f"versions: {name}'s latest version differs between regions ({numbers}): aligning")
+    return out
+
+
+def _latest_number(found: Found) -> int:
+    return found.latest.version if found.latest is not None else 0
+
+
+def _run_target(
+    item: _Planned, options: Options, built: dict[str, Found], log: Log
+) -> Outcome | str:
+    """Execute one target's plan; planned again after another deploy published while
+    this one waited for the lock, or after a failure (once). A failure is its text."""
+    target, plan, found = item.target, item.plan, item.found
+    tagged = _tagged(log, target.label)
+    replans = failures = 0
+    while True:
+        assert found.manifest is not None
+        try:
+            return execute(plan, found.manifest, target.clients, log=tagged)
+        except Outdated:
+            replans += 1
+            if replans >= REPLANS:
+                return f"the layer changed {REPLANS} times while this deploy waited for its lock"
+            tagged("lock: another deploy published while this one waited; planning again")
+        except Exception as exc:
+            error = exc if isinstance(exc, LayerError) else translate(exc)
+            if error is None:
+                raise  # a bug: not a failed region
+            failures += 1
+            if failures >= TARGET_ATTEMPTS:
+                return str(error)
+            tagged(f"failed ({error}); planning again and retrying")
+        found = survey(
+            target.settings,
+            target.clients,
+            replace(options, build=False),
+            log=tagged,
+            built=built[target.settings.architecture],
+            outputs=False,
+        )
+        found = replace(
+            found, bucket_by=item.found.bucket_by, lifecycle_names=item.found.lifecycle_names
+        )
+        plan = _plan(target, found, options)
+        tagged("plan, again:")
+        for line in plan.lines():
+            tagged(f"  {line}")

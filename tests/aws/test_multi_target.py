@@ -1,0 +1,233 @@
+"""Several architectures in several regions from one deploy, against a moto server.
+
+Two regions x two architectures: one bucket per region, one layer per architecture in
+each, the same CodeSha256 per architecture everywhere (the local zip's), an SSM
+parameter per target, the ARNs file; a region that fails leaves every local file as it
+was and is named; `--dry-run` prints every target's plan and changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from support.cli import inv, make_project
+from support.faults import FaultInjector, MotoServer, client
+
+from layer_tasks import deploy
+from layer_tasks.aws.session import make_clients
+from layer_tasks.errors import LayerError
+from layer_tasks.settings import LayerSettings
+
+REGIONS = ("ap-northeast-2", "us-east-1")
+ARCHS = ("x86_64", "arm64")
+NAMES = {"x86_64": "test-layer", "arm64": "test-layer-arm64"}
+SEVERAL = """\
+  regions: [ap-northeast-2, us-east-1]
+  architectures: [x86_64, arm64]
+  bucket: test-layer-{region}
+  ssm_parameter: /layers/{name}/{python}/{arch}
+"""
+
+
+def several_targets(root: Path, wheelhouse: Path, extra: str = "") -> Path:
+    project = make_project(root, wheelhouse, "alpha==1.0")
+    yaml = (project / "invoke.yaml").read_text().replace("  region: us-east-1\n", "")
+    yaml = yaml.replace("  bucket: test-layer-bucket\n", "")
+    (project / "invoke.yaml").write_text(yaml + SEVERAL + extra)
+    return project
+
+
+def local_sha(project: Path, arch: str) -> str:
+    data = (project / "dist" / f"test-layer-{arch}.zip").read_bytes()
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def outputs(project: Path) -> dict[str, bytes | None]:
+    paths = [".layer-arn.txt", ".chalice/config.json", "dist/test-layer.arns.json"]
+    return {p: (project / p).read_bytes() if (project / p).exists() else None for p in paths}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """Both architectures built once; each test copies the project and reuses the zips."""
+    project = several_targets(tmp_path_factory.mktemp("multi") / "p", wheelhouse)
+    proc = inv(project, "layer.build")
+    assert proc.returncode == 0, proc.stderr
+    return project
+
+
+def copy(project: Path, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(project, dest, symlinks=True)
+    return dest
+
+
+@pytest.mark.slow
+def test_two_regions_by_two_architectures(built: Path, server: MotoServer, tmp_path: Path) -> None:
+    server.reset()
+    project = copy(built, tmp_path / "p")
+    env = {"AWS_ENDPOINT_URL": server.url}
+
+    first = inv(project, "layer.deploy", env=env)
+
+    assert first.returncode == 0, first.stderr
+    arns = json.loads((project / "dist" / "test-layer.arns.json").read_text())["layers"]
+    assert {(a["architecture"], a["region"]) for a in arns} == {
+        (arch, region) for arch in ARCHS for region in REGIONS
+    }
+    for region in REGIONS:
+        s3 = client(server.url, "s3", region)
+        assert s3.head_bucket(Bucket=f"test-layer-{region}")["ResponseMetadata"]
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=f"test-layer-{region}")["Rules"]
+        assert {r["ID"] for r in rules} == {f"layer-tasks-{n}" for n in NAMES.values()}
+        lam = client(server.url, "lambda", region)
+        ssm = client(server.url, "ssm", region)
+        for arch in ARCHS:
+            versions = lam.list_layer_versions(LayerName=NAMES[arch])["LayerVersions"]
+            assert [v["Version"] for v in versions] == [1]
+            assert versions[0]["CompatibleArchitectures"] == [arch]
+            got = lam.get_layer_version(LayerName=NAMES[arch], VersionNumber=1)
+            assert got["Content"]["CodeSha256"] == local_sha(project, arch)
+            parameter = ssm.get_parameter(Name=f"/layers/test-layer/3.12/{arch}")["Parameter"]
+            assert parameter["Value"] == got["LayerVersionArn"]
+            entry = next(a for a in arns if (a["architecture"], a["region"]) == (arch, region))
+            assert entry["arn"] == got["LayerVersionArn"]
+    # The home region (the first of regions) and the first architecture feed the stage.
+    home = next(a for a in arns if (a["architecture"], a["region"]) == ARCHS[0:1] + REGIONS[0:1])
+    assert (project / ".layer-arn.txt").read_text().strip() == home["arn"]
+    stage = json.loads((project / ".chalice" / "config.json").read_text())["stages"]["prod"]
+    assert stage["layers"] == [home["arn"]]
+    assert first.stdout.strip().splitlines()[-1] == home["arn"]
+
+    # Nothing changed: nothing is published, and no parameter is written again.
+    before = outputs(project)
+    again = inv(project, "layer.deploy", env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("unchanged, version 1") == 4
+    assert outputs(project) == before
+    for region in REGIONS:
+        ssm = client(server.url, "ssm", region)
+        for arch in ARCHS:
+            parameter = ssm.get_parameter(Name=f"/layers/test-layer/3.12/{arch}")["Parameter"]
+            assert parameter["Version"] == 1
+
+
+@pytest.mark.slow
+def test_dry_run_prints_every_target_and_changes_nothing(
+    built: Path, server: MotoServer, tmp_path: Path
+) -> None:
+    server.reset()
+    project = copy(built, tmp_path / "p")
+    before = outputs(project)
+
+    proc = inv(project, "layer.deploy", "--dry-run", env={"AWS_ENDPOINT_URL": server.url})
+
+    assert proc.returncode == 0, proc.stderr
+    for arch in ARCHS:
+        for region in REGIONS:
+            assert f"  {NAMES[arch]} (python3.12, {arch}) in {region}:" in proc.stderr
+    assert "  outputs: the ARN of test-layer (python3.12, x86_64) in ap-northeast-2:" in proc.stderr
+    # One bucket setup per region; the other architecture's plan uses it.
+    assert proc.stderr.count("bucket:    create s3://test-layer-") == 2
+    assert proc.stderr.count("set up by the x86_64 in") == 2
+    assert outputs(project) == before
+    assert client(server.url, "s3").list_buckets()["Buckets"] == []
+
+
+def region_settings(project: Path, **extra: object) -> LayerSettings:
+    import yaml
+
+    raw = yaml.safe_load((project / "invoke.yaml").read_text())["layer"]
+    return LayerSettings.from_mapping({**raw, **extra}, base_dir=project)
+
+
+@pytest.mark.slow
+def test_a_failing_region_is_named_and_no_local_file_changes(
+    built: Path, server: MotoServer, tmp_path: Path
+) -> None:
+    server.reset()
+    project = copy(built, tmp_path / "p")
+    settings = region_settings(project)
+    before = outputs(project)
+    faults = FaultInjector().add("PublishLayerVersion", "http500", times=1000)
+
+    def clients_for(region: str) -> object:
+        clients = make_clients(
+            settings.for_region(region),
+            endpoint_url=server.url,
+            credentials=("testing", "testing"),
+        )
+        if region == "us-east-1":  # this region's Lambda always fails
+            faults.attach(clients.lambda_)
+        return clients
+
+    home = clients_for("ap-northeast-2")
+    lines: list[str] = []
+    with pytest.raises(LayerError) as failed:
+        deploy.deploy(
+            settings.for_region("ap-northeast-2"),
+            home,  # type: ignore[arg-type]
+            clients_for=clients_for,  # type: ignore[arg-type]
+            log=lines.append,
+        )
+
+    message = str(failed.value)
+    assert "failed for 2 of 4 targets" in message
+    assert (
+        "x86_64 in us-east-1: publishing layer test-layer from s3://test-layer-us-east-1" in message
+    )
+    assert "arm64 in us-east-1: not run" in message
+    assert "left as they were" in message
+    assert outputs(project) == before
+    # The failing target was planned again and retried once before it counted as failed.
+    assert any("[x86_64 in us-east-1] failed (" in line for line in lines)
+    # The other region published, and says so.
+    lam = client(server.url, "lambda", "ap-northeast-2")
+    for arch in ARCHS:
+        assert len(lam.list_layer_versions(LayerName=NAMES[arch])["LayerVersions"]) == 1
+    assert sum(line.startswith("published: ") for line in lines) == 2
+    east = client(server.url, "lambda", "us-east-1")
+    assert east.list_layer_versions(LayerName="test-layer")["LayerVersions"] == []
+
+
+@pytest.mark.slow
+def test_skewed_version_numbers_are_aligned_or_reported(
+    built: Path, server: MotoServer, tmp_path: Path
+) -> None:
+    server.reset()
+    project = copy(built, tmp_path / "p")
+    # us-east-1 already has one version of test-layer (another zip): one ahead.
+    s3 = client(server.url, "s3", "us-east-1")
+    s3.create_bucket(Bucket="seed-bucket")
+    s3.put_object(Bucket="seed-bucket", Key="old.zip", Body=b"PK\x05\x06" + b"\0" * 18)
+    client(server.url, "lambda", "us-east-1").publish_layer_version(
+        LayerName="test-layer", Content={"S3Bucket": "seed-bucket", "S3Key": "old.zip"}
+    )
+    env = {"AWS_ENDPOINT_URL": server.url}
+
+    reported = inv(project, "layer.deploy", "--dry-run", env=env)
+    assert reported.returncode == 0, reported.stderr
+    assert (
+        "versions: test-layer's latest version differs between regions "
+        "(ap-northeast-2 none, us-east-1 1)" in reported.stderr
+    )
+
+    yaml = (project / "invoke.yaml").read_text() + "  align_versions: true\n"
+    (project / "invoke.yaml").write_text(yaml)
+    aligned = inv(project, "layer.deploy", env=env)
+
+    assert aligned.returncode == 0, aligned.stderr
+    tag = "[x86_64 in ap-northeast-2]"
+    assert f"{tag} publish: version 1 (aligning the regions' numbers)" in aligned.stderr
+    assert f"{tag} publish: version 2\n" in aligned.stderr
+    for region in REGIONS:
+        lam = client(server.url, "lambda", region)
+        versions = lam.list_layer_versions(LayerName="test-layer")["LayerVersions"]
+        assert max(v["Version"] for v in versions) == 2, region
+        latest = lam.get_layer_version(LayerName="test-layer", VersionNumber=2)
+        assert latest["Content"]["CodeSha256"] == local_sha(project, "x86_64")
