@@ -125,28 +125,34 @@ def size_report(
         raise LayerError(f"--repeat must be at least 1, got {repeat}")
     layers = per_architecture(c)
     several = len(layers) > 1
-    # Several architectures: one page each, FILE-<arch>.html.
-    pages = [
-        Path(html).with_stem(f"{Path(html).stem}-{s.architecture}") if several else Path(html)
-        for s in layers
-    ]
-    if html:
-        for page in pages:
+    pages = [_page(html, s.architecture, several) for s in layers]
+    for page in pages:
+        if page is not None:
             check_destination(page)
+    texts = []
     for settings, page in zip(layers, pages, strict=True):
-        if several and not json:
-            print(f"== {settings.name} ({settings.architecture}) ==")
         manifest = _manifest_or_build(settings)
-        if html:
+        if page is not None:
             write_html(page, report_data(manifest, settings, top or None))
             _log(f"size report: wrote {page}")
         if imports:
             report = measure_imports(settings.zip_path, manifest, repeat=repeat)
-            sys.stdout.write(report.to_json() if json else report.text())
-            continue
-        render = report_json if json else report_text
-        sys.stdout.write(render(manifest, settings, top or None))
-        step_summary.write(step_summary.size_markdown(manifest, settings))
+            texts.append(report.to_json() if json else report.text())
+        else:
+            render = report_json if json else report_text
+            texts.append(render(manifest, settings, top or None))
+            step_summary.write(step_summary.size_markdown(manifest, settings))
+        if several and not json:
+            texts[-1] = f"== {settings.name} ({settings.architecture}) ==\n{texts[-1]}"
+    # Several architectures: one JSON array, or the text reports one after another.
+    sys.stdout.write("[" + ",".join(texts) + "]\n" if json and several else "".join(texts))
+
+
+def _page(html: str, arch: str, several: bool) -> Path | None:
+    """Where ``--html`` writes; with several architectures FILE-<arch>.html each."""
+    if not html:
+        return None
+    return Path(html).with_stem(f"{Path(html).stem}-{arch}") if several else Path(html)
 
 
 @layer_task

@@ -231,3 +231,27 @@ def test_skewed_version_numbers_are_aligned_or_reported(
         assert max(v["Version"] for v in versions) == 2, region
         latest = lam.get_layer_version(LayerName="test-layer", VersionNumber=2)
         assert latest["Content"]["CodeSha256"] == local_sha(project, "x86_64")
+
+
+def test_build_reports_and_budget_work_per_architecture(built: Path, tmp_path: Path) -> None:
+    project = copy(built, tmp_path / "p")
+    for arch in ARCHS:
+        manifest = json.loads((project / "dist" / f"test-layer-{arch}.manifest.json").read_text())
+        assert (manifest["name"], manifest["architecture"]) == (NAMES[arch], arch)
+        assert manifest["code_sha256"] == local_sha(project, arch)
+
+    report = inv(project, "layer.size-report", "--json")
+    assert report.returncode == 0, report.stderr
+    assert [r["name"] for r in json.loads(report.stdout)] == [NAMES[a] for a in ARCHS]
+    budget = inv(project, "layer.budget")
+    assert budget.returncode == 0, budget.stderr
+    assert "budget ok (x86_64)" in budget.stdout and "budget ok (arm64)" in budget.stdout
+
+    one = inv(project, "layer.build", "--architecture", "arm64")
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.count(".zip:") == 1 and "test-layer-arm64.zip" in one.stdout
+    wrong = inv(project, "layer.build", "--architecture", "s390x")
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip().splitlines() == [
+        "error: --architecture 's390x' is not one of layer.architectures (x86_64, arm64)"
+    ]
