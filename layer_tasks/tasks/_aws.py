@@ -10,11 +10,18 @@ from ..aws.session import Clients, make_clients
 from ..settings import LayerSettings
 
 
-def open_aws(settings: LayerSettings, local: bool) -> tuple[LayerSettings, Clients]:
+def open_aws(
+    settings: LayerSettings, local: bool, *, every_target: bool = False
+) -> tuple[LayerSettings, Clients]:
     """Clients for this run. With ``local``: the sandbox (started if needed), its
     throwaway credentials, and settings whose ARN file/Chalice config are sandbox copies.
-    The settings returned are the home region's (``{region}`` in the bucket filled in)."""
+
+    The settings returned are the home region's (``{region}`` in the bucket filled in)
+    and, unless ``every_target`` (deploy, publish), those of the one layer the stage
+    uses (``stage_architecture``): the tasks that read or change one layer work on it."""
     settings, clients = _open(settings, local)
+    if not every_target:
+        settings = settings.for_architecture(settings.stage_architecture)
     return settings.for_region(clients.region), clients
 
 

@@ -53,7 +53,7 @@ def deploy(
 ) -> Outcome:
     """Build (or reuse), ensure bucket + lifecycle, upload, publish, write ARN file + config."""
     wanted = settings_from(c, function=function)
-    settings, clients = open_aws(wanted, local)
+    settings, clients = open_aws(wanted, local, every_target=True)
     for each in settings.per_architecture():
         if warning := unpinned_warning(each):
             _log(warning)
@@ -86,7 +86,7 @@ def deploy(
 def publish(c: Context, force: bool = False, local: bool = False) -> Outcome:
     """Upload and publish the already built zip; write the ARN file (config untouched)."""
     wanted = settings_from(c)
-    settings, clients = open_aws(wanted, local)
+    settings, clients = open_aws(wanted, local, every_target=True)
     outcome = run_deploy(
         settings,
         clients,
