@@ -217,7 +217,7 @@ class AllRegionsReport:
                 )
             out.extend(f"{r.region}: not read: {r.error}" for r in layer.reads if r.error)
         out.append(f"CodeSha256: its first {SHORT} characters (--json has them whole)")
-        out.append("-: no such version there; ?: the region could not be read")
+        out.append("-: no such version there; ?: not known (region or version not read)")
         if marked:
             out.append(f"*: used by stage {self.stage} in {self.config} (home region {self.home})")
         return "\n".join(out)
