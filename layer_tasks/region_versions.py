@@ -190,7 +190,9 @@ class AllRegionsReport:
                 out.append("")
             out.append(f"layer {layer.layer} ({layer.architecture})")
             width = max(SHORT + 3, *(len(r) + 2 for r in self.regions))
-            out.append(f"{'version':>7}  " + "".join(f"{r:<{width}}" for r in self.regions))
+            out.append(
+                (f"{'version':>7}  " + "".join(f"{r:<{width}}" for r in self.regions)).rstrip()
+            )
             cells = {r.region: {int(row["version"]): row for row in r.rows} for r in layer.reads}
             for number in layer.numbers():
                 line = f"{number:>7}  "

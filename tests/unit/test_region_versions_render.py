@@ -84,6 +84,7 @@ def test_the_table_places_each_version_under_its_region() -> None:
         ["2", "-", "BBBBBBBBBBBB"],
         ["1", "AAAAAAAAAAAA", "BBBBBBBBBBBB"],
     ]
+    assert all(line == line.rstrip() for line in lines)
     # The columns line up under their region's name.
     assert lines[2].index("AAAA") == lines[1].index("us-east-1")
     assert lines[3].index("BBBB") == lines[1].index("ap-northeast-2")
