@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +77,7 @@ class VersionsReport:
         return "\n".join(out)
 
 
-def _stage_arns(settings: LayerSettings) -> set[str]:
+def stage_arns(settings: LayerSettings) -> set[str]:
     try:
         return set(chalice_config.read_stage_layers(settings.chalice_config, settings.stage))
     except LayerError:
@@ -92,19 +93,12 @@ def _usage(client: Any, settings: LayerSettings) -> Usage:
     return Usage(settings.bucket, where, objects, total)
 
 
-def list_versions(
-    lambda_client: Any, s3_client: Any, settings: LayerSettings, region: str
-) -> VersionsReport:
-    """Every published version, newest first, marking the one the stage's config uses."""
-    listed = list(lambda_.iter_layer_versions(lambda_client, settings.name))
-    if not listed:
-        raise LayerError(
-            f"layer {settings.name} has no published versions in {region}: run `inv layer.deploy`"
-        )
-    in_use = _stage_arns(settings)
+def version_rows(lambda_client: Any, name: str, in_use: Collection[str]) -> list[dict[str, Any]]:
+    """Every published version of layer ``name``, newest first, as plain rows
+    (``in_config``: its ARN is in ``in_use``). No versions: an empty list."""
     rows = []
-    for item in listed:
-        full = lambda_.get_layer_version(lambda_client, settings.name, item.version) or item
+    for item in lambda_.iter_layer_versions(lambda_client, name):
+        full = lambda_.get_layer_version(lambda_client, name, item.version) or item
         rows.append(
             {
                 "version": full.version,
@@ -117,6 +111,18 @@ def list_versions(
                 "architectures": list(full.architectures),
                 "in_config": full.arn in in_use,
             }
+        )
+    return rows
+
+
+def list_versions(
+    lambda_client: Any, s3_client: Any, settings: LayerSettings, region: str
+) -> VersionsReport:
+    """Every published version, newest first, marking the one the stage's config uses."""
+    rows = version_rows(lambda_client, settings.name, stage_arns(settings))
+    if not rows:
+        raise LayerError(
+            f"layer {settings.name} has no published versions in {region}: run `inv layer.deploy`"
         )
     usage = _usage(s3_client, settings) if settings.bucket else None
     return VersionsReport(

@@ -13,6 +13,7 @@ from ..deploy import Outcome
 from ..deploy import deploy as run_deploy
 from ..errors import LayerError
 from ..lock import unpinned_warning
+from ..region_versions import AllRegionsReport, read_all_regions
 from ..settings import validate_bucket_name
 from ..step_summary import RegionResult
 from ..versions import VersionsReport, code_size_line, find_version, list_versions
@@ -100,9 +101,29 @@ def publish(c: Context, force: bool = False, local: bool = False) -> Outcome:
     return outcome
 
 
-@layer_task(help={"json": "Print JSON instead of a table.", "local": LOCAL_HELP})
-def versions(c: Context, json: bool = False, local: bool = False) -> VersionsReport:
+@layer_task(
+    help={
+        "json": "Print JSON instead of a table.",
+        "local": LOCAL_HELP,
+        "all_regions": "Every region of layer.regions side by side: numbers, CodeSha256, skew.",
+    }
+)
+def versions(
+    c: Context, json: bool = False, local: bool = False, all_regions: bool = False
+) -> VersionsReport | AllRegionsReport:
     """List published versions, newest first, marking the one the stage's config uses."""
+    if all_regions:
+        base = settings_from(c)
+        settings, clients = open_aws(base, local, every_target=True)
+        other = region_clients(base, local)
+        across = read_all_regions(
+            settings,
+            base.regions or (clients.region,),
+            lambda r: clients.lambda_ if r == clients.region else other(r).lambda_,
+        )
+        print(across.json() if json else across.text())
+        across.check()
+        return across
     settings, clients = open_aws(settings_from(c), local)
     report = list_versions(clients.lambda_, clients.s3, settings, clients.region)
     print(report.json() if json else report.text())

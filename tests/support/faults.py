@@ -76,6 +76,7 @@ class Fault:
     kind: str  # a key of KINDS, or "access-denied" / "expired-token"
     times: int = 1
     where: str = ""  # only requests whose URL contains this (e.g. ".zip": not the lock)
+    region: str = ""  # only requests signed for this region (one endpoint serves them all)
 
 
 @dataclass
@@ -86,8 +87,10 @@ class FaultInjector:
     injected: Counter[tuple[str, str]] = field(default_factory=Counter)
     seen: Counter[str] = field(default_factory=Counter)
 
-    def add(self, operation: str, kind: str, times: int = 1, where: str = "") -> FaultInjector:
-        self.faults.append(Fault(operation, kind, times, where))
+    def add(
+        self, operation: str, kind: str, times: int = 1, where: str = "", region: str = ""
+    ) -> FaultInjector:
+        self.faults.append(Fault(operation, kind, times, where, region))
         return self
 
     def attach(self, *clients: Any) -> FaultInjector:
@@ -103,6 +106,7 @@ class FaultInjector:
             if (
                 fault.operation != operation
                 or fault.where not in request.url
+                or (fault.region and signed_region(request) != fault.region)
                 or self.injected[(operation, fault.kind)] >= fault.times
             ):
                 continue
@@ -124,6 +128,15 @@ class FaultInjector:
 
     def count(self, operation: str) -> int:
         return sum(n for (op, _), n in self.injected.items() if op == operation)
+
+
+def signed_region(request: Any) -> str:
+    """The region in a SigV4 request's credential scope (key/date/REGION/service/...)."""
+    auth = request.headers.get("Authorization", b"")
+    auth = auth.decode() if isinstance(auth, bytes) else str(auth)
+    _, _, scope = auth.partition("Credential=")
+    parts = scope.split("/")
+    return parts[2] if len(parts) > 2 else ""
 
 
 def denied_response(url: str, service: str) -> AWSResponse:
