@@ -227,10 +227,14 @@ def local_settings(settings: LayerSettings) -> LayerSettings:
                 )
                 + "\n",
             )
+    # A bucket lives in one region: several regions get one each.
+    bucket = settings.bucket or DEFAULT_BUCKET + ("-{region}" if len(settings.regions) > 1 else "")
     return dataclasses.replace(
         settings,
-        bucket=settings.bucket or DEFAULT_BUCKET,
+        bucket=bucket,
+        bucket_template=bucket,
         region=settings.region or DEFAULT_REGION,
         arn_file=folder / settings.arn_file.name,
+        arns_file=folder / settings.arns_path.name,
         chalice_config=config,
     )

@@ -531,6 +531,7 @@ class LayerSettings:
     family: str = ""
     artifact: str = ""
     bucket_template: str = ""  # ``bucket`` as configured, before {region} is filled in
+    arns_file: Path | None = None  # None: beside the zips (the sandbox keeps its own)
 
     def layer_name(self, arch: str) -> str:
         """The layer's name for ``arch``: ``name`` for the first, else ``arch_name``."""
@@ -598,7 +599,7 @@ class LayerSettings:
     @property
     def arns_path(self) -> Path:
         """Every target's ARN, after a deploy to several regions or architectures."""
-        return self.dist_dir / f"{self.family or self.name}.arns.json"
+        return self.arns_file or self.dist_dir / f"{self.family or self.name}.arns.json"
 
     @property
     def effective_workers(self) -> int:

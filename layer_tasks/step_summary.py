@@ -104,6 +104,11 @@ class RegionResult:
     arn: str | None
     version: int | None
     published: bool
+    architecture: str = ""  # set when the deploy has several architectures
+
+    @property
+    def target(self) -> str:
+        return f"{self.architecture} in {self.region}" if self.architecture else self.region
 
 
 def _status(result: RegionResult) -> str:
@@ -128,8 +133,8 @@ def deploy_markdown(
     if len(results) == 1:
         lines.append(f"{results[0].region}: {_status(results[0])}")
     else:
-        lines += ["| region | result |", "|---|---|"]
-        lines += [f"| {r.region} | {_status(r)} |" for r in results]
+        lines += ["| target | result |", "|---|---|"]
+        lines += [f"| {r.target} | {_status(r)} |" for r in results]
     if manifest is not None:
         lines += ["", *_sizes(manifest, settings)]
     if diff is not None:

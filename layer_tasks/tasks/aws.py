@@ -66,8 +66,15 @@ def deploy(
         log=_log,
         clients_for=region_clients(wanted, local),
     )
+    several = len(settings.architectures) > 1
     results = [
-        RegionResult(t.region or clients.region, t.arn, t.version, t.published)
+        RegionResult(
+            t.region or clients.region,
+            t.arn,
+            t.version,
+            t.published,
+            t.manifest.architecture if several and t.manifest else "",
+        )
         for t in outcome.targets or (outcome,)
     ]
     step_summary.write(

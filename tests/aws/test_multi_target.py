@@ -255,3 +255,25 @@ def test_build_reports_and_budget_work_per_architecture(built: Path, tmp_path: P
     assert wrong.stderr.strip().splitlines() == [
         "error: --architecture 's390x' is not one of layer.architectures (x86_64, arm64)"
     ]
+
+
+@pytest.mark.slow
+def test_local_sandbox_keeps_its_own_arns_file_and_summary(built: Path, tmp_path: Path) -> None:
+    project = copy(built, tmp_path / "p")
+    summary = tmp_path / "summary.md"
+    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    try:
+        proc = inv(project, "layer.deploy", "--local", env=env)
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        inv(project, "local.down")
+    sandbox_arns = project / ".state" / "sandbox" / "test-layer.arns.json"
+    layers = json.loads(sandbox_arns.read_text())["layers"]
+    assert len(layers) == 4
+    # The project's own outputs are untouched by a sandbox run.
+    assert not (project / "dist" / "test-layer.arns.json").exists()
+    assert not (project / ".layer-arn.txt").exists()
+    text = summary.read_text()
+    for arch in ARCHS:
+        for region in REGIONS:
+            assert f"| {arch} in {region} | published `arn:aws:lambda:{region}:" in text

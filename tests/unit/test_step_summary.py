@@ -88,7 +88,12 @@ def test_deploy_section_one_region_and_several(tmp_path: Path) -> None:
         ss.RegionResult("ap-northeast-2", None, None, False),
     ]
     several = ss.deploy_markdown(None, settings, rows)
-    assert "| region | result |" in several
+    assert "| target | result |" in several
     assert f"| us-east-1 | published `{ARN}` |" in several
     assert "| eu-west-1 | unchanged, version 3 (" in several
     assert "| ap-northeast-2 | dry run: would publish a new version |" in several
+
+    arm = ss.RegionResult("us-east-1", ARN, 2, True, architecture="arm64")
+    assert f"| arm64 in us-east-1 | published `{ARN}` |" in ss.deploy_markdown(
+        None, settings, [rows[0], arm]
+    )
