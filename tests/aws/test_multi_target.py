@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,17 +61,15 @@ def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
     return project
 
 
-def copy(project: Path, dest: Path) -> Path:
-    import shutil
-
-    shutil.copytree(project, dest, symlinks=True)
-    return dest
+@pytest.fixture
+def project(built: Path, server: MotoServer, tmp_path: Path) -> Path:
+    """A copy of the built project, and an empty moto server."""
+    server.reset()
+    return Path(shutil.copytree(built, tmp_path / "p", symlinks=True))
 
 
 @pytest.mark.slow
-def test_two_regions_by_two_architectures(built: Path, server: MotoServer, tmp_path: Path) -> None:
-    server.reset()
-    project = copy(built, tmp_path / "p")
+def test_two_regions_by_two_architectures(project: Path, server: MotoServer) -> None:
     env = {"AWS_ENDPOINT_URL": server.url}
 
     first = inv(project, "layer.deploy", env=env)
@@ -118,11 +117,7 @@ def test_two_regions_by_two_architectures(built: Path, server: MotoServer, tmp_p
 
 
 @pytest.mark.slow
-def test_dry_run_prints_every_target_and_changes_nothing(
-    built: Path, server: MotoServer, tmp_path: Path
-) -> None:
-    server.reset()
-    project = copy(built, tmp_path / "p")
+def test_dry_run_prints_every_target_and_changes_nothing(project: Path, server: MotoServer) -> None:
     before = outputs(project)
 
     proc = inv(project, "layer.deploy", "--dry-run", env={"AWS_ENDPOINT_URL": server.url})
@@ -148,10 +143,8 @@ def region_settings(project: Path, **extra: object) -> LayerSettings:
 
 @pytest.mark.slow
 def test_a_failing_region_is_named_and_no_local_file_changes(
-    built: Path, server: MotoServer, tmp_path: Path
+    project: Path, server: MotoServer
 ) -> None:
-    server.reset()
-    project = copy(built, tmp_path / "p")
     settings = region_settings(project)
     before = outputs(project)
     faults = FaultInjector().add("PublishLayerVersion", "http500", times=1000)
@@ -196,11 +189,7 @@ def test_a_failing_region_is_named_and_no_local_file_changes(
 
 
 @pytest.mark.slow
-def test_skewed_version_numbers_are_aligned_or_reported(
-    built: Path, server: MotoServer, tmp_path: Path
-) -> None:
-    server.reset()
-    project = copy(built, tmp_path / "p")
+def test_skewed_version_numbers_are_aligned_or_reported(project: Path, server: MotoServer) -> None:
     # us-east-1 already has one version of test-layer (another zip): one ahead.
     s3 = client(server.url, "s3", "us-east-1")
     s3.create_bucket(Bucket="seed-bucket")
@@ -233,8 +222,7 @@ def test_skewed_version_numbers_are_aligned_or_reported(
         assert latest["Content"]["CodeSha256"] == local_sha(project, "x86_64")
 
 
-def test_build_reports_and_budget_work_per_architecture(built: Path, tmp_path: Path) -> None:
-    project = copy(built, tmp_path / "p")
+def test_build_reports_and_budget_work_per_architecture(project: Path) -> None:
     for arch in ARCHS:
         manifest = json.loads((project / "dist" / f"test-layer-{arch}.manifest.json").read_text())
         assert (manifest["name"], manifest["architecture"]) == (NAMES[arch], arch)
@@ -258,8 +246,7 @@ def test_build_reports_and_budget_work_per_architecture(built: Path, tmp_path: P
 
 
 @pytest.mark.slow
-def test_local_sandbox_keeps_its_own_arns_file_and_summary(built: Path, tmp_path: Path) -> None:
-    project = copy(built, tmp_path / "p")
+def test_local_sandbox_keeps_its_own_arns_file_and_summary(project: Path, tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     env = {"GITHUB_STEP_SUMMARY": str(summary)}
     try:

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from support.cli import inv
+from support.cli import inv_local
 
 from layer_tasks import sandbox
 from layer_tasks.errors import LayerError
-
-
-def _inv(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
-    # No credentials or region at all: --local must bring its own, for its run only.
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    return inv(project, *args, base=env)
 
 
 @pytest.mark.slow
@@ -27,7 +18,7 @@ def test_local_sandbox_survives_between_commands(project: Path) -> None:
     state = project / ".state" / "sandbox"
     try:
         # No `local.up` first: --local starts the sandbox itself.
-        first = _inv(project, "layer.deploy", "--local")
+        first = inv_local(project, "layer.deploy", "--local")
         assert first.returncode == 0, first.stderr
         arn = first.stdout.strip().splitlines()[-1]
         assert arn.startswith("arn:aws:lambda:us-east-1:") and arn.endswith(":layer:test-layer:1")
@@ -35,12 +26,12 @@ def test_local_sandbox_survives_between_commands(project: Path) -> None:
         assert "TLS-only bucket policy skipped" in first.stderr
         pid = json.loads((state / "server.json").read_text())["pid"]
 
-        second = _inv(project, "layer.deploy", "--local")
+        second = inv_local(project, "layer.deploy", "--local")
         assert second.returncode == 0, second.stderr
         assert "unchanged, version 1" in second.stderr
         assert second.stdout.strip().splitlines()[-1] == arn
 
-        listed = _inv(project, "layer.versions", "--local", "--json")
+        listed = inv_local(project, "layer.versions", "--local", "--json")
         assert listed.returncode == 0, listed.stderr
         data = json.loads(listed.stdout)
         assert [v["version"] for v in data["versions"]] == [1]
@@ -55,7 +46,7 @@ def test_local_sandbox_survives_between_commands(project: Path) -> None:
         sandbox_config = json.loads((state / "chalice" / "config.json").read_text())
         assert sandbox_config["stages"]["prod"]["layers"] == [arn]
     finally:
-        down = _inv(project, "local.down")
+        down = inv_local(project, "local.down")
     assert down.returncode == 0, down.stderr
     assert "stopped" in down.stdout
     assert sandbox.status(project / ".state") is None

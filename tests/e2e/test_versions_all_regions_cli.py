@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import boto3
 import pytest
 import yaml
 from invoke.main import program
-from support.cli import inv
+from support.cli import inv_local
 from support.faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
 
 from layer_tasks import sandbox
@@ -48,13 +46,6 @@ def publish(lam: Any, *bodies: str) -> None:
         )
 
 
-def _inv_local(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # No credentials or region at all: --local brings its own.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    return inv(project, *args, base=env)
-
-
 @pytest.mark.slow
 def test_all_regions_through_the_local_sandbox(project: Path) -> None:
     with_regions(project, HOME, OTHER)
@@ -70,7 +61,7 @@ def test_all_regions_through_the_local_sandbox(project: Path) -> None:
             )
             publish(lam, *bodies)
 
-        text = _inv_local(project, "layer.versions", "--all-regions", "--local")
+        text = inv_local(project, "layer.versions", "--all-regions", "--local")
         assert text.returncode == 0, text.stderr
         lines = text.stdout.splitlines()
         assert lines[0] == f"layer {NAME} (x86_64)"
@@ -82,7 +73,7 @@ def test_all_regions_through_the_local_sandbox(project: Path) -> None:
         assert "Traceback" not in text.stderr
 
         data = json.loads(
-            _inv_local(project, "layer.versions", "--all-regions", "--local", "--json").stdout
+            inv_local(project, "layer.versions", "--all-regions", "--local", "--json").stdout
         )
         x86 = data["layers"][0]["regions"]
         assert (x86[HOME]["latest"], x86[OTHER]["latest"]) == (3, 2)
@@ -90,7 +81,7 @@ def test_all_regions_through_the_local_sandbox(project: Path) -> None:
         assert [s["kind"] for s in data["layers"][0]["skew"]] == ["latest", "code_sha256"]
 
         # Without the flag: the home region's listing, as before.
-        plain = _inv_local(project, "layer.versions", "--local", "--json")
+        plain = inv_local(project, "layer.versions", "--local", "--json")
         assert plain.returncode == 0, plain.stderr
         assert [v["version"] for v in json.loads(plain.stdout)["versions"]] == [3, 2, 1]
     finally:

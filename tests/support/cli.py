@@ -34,6 +34,14 @@ def inv(
     )
 
 
+def inv_local(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``inv ARGS`` with no AWS credentials, region or INVOKE_ settings at all: what
+    ``--local`` needs it must bring itself, for its run only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    return inv(project, *args, base=env)
+
+
 def write_requirements(path: Path, wheelhouse: Path, *lines: str) -> Path:
     path.write_text(
         f"--no-index\n--find-links {wheelhouse}\n" + "".join(f"{line}\n" for line in lines),
