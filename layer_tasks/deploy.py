@@ -77,7 +77,12 @@ class Outcome:
 
     @property
     def diff(self) -> LayerDiff | None:
-        return next((s.diff for s in self.plan.steps if isinstance(s, ShowDiff)), None)
+        """What this deploy changed (several targets: the stage target's diff)."""
+        shown = next((s.diff for s in self.plan.steps if isinstance(s, ShowDiff)), None)
+        if shown is None:
+            staged = next((t for t in self.targets if t.arn == self.arn), None)
+            return staged.diff if staged is not None else None
+        return shown
 
     @property
     def region(self) -> str:

@@ -16,13 +16,14 @@ published stays published; the next deploy finds it unchanged there and reuses i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from . import arn_file
-from .aws.errors import translate
+from .aws.errors import AwsError, Unavailable, translate
 from .aws.session import Clients
 from .deploy import (
     REPLANS,
@@ -100,20 +101,21 @@ def deploy_targets(
     def plan_region(region: str) -> list[_Planned]:
         planned = []
         for target in (t for t in targets if t.settings.region == region):
-            found = survey(
-                target.settings,
-                target.clients,
-                options,
-                log=_tagged(log, target.label),
-                built=built[target.settings.architecture],
-                outputs=target is stage,
-            )
+            with _naming(target):
+                found = survey(
+                    target.settings,
+                    target.clients,
+                    options,
+                    log=_tagged(log, target.label),
+                    built=built[target.settings.architecture],
+                    outputs=target is stage,
+                )
             planned.append(_Planned(target, found, _plan(target, found, options)))
         return planned
 
     # Every read and check of every target before the first change anywhere.
     planned = [p for group in _each_region(settings, regions, plan_region) for p in group]
-    planned = _share_buckets(_align(settings, planned, log), options)
+    planned = _share_buckets(_align(settings, planned, options, log), options)
     labels = tuple(p.target.label for p in planned)
     stage_found = next(p.found for p in planned if p.target is stage)
     outputs = make_outputs_plan(stage.settings, stage_found, labels, force=options.force)
@@ -198,39 +200,63 @@ def _share_buckets(planned: list[_Planned], options: Options) -> list[_Planned]:
     return out
 
 
-def _align(settings: LayerSettings, planned: list[_Planned], log: Log) -> list[_Planned]:
-    """Say when a layer's version numbers differ between regions; with
-    ``align_versions``, publish once more first where a region is one behind."""
+def _align(
+    settings: LayerSettings, planned: list[_Planned], options: Options, log: Log
+) -> list[_Planned]:
+    """Say when a layer's version numbers differ between regions. With
+    ``align_versions``, a region that publishes and would end one number behind the
+    others publishes the same zip once more first, so that all end on the same number."""
     out = list(planned)
     for arch in settings.architectures:
         mine = [i for i, p in enumerate(out) if p.target.settings.architecture == arch]
-        latest = {i: _latest_number(out[i].found) for i in mine}
-        top = max(latest.values())
-        if len(set(latest.values())) < 2:
-            continue
         name = out[mine[0]].target.settings.name
-        numbers = ", ".join(
-            f"{out[i].target.settings.region} {v or 'none'}" for i, v in latest.items()
-        )
-        if not settings.align_versions:
+        latest = {i: _latest_number(out[i].found) for i in mine}
+        if len(set(latest.values())) > 1:
+            hint = "" if settings.align_versions else "; layer.align_versions: true lines them up"
             log(
-                f"versions: {name}'s latest version differs between regions ({numbers}); "
-                "layer.align_versions: true lines them up"
+                f"versions: {name}'s latest version differs between regions "
+                f"({_numbers(out, latest)}){hint}"
             )
+        if not settings.align_versions:
             continue
-        for i, number in latest.items():
+        # The numbers each region ends on: one more where this deploy publishes.
+        end = {i: n + _publishes(out[i].found, options) for i, n in latest.items()}
+        top = max(end.values())
+        for i, number in end.items():
+            region = out[i].target.settings.region
             if number == top:
                 continue
-            region = out[i].target.settings.region
-            if top - number > 1:
-                raise LayerError(
-                    f"layer.align_versions: {name} in {region} is {top - number} versions "
-                    f"behind ({numbers}); only one behind is aligned: deploy to {region} "
-                    "alone first, or set layer.align_versions to false"
+            if not _publishes(out[i].found, options):
+                log(
+                    f"versions: {name} in {region} is unchanged at {latest[i] or 'none'} and "
+                    "stays behind (`--force` publishes it everywhere)"
                 )
-            out[i] = replace(out[i], found=replace(out[i].found, fillers=1))
-        log(f"versions: {name}'s latest version differs between regions ({numbers}): aligning")
+            elif top - number > 1:
+                raise LayerError(
+                    f"layer.align_versions: {name} in {region} would end {top - number} "
+                    f"versions behind ({_numbers(out, end)} after this deploy); only one "
+                    f"behind is aligned: deploy to {region} alone first, or set "
+                    "layer.align_versions to false"
+                )
+            else:
+                out[i] = replace(out[i], found=replace(out[i].found, fillers=1))
+                log(f"versions: {name} in {region} is one behind: aligning")
     return out
+
+
+def _numbers(planned: list[_Planned], numbers: dict[int, int]) -> str:
+    return ", ".join(
+        f"{planned[i].target.settings.region} {n or 'none'}" for i, n in numbers.items()
+    )
+
+
+@contextlib.contextmanager
+def _naming(target: Target) -> Iterator[None]:
+    """An AWS error names the target (architecture and region) it happened in."""
+    try:
+        yield
+    except AwsError as exc:
+        raise LayerError(f"{target.label}: {exc}") from None
 
 
 def _latest_number(found: Found) -> int:
@@ -241,13 +267,20 @@ def _run_target(
     item: _Planned, options: Options, built: dict[str, Found], log: Log
 ) -> Outcome | str:
     """Execute one target's plan; planned again after another deploy published while
-    this one waited for the lock, or after a failure (once). A failure is its text."""
+    this one waited for the lock, or once after a failure that may pass (throttling,
+    5xx, a lost connection). A failure is its text."""
     target, plan, found = item.target, item.plan, item.found
     tagged = _tagged(log, target.label)
     replans = failures = 0
     while True:
-        assert found.manifest is not None
         try:
+            if replans or failures:
+                found = _resurvey(item, options, built, tagged)
+                plan = _plan(target, found, _after_own_publish(item.found, found, options))
+                tagged("plan, again:")
+                for line in plan.lines():
+                    tagged(f"  {line}")
+            assert found.manifest is not None, "a real run has its build"
             return execute(plan, found.manifest, target.clients, log=tagged)
         except Outdated:
             replans += 1
@@ -259,21 +292,42 @@ def _run_target(
             if error is None:
                 raise  # a bug: not a failed region
             failures += 1
-            if failures >= TARGET_ATTEMPTS:
+            if failures >= TARGET_ATTEMPTS or not _may_pass(error):
                 return str(error)
             tagged(f"failed ({error}); planning again and retrying")
-        found = survey(
-            target.settings,
-            target.clients,
-            replace(options, build=False),
-            log=tagged,
-            built=built[target.settings.architecture],
-            outputs=False,
-        )
-        found = replace(
-            found, bucket_by=item.found.bucket_by, lifecycle_names=item.found.lifecycle_names
-        )
-        plan = _plan(target, found, options)
-        tagged("plan, again:")
-        for line in plan.lines():
-            tagged(f"  {line}")
+
+
+def _may_pass(error: BaseException) -> bool:
+    """Throttling, a 5xx or a lost connection, here or under the error a step raised in
+    its place (``publish`` words its own): worth one more try. Denied access, a
+    mismatched CodeSha256 or a bad request would fail again."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, Unavailable):
+            return True
+        seen = seen.__context__
+    return False
+
+
+def _resurvey(item: _Planned, options: Options, built: dict[str, Found], log: Log) -> Found:
+    target = item.target
+    found = survey(
+        target.settings,
+        target.clients,
+        replace(options, build=False),
+        log=log,
+        built=built[target.settings.architecture],
+        outputs=False,
+    )
+    return replace(
+        found, bucket_by=item.found.bucket_by, lifecycle_names=item.found.lifecycle_names
+    )
+
+
+def _after_own_publish(before: Found, now: Found, options: Options) -> Options:
+    """``--force`` publishes once: when the first attempt already published this zip
+    (a later step failed), the retry uses that version instead of publishing again."""
+    mine = unchanged_version(now)
+    if options.force and mine is not None and mine.version > _latest_number(before):
+        return replace(options, force=False)
+    return options

@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "python": "3.12",
     "architecture": "x86_64",
     # Several architectures: one layer each, from its own install. Empty: [architecture].
-    "architectures": [],
+    "architectures": "",
     # The layer name of every architecture after the first ({name}, {arch}).
     "arch_name": "{name}-{arch}",
     # Whose ARN goes into the Chalice stage and the ARN file; empty: the first one.
@@ -75,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
     "region": "",
     # Several regions get the same zip; `region` is the home region (the config's ARN).
     # With several regions, `bucket` holds {region}, or gets -{region} appended.
-    "regions": [],
+    "regions": "",
     # Regions published at once.
     "publish_concurrency": 4,
     # Publish the zip once more first where a region's latest version is one behind the
@@ -407,14 +407,15 @@ def _architectures(merged: Mapping[str, Any]) -> tuple[str, ...]:
     return (_choice("architecture", merged, ARCHITECTURES, "a Lambda architecture", " or "),)
 
 
-def _bucket(merged: Mapping[str, Any], regions: tuple[str, ...]) -> str:
-    """``bucket`` as a template with ``{region}``; each region's name is checked now."""
+def _bucket(merged: Mapping[str, Any], region: str, regions: tuple[str, ...]) -> str:
+    """``bucket`` as a template with ``{region}``; each region's name is checked now
+    (without a region yet, us-east-1 stands in: boto3's chain names it later)."""
     bucket = _template("bucket", _str("bucket", merged["bucket"]), ("region",))
     if len(regions) > 1 and "{region}" not in bucket and bucket:
         bucket += "-{region}"  # one bucket per region: a layer is published from its region
-    for region in regions or ("us-east-1",):
+    for each in regions or (region or "us-east-1",):
         if bucket:
-            validate_bucket_name(bucket.format(region=region))
+            validate_bucket_name(bucket.format(region=each))
     return bucket
 
 
@@ -542,6 +543,8 @@ class LayerSettings:
 
     def for_architecture(self, arch: str) -> LayerSettings:
         """The settings of one architecture's layer (its own name, zip and install)."""
+        if self.family and arch == self.architecture:
+            return self  # already that layer's
         several = len(self.architectures) > 1
         base = self.family or self.name
         return replace(
@@ -666,11 +669,16 @@ class LayerSettings:
         for arch in architectures:
             if ssm_parameter:
                 validate_ssm_parameter(ssm_parameter.format(name=name, python=python, arch=arch))
+        if ssm_parameter and len(architectures) > 1 and "{arch}" not in ssm_parameter:
+            raise LayerError(
+                f"layer.ssm_parameter {ssm_parameter!r} must contain {{arch}} with several "
+                "architectures: each layer needs a parameter of its own"
+            )
         installer = _str("installer", merged["installer"])
         if installer not in INSTALLERS:
             raise LayerError(f"layer.installer {installer!r} is not supported; use uv or pip")
         region, regions = _regions(merged)
-        bucket = _bucket(merged, regions)
+        bucket = _bucket(merged, region, regions)
         prefix = validate_prefix(_str("prefix", merged["prefix"]))
         level = _int("compression_level", merged["compression_level"], 0)
         if level > 9:

@@ -49,7 +49,8 @@ def per_architecture(
             f"--architecture {architecture!r} is not one of layer.architectures "
             f"({', '.join(settings.architectures)})"
         )
-    return settings_from(c, architecture=architecture, **overrides).per_architecture()
+    one = settings_from(c, architecture=architecture, architectures=[architecture], **overrides)
+    return one.per_architecture()
 
 
 def _manifest_or_build(settings: LayerSettings) -> Manifest:
@@ -123,6 +124,8 @@ def size_report(
         raise LayerError(f"--top must be a positive number, got {top}")
     if repeat < 1:
         raise LayerError(f"--repeat must be at least 1, got {repeat}")
+    if html:
+        check_destination(Path(html))  # a folder, or no folder to write in: one line
     layers = per_architecture(c)
     several = len(layers) > 1
     pages = [_page(html, s.architecture, several) for s in layers]

@@ -19,7 +19,7 @@ from support.cli import inv, make_project
 from support.faults import FaultInjector, MotoServer, client
 
 from layer_tasks import deploy
-from layer_tasks.aws.session import make_clients
+from layer_tasks.aws.session import Clients, make_clients
 from layer_tasks.errors import LayerError
 from layer_tasks.settings import LayerSettings
 
@@ -141,51 +141,103 @@ def region_settings(project: Path, **extra: object) -> LayerSettings:
     return LayerSettings.from_mapping({**raw, **extra}, base_dir=project)
 
 
+def deploy_with_faults(
+    project: Path, server: MotoServer, service: str, faults: FaultInjector, force: bool = False
+) -> tuple[list[str], LayerError | None]:
+    """A deploy of `project` whose us-east-1 ``service`` client has ``faults``."""
+    settings = region_settings(project)
+
+    def clients_for(region: str) -> Clients:
+        clients = make_clients(
+            settings.for_region(region), endpoint_url=server.url, credentials=("testing", "testing")
+        )
+        if region == "us-east-1":
+            faults.attach({"lambda": clients.lambda_, "ssm": clients.ssm}[service])
+        return clients
+
+    lines: list[str] = []
+    try:
+        deploy.deploy(
+            settings.for_region(REGIONS[0]),
+            clients_for(REGIONS[0]),
+            force=force,
+            clients_for=clients_for,
+            log=lines.append,
+        )
+    except LayerError as exc:
+        return lines, exc
+    return lines, None
+
+
 @pytest.mark.slow
 def test_a_failing_region_is_named_and_no_local_file_changes(
     project: Path, server: MotoServer
 ) -> None:
-    settings = region_settings(project)
+    assert inv(project, "layer.deploy", env={"AWS_ENDPOINT_URL": server.url}).returncode == 0
     before = outputs(project)
+    assert before[".layer-arn.txt"] is not None
+    # Forced, so every target publishes; us-east-1's Lambda always answers 500.
     faults = FaultInjector().add("PublishLayerVersion", "http500", times=1000)
 
-    def clients_for(region: str) -> object:
-        clients = make_clients(
-            settings.for_region(region),
-            endpoint_url=server.url,
-            credentials=("testing", "testing"),
-        )
-        if region == "us-east-1":  # this region's Lambda always fails
-            faults.attach(clients.lambda_)
-        return clients
+    lines, failed = deploy_with_faults(project, server, "lambda", faults, force=True)
 
-    home = clients_for("ap-northeast-2")
-    lines: list[str] = []
-    with pytest.raises(LayerError) as failed:
-        deploy.deploy(
-            settings.for_region("ap-northeast-2"),
-            home,  # type: ignore[arg-type]
-            clients_for=clients_for,  # type: ignore[arg-type]
-            log=lines.append,
-        )
-
-    message = str(failed.value)
+    assert failed is not None
+    message = str(failed)
     assert "failed for 2 of 4 targets" in message
     assert (
         "x86_64 in us-east-1: publishing layer test-layer from s3://test-layer-us-east-1" in message
     )
     assert "arm64 in us-east-1: not run" in message
     assert "left as they were" in message
+    # The ARN file, the config and the ARNs file are byte-identical to before.
     assert outputs(project) == before
     # The failing target was planned again and retried once before it counted as failed.
-    assert any("[x86_64 in us-east-1] failed (" in line for line in lines)
+    assert sum("[x86_64 in us-east-1] failed (" in line for line in lines) == 1
     # The other region published, and says so.
     lam = client(server.url, "lambda", "ap-northeast-2")
     for arch in ARCHS:
-        assert len(lam.list_layer_versions(LayerName=NAMES[arch])["LayerVersions"]) == 1
+        assert len(lam.list_layer_versions(LayerName=NAMES[arch])["LayerVersions"]) == 2
     assert sum(line.startswith("published: ") for line in lines) == 2
     east = client(server.url, "lambda", "us-east-1")
-    assert east.list_layer_versions(LayerName="test-layer")["LayerVersions"] == []
+    assert len(east.list_layer_versions(LayerName="test-layer")["LayerVersions"]) == 1
+
+
+@pytest.mark.slow
+def test_a_region_that_cannot_be_read_is_named_before_any_change(
+    project: Path, server: MotoServer
+) -> None:
+    faults = FaultInjector().add("ListLayerVersions", "access-denied", times=1000)
+
+    _lines, failed = deploy_with_faults(project, server, "lambda", faults)
+
+    assert failed is not None
+    assert str(failed).startswith("x86_64 in us-east-1: access denied on ListLayerVersions")
+    assert client(server.url, "s3").list_buckets()["Buckets"] == []
+    for region in REGIONS:
+        lam = client(server.url, "lambda", region)
+        assert lam.list_layer_versions(LayerName="test-layer")["LayerVersions"] == []
+
+
+@pytest.mark.slow
+def test_a_forced_retry_after_its_publish_does_not_publish_again(
+    project: Path, server: MotoServer
+) -> None:
+    assert inv(project, "layer.deploy", env={"AWS_ENDPOINT_URL": server.url}).returncode == 0
+    # us-east-1's first PutParameter attempt fails past botocore's retries (5 attempts),
+    # after its publish; the target is planned again and retried.
+    faults = FaultInjector().add("PutParameter", "http503", times=5)
+
+    lines, failed = deploy_with_faults(project, server, "ssm", faults, force=True)
+
+    assert failed is None, failed
+    assert any("[x86_64 in us-east-1] failed (" in line for line in lines)
+    for region in REGIONS:
+        lam = client(server.url, "lambda", region)
+        versions = lam.list_layer_versions(LayerName="test-layer")["LayerVersions"]
+        assert [v["Version"] for v in versions] == [2, 1], region  # one forced publish each
+        ssm = client(server.url, "ssm", region)
+        value = ssm.get_parameter(Name="/layers/test-layer/3.12/x86_64")["Parameter"]["Value"]
+        assert value.endswith(":layer:test-layer:2")
 
 
 @pytest.mark.slow
@@ -264,3 +316,68 @@ def test_local_sandbox_keeps_its_own_arns_file_and_summary(project: Path, tmp_pa
     for arch in ARCHS:
         for region in REGIONS:
             assert f"| {arch} in {region} | published `arn:aws:lambda:{region}:" in text
+
+
+def set_regions(project: Path, *regions: str) -> None:
+    yaml = (project / "invoke.yaml").read_text()
+    start = yaml.index("  regions: ")
+    end = yaml.index("\n", start)
+    (project / "invoke.yaml").write_text(
+        f"{yaml[:start]}  regions: [{', '.join(regions)}]{yaml[end:]}"
+    )
+
+
+@pytest.mark.slow
+def test_alignment_counts_only_the_regions_that_publish(project: Path, server: MotoServer) -> None:
+    env = {"AWS_ENDPOINT_URL": server.url}
+    # us-east-1 already holds this zip (version 1); ap-northeast-2 has nothing yet.
+    set_regions(project, "us-east-1")
+    assert inv(project, "layer.deploy", env=env).returncode == 0
+    set_regions(project, "us-east-1", "ap-northeast-2")  # the home region stays us-east-1
+    (project / "invoke.yaml").write_text(
+        (project / "invoke.yaml").read_text() + "  align_versions: true\n"
+    )
+
+    proc = inv(project, "layer.deploy", env=env)
+
+    assert proc.returncode == 0, proc.stderr
+    # Both end on version 1: us-east-1 unchanged, ap-northeast-2 publishes once, no filler.
+    assert "aligning" not in proc.stderr
+    for region in REGIONS:
+        lam = client(server.url, "lambda", region)
+        for arch in ARCHS:
+            versions = lam.list_layer_versions(LayerName=NAMES[arch])["LayerVersions"]
+            assert [v["Version"] for v in versions] == [1], (region, arch)
+
+
+@pytest.mark.slow
+def test_regions_and_architectures_from_the_environment(
+    built: Path, server: MotoServer, tmp_path: Path, wheelhouse: Path
+) -> None:
+    server.reset()
+    project = make_project(tmp_path / "env", wheelhouse, "alpha==1.0")  # one target in YAML
+    env = {
+        "AWS_ENDPOINT_URL": server.url,
+        "INVOKE_LAYER_REGIONS": "ap-northeast-2,us-east-1",
+        "INVOKE_LAYER_ARCHITECTURES": "x86_64,arm64",
+    }
+
+    proc = inv(project, "layer.deploy", "--dry-run", env=env)
+
+    assert proc.returncode == 0, proc.stderr
+    for arch in ARCHS:
+        for region in REGIONS:
+            assert f"  {NAMES[arch]} (python3.12, {arch}) in {region}:" in proc.stderr
+    # The YAML's one bucket gets -{region}: a bucket per region.
+    assert "bucket:    create s3://test-layer-bucket-us-east-1 in us-east-1" in proc.stderr
+
+
+def test_an_architecture_flag_outside_a_one_item_list_builds_it(project: Path) -> None:
+    yaml = (project / "invoke.yaml").read_text().replace("[x86_64, arm64]", "[x86_64]")
+    (project / "invoke.yaml").write_text(yaml)
+
+    proc = inv(project, "layer.build", "--architecture", "arm64")
+
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((project / "dist" / "test-layer.manifest.json").read_text())
+    assert manifest["architecture"] == "arm64"

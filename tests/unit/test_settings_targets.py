@@ -84,3 +84,29 @@ def test_bad_target_settings_are_one_clear_error(
     with pytest.raises(LayerError) as caught:
         load(tmp_path, **raw)
     assert message in str(caught.value)
+
+
+def test_one_layer_of_several_stays_itself(tmp_path: Path) -> None:
+    settings = load(tmp_path, architectures=["x86_64", "arm64"], stage_architecture="arm64")
+    arm = settings.for_architecture(settings.stage_architecture)
+    # Reduced twice (a task, then open_aws): still the arm64 layer and its own zip.
+    again = arm.for_architecture(arm.stage_architecture)
+    assert (again.name, again.architecture, again.zip_path.name) == (
+        "deps-arm64",
+        "arm64",
+        "deps-arm64.zip",
+    )
+    assert again == arm
+
+
+def test_one_ssm_parameter_per_architecture(tmp_path: Path) -> None:
+    with pytest.raises(LayerError, match=r"must contain \{arch\} with several architectures"):
+        load(tmp_path, architectures=["x86_64", "arm64"], ssm_parameter="/layers/{name}")
+    assert load(tmp_path, ssm_parameter="/layers/{name}").ssm_parameter == "/layers/{name}"
+
+
+def test_the_bucket_is_checked_in_the_home_region(tmp_path: Path) -> None:
+    long = "b" * 50 + "-{region}"  # 60 characters in us-east-1, 65 in ap-southeast-2
+    assert load(tmp_path, bucket=long, region="us-east-1").bucket == long
+    with pytest.raises(LayerError, match="not a valid S3 bucket name"):
+        load(tmp_path, bucket=long, region="ap-southeast-2")
