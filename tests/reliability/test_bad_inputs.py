@@ -234,6 +234,20 @@ ROWS = [
         lambda c: c.set_layer(architecture="sparc"),
     ),
     Row(
+        "yaml-home-region-not-in-regions",
+        ["layer.deploy"],
+        r"layer\.region 'us-east-1' \(the home region\) is not in layer\.regions "
+        r"\(eu-west-1, ap-northeast-2\)",
+        lambda c: c.set_layer(regions=["eu-west-1", "ap-northeast-2"]),
+    ),
+    Row(
+        "yaml-ssm-parameter-without-arch",
+        ["layer.deploy"],
+        r"layer\.ssm_parameter '/layers/\{name\}' must contain \{arch\} with several "
+        r"architectures",
+        lambda c: c.set_layer(architectures=["x86_64", "arm64"], ssm_parameter="/layers/{name}"),
+    ),
+    Row(
         "yaml-unknown-bytecode",
         ["layer.build"],
         r"layer\.bytecode 'sometimes' is not a bytecode mode; use imported, all, none",
