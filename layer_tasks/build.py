@@ -38,6 +38,7 @@ from .lock import LockFile, check_installed, lock_for_build, pinned_requirements
 from .manifest import Manifest
 from .progress import byte_progress, spinner
 from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, unpruned_copy
+from .pycompile import PYC_FORMAT
 from .requirements import RequirementSet, read_requirements, require_non_empty
 from .sbom import ensure_sbom
 from .settings import LayerSettings
@@ -82,6 +83,7 @@ def build_key(
         "verify": settings.verify,
         # A build from before the static ELF check is not reused unchecked.
         "elf_check": 1,
+        "pyc_format": PYC_FORMAT,
         "bytecode": settings.bytecode,
         # A new patch release of the target Python can marshal code differently.
         "bytecode_python": _bytecode_python(settings),
@@ -195,7 +197,7 @@ def _verify(
 
 
 def _pycache_mirror(settings: LayerSettings) -> Path:
-    return settings.state_dir / "cache" / "pycache"
+    return settings.state_dir / "cache" / f"pycache-{PYC_FORMAT}"
 
 
 def _check_and_compile(

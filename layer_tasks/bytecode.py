@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LayerError
-from .pycompile import compile_many
+from .pycompile import PYC_FORMAT, compile_many
 from .settings import LayerSettings
 from .verify import CheckResult, check_tree, find_interpreter, host_runs, interpreter_version
 
@@ -225,7 +225,7 @@ def prove_layer_bytecode(
         from_pyc = prove_bytecode(stage, settings.python, settings.architecture, modules, result)
     except LayerError as exc:
         raise LayerError(
-            f"{exc}; remove {settings.state_dir / 'cache' / 'pycache'} and run "
+            f"{exc}; remove {settings.state_dir / 'cache' / f'pycache-{PYC_FORMAT}'} and run "
             "`inv layer.build --force`"
         ) from None
     log(

@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pycompile import SERVER
+from .pycompile import CANONICAL
 
 _CHECK_SCRIPT = r"""
 import importlib, importlib.metadata, json, os, sys
@@ -35,26 +35,20 @@ expect = frozenset(opts.get("expect", ()))  # tree-relative sources that must lo
 sys.path[:] = [p for p in sys.path if p]  # no '' (the cwd): only the tree and the stdlib
 external = sys.modules.get("_frozen_importlib_external")
 from_source = []
-server = []  # the pyc server (see pycompile), started at the first module to compile
 if external is not None and hasattr(external, "SourceLoader"):
     import _imp, marshal
     plain_to_code = external.SourceLoader.source_to_code
+    if sys.argv[5]:
+        exec(sys.argv[5])  # pycompile.CANONICAL: defines canonical_pyc
 
-    def compiled_by_server(path, display_name, cached):
-        if not server:
-            import subprocess
-            env = dict(os.environ, PYTHONHASHSEED="0")
-            server.append(subprocess.Popen(
-                [sys.executable, "-s", "-S", "-B", "-c", sys.argv[5], "1"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd="/",
-            ))
-        proc = server[0]
-        proc.stdin.write("0\t" + path + "\t" + display_name + "\t" + cached + "\n")
-        proc.stdin.flush()
-        if proc.stdout.readline().rstrip("\n").split("\t")[-1] not in ("compiled", "cached"):
-            return None
-        with open(cached, "rb") as fh:
-            return marshal.loads(memoryview(fh.read())[16:])
+    def compiled_here(path, display_name, cached, data):
+        try:
+            pyc = canonical_pyc(data, display_name)
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
+            external._write_atomic(cached, pyc, 0o644)
+        except (SyntaxError, ValueError, OSError):
+            return None  # compiled as usual; the bytecode step reports what it cannot write
+        return marshal.loads(memoryview(pyc)[16:])
 
     def source_to_code(self, data, path, *, _optimize=-1):
         if not path.startswith(inside):
@@ -65,9 +59,9 @@ if external is not None and hasattr(external, "SourceLoader"):
         if not (prefix and display) or _optimize != -1:
             return plain_to_code(self, data, path, _optimize=_optimize)
         # The learning run: the module must be compiled to be imported, and that is the
-        # layer's bytecode too; the server compiles it (the bytes then depend on the
-        # source only) into the mirror, and the check loads what it wrote.
-        code = compiled_by_server(path, display + rel, external.cache_from_source(path))
+        # layer's bytecode too: compiled here in canonical form (the bytes then depend on
+        # the source only, see pycompile) into the mirror, and loaded from those bytes.
+        code = compiled_here(path, display + rel, external.cache_from_source(path), data)
         if code is None:  # not Python this version compiles: let compile() say why
             return plain_to_code(self, data, path, _optimize=_optimize)
         _imp._fix_co_filename(code, path)
@@ -113,9 +107,6 @@ for module in list(sys.modules.values()):
         if getattr(spec, "cached", None):
             loaded.add(origin[len(inside):])
 result = {"failures": failures, "loaded": sorted(loaded), "from_source": sorted(set(from_source))}
-for proc in server:
-    proc.stdin.close()
-    proc.wait()
 sys.stdout.write("\n@@RESULT@@" + json.dumps(result))
 """
 
@@ -272,17 +263,19 @@ def _bytecode_args(
     With a prefix, the layer's bytecode goes to a mirror tree outside the layer and is
     reused by the next check: compiling the sources is most of an import check's time
     (google's generated protobuf modules alone take seconds). With a ``display_root``,
-    what the check has to compile is compiled by `pycompile.SERVER` into the mirror as
-    checked-hash pycs the layer can ship (see `bytecode`), and loaded from there, and
-    the interpreter itself writes nothing (``-B``); without one, the interpreter
-    compiles in-process and writes its own pycs there (about half the time cold: no
-    process per file, but bytes that depend on what was compiled before). Returns the
-    interpreter's flags, extra environment and the script's prefix argument.
+    what the check has to compile is compiled in its process in `pycompile.CANONICAL`
+    form into the mirror as checked-hash pycs the layer can ship (see `bytecode`), and
+    loaded from those bytes; the interpreter itself writes nothing (``-B``), and runs
+    with ``PYTHONHASHSEED=0`` (set constants), so ``-s`` instead of ``-I``, which would
+    ignore it (the environment is built from nothing either way). Without one, the
+    interpreter writes its own pycs there. Returns the interpreter's flags, extra
+    environment and the script's prefix argument.
     """
     if pycache_prefix is None:
         return ["-I", "-B"], {}, ""
-    flags = ["-I", "-B"] if display_root else ["-I"]
-    return flags, {}, os.path.abspath(pycache_prefix)
+    if display_root:
+        return ["-s", "-B"], {"PYTHONHASHSEED": "0"}, os.path.abspath(pycache_prefix)
+    return ["-I"], {}, os.path.abspath(pycache_prefix)
 
 
 def check_tree(
@@ -325,7 +318,7 @@ def check_tree(
             [
                 interpreter, "-S", *flags, "-c", _CHECK_SCRIPT,
                 os.path.abspath(tree), json.dumps(modules), json.dumps(distributions), prefix_arg,
-                SERVER,
+                CANONICAL if display_root and pycache_prefix is not None else "",
             ],
             input=json.dumps(options),  # stdin: the expected set can exceed one argv string
             capture_output=True,
