@@ -615,6 +615,7 @@ def write_layer_zip(
     progress: Callable[[int], None] | None = None,
     nice: int = 0,
     then: Callable[[], list[str]] | None = None,
+    listed: Callable[[], None] | None = None,
 ) -> ArchiveResult:
     """Zip every file under ``tree`` into ``dest`` as ``<root>/...``, deterministically.
 
@@ -629,7 +630,8 @@ def write_layer_zip(
     block: the zip keeps compressing meanwhile) and returns tree-relative paths of files
     added to the tree since the scan (the build's bytecode); they are written after the
     scanned members, in the order given, so the entry order never depends on when they
-    were made.
+    were made. ``listed`` is called once the tree has been listed (before anything is
+    compressed): from then on, files added to the tree change only what ``then`` adds.
     """
     tree, dest = Path(tree), Path(dest)
     if not 0 <= level <= 9:
@@ -637,6 +639,8 @@ def write_layer_zip(
     stamp = _dos_stamp(_epoch(source_date_epoch))
     root_parts = _root_parts(root)
     members = _scan(tree, root_parts)
+    if listed is not None:
+        listed()
     if not members:
         raise LayerError(f"nothing to zip: {tree} holds no files")
     scanned = len(members)

@@ -234,26 +234,55 @@ def test_canonical_pyc_does_not_depend_on_the_process(version: str, tmp_path: Pa
 
 @needs_312
 def test_the_import_check_writes_the_bytes_the_compiler_writes(tmp_path: Path) -> None:
-    """What the import check compiles while it imports (the `imported` set) is byte for
-    byte what `compile_many` writes for the same file, whatever the check imported first."""
+    """What the import check puts into the tree while it imports (the `imported` set, in
+    each module's own __pycache__, loaded from there) is byte for byte what
+    `compile_many` writes for the same file, whatever the check imported first."""
     tree = tmp_path / "tree"
     (tree / "pkg").mkdir(parents=True)
     (tree / "pkg" / "__init__.py").write_text("from . import a, b\n")
     (tree / "pkg" / "a.py").write_text(STATE_SENSITIVE["sets.py"])
     (tree / "pkg" / "b.py").write_text("import json\nfoo = json\n" + HISTORY_SENSITIVE)
-    mirror = tmp_path / "mirror"
+    (tree / "pkg" / "unused.py").write_text("X = 1\n")
     check = check_tree(
-        tree, "3.12", "x86_64", ["pkg"], [], pycache_prefix=mirror, display_root="/opt/python/"
-    )
-    assert check.failures == {} and sorted(check.loaded) == [
-        "pkg/__init__.py", "pkg/a.py", "pkg/b.py",
-    ]  # fmt: skip
+        tree, "3.12", "x86_64", ["pkg"], [], pycache_prefix=tmp_path / "mirror",
+        display_root="/opt/python/", ship_bytecode=True,
+    )  # fmt: skip
     tag = "cpython-" + interpreter_version(PY312 or "").rsplit(".", 1)[0].replace(".", "")
-    for rel in check.loaded:
-        source = tree / rel
-        from_check = mirror / str(source.parent).lstrip("/") / f"{source.stem}.{tag}.pyc"
-        alone = tmp_path / f"{source.stem}.pyc"
-        assert compile_many(PY312 or "", [(str(source), f"/opt/python/{rel}", str(alone))]) == [
-            "compiled"
-        ]
-        assert from_check.read_bytes() == alone.read_bytes()
+    expected = [
+        (f"pkg/{n}.py", f"pkg/__pycache__/{n}.{tag}.pyc", True) for n in ("__init__", "a", "b")
+    ]
+    assert check.failures == {} and check.from_source == () and check.shipped
+    assert sorted(check.placed) == expected
+    assert sorted(p.name for p in (tree / "pkg" / "__pycache__").iterdir()) == sorted(
+        Path(pyc).name for _, pyc, _ in expected
+    ), "only what was imported, nothing else"
+    for source, pyc, _ in expected:
+        alone = tmp_path / "alone.pyc"
+        assert compile_many(
+            PY312 or "", [(str(tree / source), f"/opt/python/{source}", str(alone))]
+        ) == ["compiled"]
+        assert (tree / pyc).read_bytes() == alone.read_bytes()
+        alone.unlink()
+
+
+@needs_312
+def test_a_module_the_import_check_placed_but_compiled_from_source_is_reported(
+    tmp_path: Path,
+) -> None:
+    """The check's own proof: a placed pyc that the loader does not use (here the source
+    changes under it and the module is reloaded) is reported in from_source, which the
+    build turns into an error."""
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "a.py").write_text("X = 1\n")
+    (tree / "pkg" / "__init__.py").write_text(
+        "import importlib, pathlib\nfrom . import a\n"
+        "path = pathlib.Path(a.__file__)\npath.write_text(path.read_text() + 'Y = 2\\n')\n"
+        "importlib.reload(a)\n"
+    )
+    check = check_tree(
+        tree, "3.12", "x86_64", ["pkg"], [], pycache_prefix=tmp_path / "mirror",
+        display_root="/opt/python/", ship_bytecode=True,
+    )  # fmt: skip
+    assert check.failures == {}
+    assert check.from_source == ("pkg/a.py",)
