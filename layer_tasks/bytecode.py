@@ -11,14 +11,16 @@ for the modules of ``layer.bytecode``:
 Each is a ``CHECKED_HASH`` pyc (PEP 552), as ``py_compile`` writes it: valid as long as
 the source's bytes are, whatever the zip's fixed timestamps say. It is compiled by the
 target version's interpreter (bytecode depends on the version, not the CPU) with a fixed
-``PYTHONHASHSEED``, each file in a process of its own state (see `pycompile`), and under
-the path Lambda will see (``/opt/python/...``, baked into ``co_filename``), so the bytes
-depend on neither the build folder nor the run. The sources stay, for tracebacks.
+``PYTHONHASHSEED``, in a canonical form whose bytes do not depend on the process (see
+`pycompile`), and under the path Lambda will see (``/opt/python/...``, baked into
+``co_filename``), so the bytes depend on neither the build folder nor the run. The
+sources stay, for tracebacks.
 
-The import check compiles the imported set anyway: it has `pycompile` write those pycs
-into its mirror outside the layer and imports them from there, and this module only
-checks them by hash and links them into the tree. Whatever else is needed (``all``) is
-compiled into the same mirror, so a rebuild compiles only what changed.
+The import check compiles the imported set anyway: it writes each pyc into a mirror
+outside the layer (the cache a rebuild reuses), links it into the tree just before it
+imports the module from there, and reports what it placed (`placed_bytecode`); that
+same run is the proof. ``all`` is compiled into the same mirror and linked by
+`add_bytecode` before the check, which then expects it.
 """
 
 from __future__ import annotations
