@@ -11,7 +11,10 @@ Side by side, on the same requirements file and the same cache state, each repea
       for tests, __pycache__, *.pyc, *.dist-info, *.md and docs, ``zip -9 -r``; each step
       timed on its own too, so the zip step can be compared alone;
   (b) ``inv layer.build --force``; (b') the same with ``verify: false``, (b'') with
-      ``bytecode: none``;
+      ``bytecode: none``; (b-lock) the same as (b) from this repository's PEP 751 lock
+      (``--lock``, default ``pylock.shuking-deps-layer-x86_64.toml`` when the requirements
+      are ``requirements-all.txt``), as a build in this repository runs: the locked
+      wheels, no resolution;
   (c) ``inv layer.build`` with nothing changed;
   (d) ``inv layer.deploy --local`` with nothing changed (the layer already published);
   (e) the seed-style upload and publish of the same zip to the same sandbox
@@ -160,6 +163,12 @@ def main() -> None:
     parser.add_argument(
         "--chalice", action="store_true", help="also time Chalice's automatic layer (PyPI)"
     )
+    parser.add_argument(
+        "--lock",
+        default="",
+        help="PEP 751 lock of the requirements for (b-lock); default: this repository's "
+        "for requirements-all.txt, none for other requirements",
+    )
     args = parser.parse_args()
 
     py312 = python312()
@@ -217,6 +226,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
     )  # fmt: skip
     build_noverify = Step("(b') same, verify: false (the seed verifies nothing)")
     build_nobytecode = Step("(b'') same, bytecode: none (verify on)")
+    build_locked = Step("(b-lock) same as (b), from the repository's lock")
     build_force, build_same = (
         Step("(b) inv layer.build --force"),
         Step("(c) inv layer.build, no change"),
@@ -230,6 +240,10 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
     run([*inv, "layer.deploy", "--local"], project, None, cache_env(0))
 
     seed_zip_path = seed_dir / "layer.zip"
+    lock = Path(args.lock) if args.lock else None
+    default_requirements = Path(args.requirements).resolve() == REPO / "requirements-all.txt"
+    if lock is None and default_requirements:
+        lock = REPO / "pylock.shuking-deps-layer-x86_64.toml"
     for i in range(1, args.repeat + 1):
         print(f"bench: round {i}/{args.repeat}", file=sys.stderr)
         env = cache_env(i)
@@ -262,6 +276,17 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         forget_own_cache(project, args.cache)
         nobytecode_env = {**cache_env(i + 3000), "INVOKE_LAYER_BYTECODE": "none"}
         run([*inv, "layer.build", "--force"], project, build_nobytecode, nobytecode_env)
+        if lock is not None:
+            forget_own_cache(project, args.cache)
+            locked = project / "pylock.bench-layer-x86_64.toml"
+            shutil.copy(lock, locked)
+            try:
+                out = run([*inv, "layer.build", "--force"], project, build_locked,
+                          cache_env(i + 4000))  # fmt: skip
+            finally:
+                locked.unlink()
+            if f"from {locked.name}" not in out:
+                sys.exit(f"bench: (b-lock) did not install from the lock:\n{out}")
         forget_own_cache(project, args.cache)
         run([*inv, "layer.build", "--force"], project, build_force, env)
         run([*inv, "layer.build"], project, build_same, env)
@@ -302,6 +327,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
                 seed_zip,
                 writer_zip,
                 build_force,
+                *((build_locked,) if lock is not None else ()),
                 build_noverify,
                 build_nobytecode,
                 build_same,
@@ -319,6 +345,18 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         },
         "ratios": {
             "build_vs_seed": round(seed_total.median / build_force.median, 2),
+            **(
+                {
+                    "locked_build_vs_seed": round(seed_total.median / build_locked.median, 2),
+                    **(
+                        {"locked_build_vs_chalice": round(chalice.median / build_locked.median, 2)}
+                        if args.chalice
+                        else {}
+                    ),
+                }
+                if lock is not None
+                else {}
+            ),
             "build_without_verify_vs_seed": round(seed_total.median / build_noverify.median, 2),
             "build_without_bytecode_vs_seed": round(seed_total.median / build_nobytecode.median, 2),
             "no_change_build_vs_seed": round(seed_total.median / build_same.median, 1),

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,7 @@ from .lock import LockFile, check_installed, lock_for_build, pinned_requirements
 from .manifest import Manifest
 from .progress import byte_progress, spinner
 from .prune import apply_prune, plan_prune, strip_shared_objects, strip_tool, unpruned_copy
+from .pycompile import PYC_FORMAT
 from .requirements import RequirementSet, read_requirements, require_non_empty
 from .sbom import ensure_sbom
 from .settings import LayerSettings
@@ -82,6 +84,7 @@ def build_key(
         "verify": settings.verify,
         # A build from before the static ELF check is not reused unchecked.
         "elf_check": 1,
+        "pyc_format": PYC_FORMAT,
         "bytecode": settings.bytecode,
         # A new patch release of the target Python can marshal code differently.
         "bytecode_python": _bytecode_python(settings),
@@ -143,21 +146,28 @@ def _verify(
     dist_names: list[str],
     rules_for: Callable[[str], list[str]],
     log: Log,
+    expect: frozenset[str] = frozenset(),
 ) -> CheckResult:
+    """The import check on ``stage``. With ``layer.bytecode: imported`` it also puts the
+    pycs of what it imports into the tree and proves them (``ship_bytecode``); with
+    ``expect`` (``all``: already in the tree) it proves those."""
     pycache = _pycache_mirror(settings)
 
-    def check(tree: Path, names: list[str], dists: list[str]) -> CheckResult:
+    def check(tree: Path, names: list[str], dists: list[str], first: bool) -> CheckResult:
+        ship = first and settings.bytecode == "imported"
         return check_tree(
             tree,
             settings.python,
             settings.architecture,
             names,
             dists,
-            pycache_prefix=pycache,
-            display_root=DISPLAY_ROOT if settings.bytecode != "none" else "",
+            pycache_prefix=None if first and expect else pycache,
+            display_root=DISPLAY_ROOT if ship else "",
+            ship_bytecode=ship,
+            expect_bytecode=expect if first else frozenset(),
         )
 
-    after = check(stage, modules, dist_names)
+    after = check(stage, modules, dist_names, True)
     if not after.ran:
         log(
             f"verify: imports not run ({after.skipped_reason}); checked statically instead: "
@@ -172,7 +182,7 @@ def _verify(
     failing_dists = [k.split(" ", 1)[1] for k in after.failures if k.startswith("version ")]
     if "import (all)" in after.failures:
         failing_modules, failing_dists = modules, dist_names
-    before = check(unpruned(), failing_modules, failing_dists)
+    before = check(unpruned(), failing_modules, failing_dists, False)
     introduced = {k: v for k, v in after.failures.items() if k not in before.failures}
     already = {k: v for k, v in after.failures.items() if k in before.failures}
     if already:
@@ -195,30 +205,39 @@ def _verify(
 
 
 def _pycache_mirror(settings: LayerSettings) -> Path:
-    return settings.state_dir / "cache" / "pycache"
+    return settings.state_dir / "cache" / f"pycache-{PYC_FORMAT}"
 
 
 def _check_and_compile(
     settings: LayerSettings,
     stage: Path,
-    modules: list[str],
-    verify: Callable[[], CheckResult],
+    verify: Callable[[frozenset[str]], CheckResult],
     log: Log,
     added: Future[list[str]],
+    scanned: threading.Event,
 ) -> tuple[CheckResult, BytecodeResult, bool]:
-    """Verify (``verify``: `_verify` with its arguments), add the bytecode (handed to the
-    zip through ``added``), then prove it."""
+    """Verify (``verify``: `_verify` with its arguments but ``expect``) and add the
+    bytecode (handed to the zip through ``added``) in one import run that also proves it:
+    ``imported`` is put in place by the check as it imports; ``all`` is compiled first
+    and the check expects it. Nothing is written into the tree before the zip has listed
+    it (``scanned``)."""
+    mirror = _pycache_mirror(settings)
+    not_run = CheckResult(ran=False, skipped_reason="layer.verify is false")
     try:
-        if settings.verify:
-            check = verify()
+        scanned.wait()
+        if settings.bytecode == "all" and settings.verify:
+            bytecode = layer_bytecode(settings, stage, not_run, mirror, log)
+            added.set_result(list(bytecode.files))
+            check = verify(frozenset(bytecode.sources))
         else:
-            check = CheckResult(ran=False, skipped_reason="layer.verify is false")
-        bytecode = layer_bytecode(settings, stage, check, _pycache_mirror(settings), log)
+            check = verify(frozenset()) if settings.verify else not_run
+            bytecode = layer_bytecode(settings, stage, check, mirror, log)
+            added.set_result(list(bytecode.files))
     except BaseException as exc:
-        added.set_exception(exc)
+        if not added.done():
+            added.set_exception(exc)
         raise
-    added.set_result(list(bytecode.files))
-    return check, bytecode, prove_layer_bytecode(settings, stage, modules, bytecode, log)
+    return check, bytecode, prove_layer_bytecode(settings, check, bytecode, log)
 
 
 def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = print) -> BuildResult:
@@ -342,7 +361,8 @@ def _build(
         run_check = functools.partial(
             _verify, settings, unpruned, stage, modules, dist_names, plan.rule_for, log
         )
-        verifying = pool.submit(_check_and_compile, settings, stage, modules, run_check, log, added)
+        scanned = threading.Event()
+        verifying = pool.submit(_check_and_compile, settings, stage, run_check, log, added, scanned)
         try:
             done = _timed(log, "zip")
             with byte_progress("zip", unzipped) as advance:
@@ -354,10 +374,12 @@ def _build(
                     progress=advance,
                     nice=10 if settings.verify or settings.bytecode != "none" else 0,
                     then=added.result,
+                    listed=scanned.set,
                 )
             done(f"{archive.entries:,} files, {archive.zip_bytes:,} bytes")
             check, bytecode, proven = verifying.result()
         except BaseException:
+            scanned.set()  # the zip failed before listing the tree: let the check end
             verifying.cancel()
             partial.unlink(missing_ok=True)
             raise

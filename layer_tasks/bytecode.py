@@ -11,14 +11,16 @@ for the modules of ``layer.bytecode``:
 Each is a ``CHECKED_HASH`` pyc (PEP 552), as ``py_compile`` writes it: valid as long as
 the source's bytes are, whatever the zip's fixed timestamps say. It is compiled by the
 target version's interpreter (bytecode depends on the version, not the CPU) with a fixed
-``PYTHONHASHSEED``, each file in a process of its own state (see `pycompile`), and under
-the path Lambda will see (``/opt/python/...``, baked into ``co_filename``), so the bytes
-depend on neither the build folder nor the run. The sources stay, for tracebacks.
+``PYTHONHASHSEED``, in a canonical form whose bytes do not depend on the process (see
+`pycompile`), and under the path Lambda will see (``/opt/python/...``, baked into
+``co_filename``), so the bytes depend on neither the build folder nor the run. The
+sources stay, for tracebacks.
 
-The import check compiles the imported set anyway: it has `pycompile` write those pycs
-into its mirror outside the layer and imports them from there, and this module only
-checks them by hash and links them into the tree. Whatever else is needed (``all``) is
-compiled into the same mirror, so a rebuild compiles only what changed.
+The import check compiles the imported set anyway: it writes each pyc into a mirror
+outside the layer (the cache a rebuild reuses), links it into the tree just before it
+imports the module from there, and reports what it placed (`placed_bytecode`); that
+same run is the proof. ``all`` is compiled into the same mirror and linked by
+`add_bytecode` before the check, which then expects it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LayerError
-from .pycompile import compile_many
+from .pycompile import PYC_FORMAT, compile_many
 from .settings import LayerSettings
-from .verify import CheckResult, check_tree, find_interpreter, host_runs, interpreter_version
+from .verify import CheckResult, check_tree, find_interpreter, interpreter_version
 
 Log = Callable[[str], None]
 
@@ -161,15 +163,42 @@ def prove_bytecode(
     proof = check_tree(
         tree, python, architecture, modules, [], expect_bytecode=frozenset(result.sources)
     )
-    if proof.from_source:
-        shown = ", ".join(proof.from_source[:3])
-        more = f" (and {len(proof.from_source) - 3} more)" if len(proof.from_source) > 3 else ""
+    return proven_count(proof, result)
+
+
+def proven_count(check: CheckResult, result: BytecodeResult) -> int:
+    """How many of ``result``'s sources ``check`` (a run that expected them) imported from
+    their pyc; a `LayerError` when any was compiled from source instead."""
+    if check.from_source:
+        shown = ", ".join(check.from_source[:3])
+        more = f" (and {len(check.from_source) - 3} more)" if len(check.from_source) > 3 else ""
         raise LayerError(
-            f"bytecode: {len(proof.from_source)} module(s) of the compiled set were compiled "
+            f"bytecode: {len(check.from_source)} module(s) of the compiled set were compiled "
             f"from source at import, their .pyc was not used: {shown}{more}"
         )
     compiled = set(result.sources)
-    return sum(rel in compiled for rel in proof.loaded)
+    return sum(rel in compiled for rel in check.loaded)
+
+
+def placed_bytecode(
+    tree: Path, check: CheckResult, python: str, interpreter: str
+) -> BytecodeResult:
+    """The ``imported`` set as the import check put it into the tree (``ship_bytecode``)."""
+    if check.place_errors:
+        raise LayerError(
+            f"bytecode: could not write {len(check.place_errors)} pyc(s) with {interpreter}, "
+            f"e.g. {check.place_errors[0]}; check free space, or set layer.bytecode: none"
+        )
+    placed = sorted(check.placed, key=lambda p: p[1])
+    return BytecodeResult(
+        mode="imported",
+        requested="imported",
+        python=interpreter_version(interpreter),
+        files=tuple(pyc for _, pyc, _ in placed),
+        sources=tuple(sorted(source for source, _, _ in placed)),
+        bytes=sum(os.path.getsize(tree / pyc) for _, pyc, _ in placed),
+        compiled=sum(now for _, _, now in placed),
+    )
 
 
 def layer_bytecode(
@@ -185,6 +214,14 @@ def layer_bytecode(
         log(f"bytecode: skipped, {reason}; the layer ships no bytecode")
         return skipped(mode, reason)
     shipped = mode
+    if mode == "imported" and check.shipped:
+        result = placed_bytecode(stage, check, settings.python, interpreter)
+        log(
+            f"bytecode: imported: {len(result.files):,} checked-hash .pyc, {result.bytes:,} "
+            f"bytes, {result.compiled:,} compiled now (the rest by an earlier build), put in "
+            f"place by the import check, python {result.python}"
+        )
+        return result
     if mode == "all":
         sources = python_sources(stage)
     elif check.ran:
@@ -215,21 +252,21 @@ def layer_bytecode(
 
 
 def prove_layer_bytecode(
-    settings: LayerSettings, stage: Path, modules: list[str], result: BytecodeResult, log: Log
+    settings: LayerSettings, check: CheckResult, result: BytecodeResult, log: Log
 ) -> bool:
-    """`prove_bytecode` when it can run; whether it did."""
-    if not (result.files and settings.verify and host_runs(settings.architecture)):
+    """Whether the import check ``check``, which ran on the tree with ``result``'s pycs in
+    place and expected them, proved them (see `proven_count`)."""
+    if not (result.files and check.ran and (check.shipped or result.mode == "all")):
         return False
-    start = time.perf_counter()
     try:
-        from_pyc = prove_bytecode(stage, settings.python, settings.architecture, modules, result)
+        from_pyc = proven_count(check, result)
     except LayerError as exc:
         raise LayerError(
-            f"{exc}; remove {settings.state_dir / 'cache' / 'pycache'} and run "
+            f"{exc}; remove {settings.state_dir / 'cache' / f'pycache-{PYC_FORMAT}'} and run "
             "`inv layer.build --force`"
         ) from None
     log(
-        f"bytecode proof: {from_pyc:,} modules imported from the layer's .pyc, none compiled "
-        f"at import ({time.perf_counter() - start:.1f} s)"
+        f"bytecode proof: {from_pyc:,} modules imported from the layer's .pyc by the import "
+        "check, none compiled at import"
     )
     return True

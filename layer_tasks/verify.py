@@ -21,8 +21,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .pycompile import SERVER
+from .pycompile import CANONICAL
 
 _CHECK_SCRIPT = r"""
 import importlib, importlib.metadata, json, os, sys
@@ -31,30 +32,27 @@ prefix = sys.argv[4]
 opts = json.loads(sys.stdin.read() or "{}")
 inside = os.path.join(tree, "")
 display = opts.get("display", "")  # the tree as Lambda will see it: /opt/python/
-expect = frozenset(opts.get("expect", ()))  # tree-relative sources that must load from .pyc
+expect = set(opts.get("expect", ()))  # tree-relative sources that must load from .pyc
+ship = bool(opts.get("ship")) and bool(prefix and display and sys.argv[5])
 sys.path[:] = [p for p in sys.path if p]  # no '' (the cwd): only the tree and the stdlib
 external = sys.modules.get("_frozen_importlib_external")
 from_source = []
-server = []  # the pyc server (see pycompile), started at the first module to compile
+placed = {}  # tree-relative source -> [its pyc, tree-relative; compiled now (not cached)]
+place_errors = []
 if external is not None and hasattr(external, "SourceLoader"):
     import _imp, marshal
     plain_to_code = external.SourceLoader.source_to_code
+    if sys.argv[5]:
+        exec(sys.argv[5])  # pycompile.CANONICAL: defines canonical_pyc
 
-    def compiled_by_server(path, display_name, cached):
-        if not server:
-            import subprocess
-            env = dict(os.environ, PYTHONHASHSEED="0")
-            server.append(subprocess.Popen(
-                [sys.executable, "-s", "-S", "-B", "-c", sys.argv[5], "1"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd="/",
-            ))
-        proc = server[0]
-        proc.stdin.write("0\t" + path + "\t" + display_name + "\t" + cached + "\n")
-        proc.stdin.flush()
-        if proc.stdout.readline().rstrip("\n").split("\t")[-1] not in ("compiled", "cached"):
-            return None
-        with open(cached, "rb") as fh:
-            return marshal.loads(memoryview(fh.read())[16:])
+    def compiled_here(path, display_name, cached, data):
+        try:
+            pyc = canonical_pyc(data, display_name)
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
+            external._write_atomic(cached, pyc, 0o644)
+        except (SyntaxError, ValueError, OSError):
+            return None  # compiled as usual; the bytecode step reports what it cannot write
+        return marshal.loads(memoryview(pyc)[16:])
 
     def source_to_code(self, data, path, *, _optimize=-1):
         if not path.startswith(inside):
@@ -62,19 +60,72 @@ if external is not None and hasattr(external, "SourceLoader"):
         rel = path[len(inside):]
         if rel in expect:
             from_source.append(rel)
-        if not (prefix and display) or _optimize != -1:
+        if ship or not (prefix and display) or _optimize != -1:
             return plain_to_code(self, data, path, _optimize=_optimize)
         # The learning run: the module must be compiled to be imported, and that is the
-        # layer's bytecode too; the server compiles it (the bytes then depend on the
-        # source only) into the mirror, and the check loads what it wrote.
-        code = compiled_by_server(path, display + rel, external.cache_from_source(path))
+        # layer's bytecode too: compiled here in canonical form (the bytes then depend on
+        # the source only, see pycompile) into the mirror, and loaded from those bytes.
+        code = compiled_here(path, display + rel, external.cache_from_source(path), data)
         if code is None:  # not Python this version compiles: let compile() say why
             return plain_to_code(self, data, path, _optimize=_optimize)
         _imp._fix_co_filename(code, path)
         return code
 
     external.SourceLoader.source_to_code = source_to_code
-if prefix:
+
+if ship:
+    # The pyc of each tree module goes into the tree's own __pycache__ just before the
+    # interpreter's unchanged loader looks for it there (writing nothing itself: -B).
+    # So this one run is the learning run (the set is what it imports) and the proof
+    # (each of the set is loaded from its pyc, where Lambda's Python will look, or is
+    # reported in from_source). The pyc comes from the mirror (prefix) when an earlier
+    # build left a valid one there, else it is compiled into the mirror first.
+    plain_get_code = external.SourceLoader.get_code
+    plain_cache = external.cache_from_source
+    pyc_header = external.MAGIC_NUMBER + b"\x03\x00\x00\x00"
+
+    def place(path, rel):
+        target = plain_cache(path)
+        if os.path.lexists(target):
+            return  # a wheel's own pyc, kept by the prune rules: never replaced
+        mirror = os.path.join(prefix, os.path.dirname(path).lstrip(os.sep), os.path.basename(target))
+        with open(path, "rb") as fh:
+            data = fh.read()
+        key = _imp.source_hash(external._RAW_MAGIC_NUMBER, data)
+        compiled = False
+        try:
+            with open(mirror, "rb") as fh:
+                cached = fh.read(16) == pyc_header + key
+        except OSError:
+            cached = False
+        if not cached:
+            try:
+                pyc = canonical_pyc(data, display + rel)
+            except (SyntaxError, ValueError):
+                return  # not Python this version compiles: the import says why
+            os.makedirs(os.path.dirname(mirror), exist_ok=True)
+            external._write_atomic(mirror, pyc, 0o644)
+            compiled = True
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        try:
+            os.link(mirror, target)
+        except OSError:  # another file system
+            with open(mirror, "rb") as src, open(target, "wb") as dst:
+                dst.write(src.read())
+        placed[rel] = [target[len(inside):], compiled]
+        expect.add(rel)
+
+    def get_code(self, fullname):
+        path = self.get_filename(fullname)
+        if path.startswith(inside) and path.endswith(".py") and path[len(inside):] not in placed:
+            try:
+                place(path, path[len(inside):])
+            except OSError as exc:
+                place_errors.append(path[len(inside):] + ": " + str(exc))
+        return plain_get_code(self, fullname)
+
+    external.SourceLoader.get_code = get_code
+elif prefix:
     # The layer's bytecode goes to a mirror of its folders under prefix, never into the
     # layer; the interpreter's own stays in its __pycache__, compiled long ago.
     # (-X pycache_prefix would move both: ~1.4 s more to a first check, compiling the
@@ -112,10 +163,11 @@ for module in list(sys.modules.values()):
     if isinstance(origin, str) and origin.startswith(inside) and origin.endswith(".py"):
         if getattr(spec, "cached", None):
             loaded.add(origin[len(inside):])
-result = {"failures": failures, "loaded": sorted(loaded), "from_source": sorted(set(from_source))}
-for proc in server:
-    proc.stdin.close()
-    proc.wait()
+for rel in [rel for rel in placed if rel not in loaded]:
+    # Its import failed (it is not in sys.modules): not part of the imported set.
+    os.unlink(os.path.join(tree, placed.pop(rel)[0]))
+result = {"failures": failures, "loaded": sorted(loaded), "from_source": sorted(set(from_source)),
+          "placed": sorted([rel, *placed[rel]] for rel in placed), "place_errors": place_errors}
 sys.stdout.write("\n@@RESULT@@" + json.dumps(result))
 """
 
@@ -135,6 +187,11 @@ class CheckResult:
     # those of ``expect_bytecode`` that were compiled from source at import.
     loaded: tuple[str, ...] = ()
     from_source: tuple[str, ...] = ()
+    # With ``ship_bytecode``: (source, pyc, compiled now) of each pyc the check put into
+    # the tree and imported from there, and the pycs it could not write.
+    shipped: bool = False
+    placed: tuple[tuple[str, str, bool], ...] = ()
+    place_errors: tuple[str, ...] = ()
 
 
 def _module_name(first_part: str) -> str | None:
@@ -272,17 +329,19 @@ def _bytecode_args(
     With a prefix, the layer's bytecode goes to a mirror tree outside the layer and is
     reused by the next check: compiling the sources is most of an import check's time
     (google's generated protobuf modules alone take seconds). With a ``display_root``,
-    what the check has to compile is compiled by `pycompile.SERVER` into the mirror as
-    checked-hash pycs the layer can ship (see `bytecode`), and loaded from there, and
-    the interpreter itself writes nothing (``-B``); without one, the interpreter
-    compiles in-process and writes its own pycs there (about half the time cold: no
-    process per file, but bytes that depend on what was compiled before). Returns the
-    interpreter's flags, extra environment and the script's prefix argument.
+    what the check has to compile is compiled in its process in `pycompile.CANONICAL`
+    form into the mirror as checked-hash pycs the layer can ship (see `bytecode`), and
+    loaded from those bytes; the interpreter itself writes nothing (``-B``), and runs
+    with ``PYTHONHASHSEED=0`` (set constants), so ``-s`` instead of ``-I``, which would
+    ignore it (the environment is built from nothing either way). Without one, the
+    interpreter writes its own pycs there. Returns the interpreter's flags, extra
+    environment and the script's prefix argument.
     """
     if pycache_prefix is None:
         return ["-I", "-B"], {}, ""
-    flags = ["-I", "-B"] if display_root else ["-I"]
-    return flags, {}, os.path.abspath(pycache_prefix)
+    if display_root:
+        return ["-s", "-B"], {"PYTHONHASHSEED": "0"}, os.path.abspath(pycache_prefix)
+    return ["-I"], {}, os.path.abspath(pycache_prefix)
 
 
 def check_tree(
@@ -296,13 +355,17 @@ def check_tree(
     pycache_prefix: Path | None = None,
     display_root: str = "",
     expect_bytecode: frozenset[str] = frozenset(),
+    ship_bytecode: bool = False,
 ) -> CheckResult:
     """Import ``modules`` and read ``distributions``' versions from ``tree`` in the target Python.
 
     With ``pycache_prefix``, compiled modules are cached there; with ``display_root``
     (e.g. ``/opt/python/``) too, each is compiled under that root as a checked-hash pyc
-    whose bytes depend on the source only (see `pycompile`), for the layer to ship. Every path in ``expect_bytecode`` that is compiled from
-    source at import is reported in ``from_source``.
+    whose bytes depend on the source only (see `pycompile`), for the layer to ship; with
+    ``ship_bytecode`` too, each goes into the tree's own ``__pycache__`` just before the
+    module is loaded from there by the interpreter's loader, so the run also proves it
+    (``placed``). Every path in ``expect_bytecode`` (and of ``placed``) that is compiled
+    from source at import is reported in ``from_source``.
     """
     if not host_runs(architecture):
         return CheckResult(
@@ -319,13 +382,14 @@ def check_tree(
         "HOME": os.environ.get("HOME", "/"),
         **extra_env,
     }
-    options = {"display": display_root, "expect": sorted(expect_bytecode)}
+    ship = ship_bytecode and bool(display_root) and pycache_prefix is not None
+    options = {"display": display_root, "expect": sorted(expect_bytecode), "ship": ship}
     try:
         proc = subprocess.run(
             [
                 interpreter, "-S", *flags, "-c", _CHECK_SCRIPT,
                 os.path.abspath(tree), json.dumps(modules), json.dumps(distributions), prefix_arg,
-                SERVER,
+                CANONICAL if display_root and pycache_prefix is not None else "",
             ],
             input=json.dumps(options),  # stdin: the expected set can exceed one argv string
             capture_output=True,
@@ -344,7 +408,9 @@ def check_tree(
     if marker == -1:
         # The interpreter died (e.g. a segfault in an extension) before reporting.
         detail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
-        report = {"failures": {"import (all)": f"the check process died: {detail}"[:300]}}
+        report: dict[str, Any] = {
+            "failures": {"import (all)": f"the check process died: {detail}"[:300]}
+        }
     else:
         report = json.loads(proc.stdout[marker + len("@@RESULT@@") :])
     return CheckResult(
@@ -355,4 +421,7 @@ def check_tree(
         interpreter=interpreter,
         loaded=tuple(report.get("loaded", ())),
         from_source=tuple(report.get("from_source", ())),
+        shipped=ship and marker != -1,
+        placed=tuple((src, pyc, bool(now)) for src, pyc, now in report.get("placed", ())),
+        place_errors=tuple(report.get("place_errors", ())),
     )

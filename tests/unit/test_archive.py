@@ -563,3 +563,34 @@ def test_libdeflate_and_streamed_members_mix_deterministically(
     monkeypatch.setitem(sys.modules, "deflate", None)
     c = write_layer_zip(tree, tmp_path / "c.zip", workers=1)
     assert c.path.read_bytes() != a.path.read_bytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_files_added_after_the_listing_come_only_through_then(
+    own_tree: Path, tmp_path: Path, workers: int
+) -> None:
+    """The build's import check writes pycs into the tree while the zip runs: it starts
+    when ``listed`` is called, and only what ``then`` returns is added, after the rest."""
+    added = own_tree / "pkg" / "__pycache__" / "mod.cpython-312.pyc"
+    stray = own_tree / "pkg" / "__pycache__" / "other.cpython-312.pyc"
+    calls: list[str] = []
+
+    def listed() -> None:
+        calls.append("listed")
+        added.parent.mkdir()
+        added.write_bytes(b"pyc" * 100)
+        stray.write_bytes(b"not listed")
+
+    def then() -> list[str]:
+        calls.append("then")
+        return ["pkg/__pycache__/mod.cpython-312.pyc"]
+
+    dest = tmp_path / "out.zip"
+    write_layer_zip(own_tree, dest, workers=workers, listed=listed, then=then)
+    assert calls == ["listed", "then"]
+    with zipfile.ZipFile(dest) as zf:
+        names = zf.namelist()
+        assert zf.read("python/pkg/__pycache__/mod.cpython-312.pyc") == b"pyc" * 100
+    assert names[-1] == "python/pkg/__pycache__/mod.cpython-312.pyc"
+    assert names[:-1] == sorted(names[:-1])
+    assert "python/pkg/__pycache__/other.cpython-312.pyc" not in names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -9,11 +10,12 @@ import pytest
 
 from layer_tasks.bytecode import interpreter_version, python_sources
 from layer_tasks.errors import LayerError
-from layer_tasks.pycompile import compile_many
+from layer_tasks.pycompile import CANONICAL, compile_many, server_env
 from layer_tasks.settings import LayerSettings
-from layer_tasks.verify import find_interpreter
+from layer_tasks.verify import check_tree, find_interpreter
 
 PY312 = find_interpreter("3.12")
+PYTHONS = {v: find_interpreter(v) for v in ("3.10", "3.11", "3.12", "3.13")}
 needs_312 = pytest.mark.skipif(PY312 is None, reason="no python3.12 on this host")
 
 # On python3.12.1, compiling this a second time in the same process marshals a frozenset
@@ -99,3 +101,188 @@ def test_a_source_that_is_not_python_is_reported_not_fatal(tmp_path: Path) -> No
         for n in ("tmpl.py", "ok.py")
     ]
     assert compile_many(PY312 or "", items) == ["invalid", "compiled"]
+
+
+# Each known way the process changes a pyc's bytes, each in a file of its own.
+STATE_SENSITIVE = {
+    # A frozenset constant is rebuilt, unshared, when "foo" was interned before
+    # (python/cpython#129724); the "import foo" file interns it.
+    "sets.py": 'a = {"foo", 2, 3}\n\n\ndef f():\n    b = {"foo", 2, 3}\n',
+    "interns.py": 'import sys\n\nsys.intern("\\xa4")\nimport foo\n',
+    # A one-character string is a singleton: interned once anything interns it, as
+    # "interns.py" does.
+    "chars.py": 'def f(u):\n    return u + "\\xa4"\n',
+    # 3.13: the class's __qualname__ constant is interned in place, or not when the
+    # same name was interned before (importing a module that defines the class).
+    "qualname.py": "class Outer:\n    class Inner:\n        pass\n",
+    "history.py": HISTORY_SENSITIVE,
+}
+
+# Run in the interpreter under test: every file's canonical pyc in a fresh child of a
+# clean process, then in one process after importing most of the standard library and
+# the test's own files, in reverse order. Prints the files whose bytes differ, and those
+# whose canonical code is not the code compile() gave.
+STATES = r"""
+import hashlib, importlib, io, json, marshal, os, struct, sys, contextlib, warnings
+exec(sys.argv[1])
+files = json.loads(sys.stdin.read())
+
+
+def digest(path):
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        return hashlib.sha256(canonical_pyc(data, "/opt/python/" + path)).hexdigest()
+    except (SyntaxError, ValueError):
+        return "invalid"
+
+
+def fresh(path):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.write(write, digest(path).encode())
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    return answer
+
+
+def same(a, b):
+    if type(a) is not type(b):
+        return False
+    if type(a) is type(same.__code__):
+        fields = [n for n in dir(a) if n.startswith("co_") and n not in ("co_consts", "co_lnotab")]
+        return all(
+            getattr(a, n) == getattr(b, n) for n in fields if not callable(getattr(a, n))
+        ) and same(a.co_consts, b.co_consts)
+    if type(a) is tuple:
+        return len(a) == len(b) and all(map(same, a, b))
+    if type(a) is frozenset:
+        return sorted(map(repr, a)) == sorted(map(repr, b))
+    if type(a) is float:  # NaN is not equal to itself: compare the bits
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    if type(a) is complex:
+        return same(a.real, b.real) and same(a.imag, b.imag)
+    return a == b
+
+
+before = {path: fresh(path) for path in files}
+warnings.simplefilter("ignore")
+sys.path.insert(0, ".")
+for name in sys.argv[2:]:
+    with contextlib.suppress(BaseException), contextlib.redirect_stdout(io.StringIO()):
+        importlib.import_module(name)
+after = {path: digest(path) for path in reversed(files)}
+changed = []
+for path in files:
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        code = compile(data, "/opt/python/" + path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        continue
+    if not same(marshal.loads(canonical_pyc(data, "/opt/python/" + path)[16:]), code):
+        changed.append(path)
+print(json.dumps({"differ": [p for p in files if before[p] != after[p]], "changed": changed,
+                  "invalid": sum(v == "invalid" for v in before.values())}))
+"""
+
+# Imported before the second pass: large parts of the standard library (and with them
+# thousands of interned strings and live code objects), and the test's own files.
+IMPORTS = [
+    "argparse", "asyncio", "dataclasses", "decimal", "email.parser", "http.client",
+    "inspect", "json", "logging", "typing", "unittest", "xml.dom.minidom", "zipfile",
+    "chars", "interns", "qualname", "sets",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", sorted(PYTHONS))
+def test_canonical_pyc_does_not_depend_on_the_process(version: str, tmp_path: Path) -> None:
+    """The bytes are the same in a fresh process and after much else was compiled and
+    imported, for hundreds of real files (every fourth file of the interpreter's own
+    standard library) and each known cause, and load as the same code."""
+    python = PYTHONS[version]
+    if python is None:
+        pytest.skip(f"no python{version} on this host")
+    for name, text in STATE_SENSITIVE.items():
+        (tmp_path / name).write_text(text)
+    stdlib = Path(
+        subprocess.run(
+            [python, "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    library = sorted(
+        p for p in stdlib.rglob("*.py") if "site-packages" not in p.parts and p.is_file()
+    )[::4]
+    (tmp_path / "lib").symlink_to(stdlib)
+    files = [*STATE_SENSITIVE, *(f"lib/{p.relative_to(stdlib).as_posix()}" for p in library)]
+    proc = subprocess.run(
+        [python, "-s", "-S", "-B", "-c", STATES, CANONICAL, *IMPORTS],
+        input=json.dumps(files), capture_output=True, text=True, env=server_env(),
+        cwd=tmp_path, timeout=600, check=True,
+    )  # fmt: skip
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report == {"differ": [], "changed": [], "invalid": report["invalid"]}
+    assert report["invalid"] < len(files) // 20  # the corpus really compiled
+
+
+@needs_312
+def test_the_import_check_writes_the_bytes_the_compiler_writes(tmp_path: Path) -> None:
+    """What the import check puts into the tree while it imports (the `imported` set, in
+    each module's own __pycache__, loaded from there) is byte for byte what
+    `compile_many` writes for the same file, whatever the check imported first."""
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("from . import a, b\n")
+    (tree / "pkg" / "a.py").write_text(STATE_SENSITIVE["sets.py"])
+    (tree / "pkg" / "b.py").write_text("import json\nfoo = json\n" + HISTORY_SENSITIVE)
+    (tree / "pkg" / "unused.py").write_text("X = 1\n")
+    check = check_tree(
+        tree, "3.12", "x86_64", ["pkg"], [], pycache_prefix=tmp_path / "mirror",
+        display_root="/opt/python/", ship_bytecode=True,
+    )  # fmt: skip
+    tag = "cpython-" + interpreter_version(PY312 or "").rsplit(".", 1)[0].replace(".", "")
+    expected = [
+        (f"pkg/{n}.py", f"pkg/__pycache__/{n}.{tag}.pyc", True) for n in ("__init__", "a", "b")
+    ]
+    assert check.failures == {} and check.from_source == () and check.shipped
+    assert sorted(check.placed) == expected
+    assert sorted(p.name for p in (tree / "pkg" / "__pycache__").iterdir()) == sorted(
+        Path(pyc).name for _, pyc, _ in expected
+    ), "only what was imported, nothing else"
+    for source, pyc, _ in expected:
+        alone = tmp_path / "alone.pyc"
+        assert compile_many(
+            PY312 or "", [(str(tree / source), f"/opt/python/{source}", str(alone))]
+        ) == ["compiled"]
+        assert (tree / pyc).read_bytes() == alone.read_bytes()
+        alone.unlink()
+
+
+@needs_312
+def test_a_module_the_import_check_placed_but_compiled_from_source_is_reported(
+    tmp_path: Path,
+) -> None:
+    """The check's own proof: a placed pyc that the loader does not use (here the source
+    changes under it and the module is reloaded) is reported in from_source, which the
+    build turns into an error."""
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "a.py").write_text("X = 1\n")
+    (tree / "pkg" / "__init__.py").write_text(
+        "import importlib, pathlib\nfrom . import a\n"
+        "path = pathlib.Path(a.__file__)\npath.write_text(path.read_text() + 'Y = 2\\n')\n"
+        "importlib.reload(a)\n"
+    )
+    check = check_tree(
+        tree, "3.12", "x86_64", ["pkg"], [], pycache_prefix=tmp_path / "mirror",
+        display_root="/opt/python/", ship_bytecode=True,
+    )  # fmt: skip
+    assert check.failures == {}
+    assert check.from_source == ("pkg/a.py",)
