@@ -59,6 +59,16 @@ def server() -> Iterator[MotoServer]:
 
 
 @pytest.fixture
+def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's moto server, emptied, and no endpoint of the environment's in the way
+    (modules that need more define their own ``endpoint``)."""
+    server.reset()
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA"):
+        monkeypatch.delenv(var, raising=False)
+    return server.url
+
+
+@pytest.fixture
 def settings(project: Path) -> LayerSettings:
     """Settings for `project`, as the tasks would load them from its invoke.yaml."""
     import yaml

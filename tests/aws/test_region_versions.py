@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from support.fakes import make_settings, sha256_b64, zip_bytes
-from support.faults import FaultInjector, MotoServer, client
+from support.faults import FaultInjector, client
 
 from layer_tasks.aws.session import make_clients
 from layer_tasks.errors import LayerError
@@ -20,14 +20,6 @@ from layer_tasks.region_versions import SHORT, read_all_regions
 from layer_tasks.settings import LayerSettings
 
 HOME, OTHER = "us-east-1", "ap-northeast-2"
-
-
-@pytest.fixture
-def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    server.reset()
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA"):
-        monkeypatch.delenv(var, raising=False)
-    return server.url
 
 
 def publish(endpoint: str, region: str, name: str, payload: str, arch: str = "x86_64") -> str:

@@ -28,7 +28,7 @@ import pytest
 from invoke import Context, Exit
 from support import fakes
 from support.fakes import make_settings, sha256_b64, write_layer
-from support.faults import KINDS, FaultInjector, MotoServer, client, no_backoff
+from support.faults import KINDS, FaultInjector, client, no_backoff
 
 from layer_tasks import deploy as dep
 from layer_tasks.aws.session import Clients, make_clients
@@ -77,14 +77,6 @@ def _fault_report() -> Iterator[None]:
         for op, n in REPORT.items():
             old[op] = old.get(op, 0) + n
         Path(report).write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
-
-
-@pytest.fixture
-def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    server.reset()
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA"):
-        monkeypatch.delenv(var, raising=False)
-    return server.url
 
 
 def big_layer(settings: LayerSettings, size: int) -> Manifest:
