@@ -58,11 +58,13 @@ class Target:
         return f"{self.settings.architecture} in {self.settings.region}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Planned:
+    """A target and what its survey found; its plan is `_plan` of these, made once the
+    targets' findings are final (bucket sharing, alignment)."""
+
     target: Target
     found: Found
-    plan: Plan
 
 
 def deploy_targets(
@@ -110,7 +112,7 @@ def deploy_targets(
                     built=built[target.settings.architecture],
                     outputs=target is stage,
                 )
-            planned.append(_Planned(target, found, _plan(target, found, options)))
+            planned.append(_Planned(target, found))
         return planned
 
     # Every read and check of every target before the first change anywhere.
@@ -121,7 +123,7 @@ def deploy_targets(
     outputs = make_outputs_plan(stage.settings, stage_found, labels, force=options.force)
     if options.dry_run:
         log("plan (dry run, nothing changed):")
-        for each in [*(p.plan for p in planned), outputs]:
+        for each in [*(_plan(p.target, p.found, options) for p in planned), outputs]:
             log(f"  {each.target}:")
             for line in each.lines():
                 log(f"    {line}")
@@ -191,12 +193,11 @@ def _share_buckets(planned: list[_Planned], options: Options) -> list[_Planned]:
                 for p in planned
                 if p.target.settings.region == region and p is not item
             )
-            found = replace(item.found, lifecycle_names=names)
-            first[region] = replace(item, found=found, plan=_plan(item.target, found, options))
+            first[region] = replace(item, found=replace(item.found, lifecycle_names=names))
             out.append(first[region])
         else:
             found = replace(item.found, bucket_by=first[region].target.label)
-            out.append(replace(item, found=found, plan=_plan(item.target, found, options)))
+            out.append(replace(item, found=found))
     return out
 
 
@@ -269,7 +270,8 @@ def _run_target(
     """Execute one target's plan; planned again after another deploy published while
     this one waited for the lock, or once after a failure that may pass (throttling,
     5xx, a lost connection). A failure is its text."""
-    target, plan, found = item.target, item.plan, item.found
+    target, found = item.target, item.found
+    plan = _plan(target, found, options)
     tagged = _tagged(log, target.label)
     replans = failures = 0
     while True:
