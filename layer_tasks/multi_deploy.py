@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 from . import arn_file
 from .aws.errors import AwsError, Unavailable, translate
@@ -36,10 +34,9 @@ from .deploy import (
     survey,
 )
 from .errors import LayerError
+from .per_region import each_region
 from .plan import Found, Plan, make_outputs_plan, make_plan, unchanged_version
 from .settings import LayerSettings
-
-T = TypeVar("T")
 
 # A target that fails is planned again and run once more before it counts as failed
 # (botocore has already retried each call by then).
@@ -116,7 +113,11 @@ def deploy_targets(
         return planned
 
     # Every read and check of every target before the first change anywhere.
-    planned = [p for group in _each_region(settings, regions, plan_region) for p in group]
+    planned = [
+        p
+        for group in each_region(settings.publish_concurrency, regions, plan_region)
+        for p in group
+    ]
     planned = _share_buckets(_align(settings, planned, options, log), options)
     labels = tuple(p.target.label for p in planned)
     stage_found = next(p.found for p in planned if p.target is stage)
@@ -138,7 +139,9 @@ def deploy_targets(
             results.append((item, _run_target(item, options, built, log)))
         return results
 
-    done = [r for group in _each_region(settings, regions, run_region) for r in group]
+    done = [
+        r for group in each_region(settings.publish_concurrency, regions, run_region) for r in group
+    ]
     failed = [(p.target.label, result) for p, result in done if isinstance(result, str)]
     if failed:
         for p, result in done:
@@ -164,14 +167,6 @@ def _plan(target: Target, found: Found, options: Options) -> Plan:
 def _tagged(log: Log, label: str) -> Log:
     # The regions run at once: each line says which target it is about.
     return lambda line: log(f"[{label}] {line}")
-
-
-def _each_region(
-    settings: LayerSettings, regions: tuple[str, ...], work: Callable[[str], T]
-) -> list[T]:
-    """``work`` for every region, at most ``publish_concurrency`` at once, in order."""
-    with ThreadPoolExecutor(max_workers=min(settings.publish_concurrency, len(regions))) as pool:
-        return list(pool.map(work, regions))
 
 
 def _publishes(found: Found, options: Options) -> bool:

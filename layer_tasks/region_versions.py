@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import LayerError
+from .per_region import each_region
 from .redact import redact
 from .settings import LayerSettings
 from .versions import stage_arns, version_rows
@@ -266,10 +266,11 @@ def read_all_regions(
     targets = settings.per_architecture()
     names = [target.name for target in targets]
     in_use = stage_arns(settings)
-    workers = max(1, min(settings.publish_concurrency, len(regions)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="versions") as pool:
-        futures = [pool.submit(_read_region, r, names, lambda_for, in_use) for r in regions]
-        per_region = [future.result() for future in futures]
+    per_region = each_region(
+        settings.publish_concurrency,
+        regions,
+        lambda region: _read_region(region, names, lambda_for, in_use),
+    )
     layers = tuple(
         LayerAcross(target.name, target.architecture, tuple(reads[i] for reads in per_region))
         for i, target in enumerate(targets)
