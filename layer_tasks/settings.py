@@ -562,6 +562,11 @@ class LayerSettings:
         template = self.bucket_template or self.bucket
         return replace(self, region=region, bucket=template.format(region=region))
 
+    def stage_layer(self) -> LayerSettings:
+        """The one layer the stage uses (``stage_architecture``): what the tasks that read
+        or change a single layer work on."""
+        return self.for_architecture(self.stage_architecture)
+
     def per_architecture(self) -> list[LayerSettings]:
         return [self.for_architecture(arch) for arch in self.architectures]
 

@@ -21,7 +21,7 @@ def open_aws(
     uses (``stage_architecture``): the tasks that read or change one layer work on it."""
     settings, clients = _open(settings, local)
     if not every_target:
-        settings = settings.for_architecture(settings.stage_architecture)
+        settings = settings.stage_layer()
     return settings.for_region(clients.region), clients
 
 

@@ -27,9 +27,8 @@ def audit(c: Context, json: bool = False, ignore: Any = None, service: str = "py
     """Scan the layer's resolved distributions with pip-audit (needs the audit extra + network)."""
     if service not in ("pypi", "osv"):
         raise LayerError(f"--service must be pypi or osv, got {service!r}")
-    every = settings_from(c)
     # Every architecture installs the same distributions: the stage's layer stands for all.
-    settings = every.for_architecture(every.stage_architecture)
+    settings = settings_from(c).stage_layer()
     manifest = current_manifest(settings)
     if manifest is None:
         print("no current build: building first", file=sys.stderr, flush=True)

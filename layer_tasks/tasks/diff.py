@@ -31,8 +31,7 @@ def diff(
     local: bool = False,
 ) -> LayerDiff | None:
     """What changed between two layers: distributions, sizes, pruning, bytecode."""
-    every = settings_from(c)
-    settings = every.for_architecture(every.stage_architecture)  # the stage's layer
+    settings = settings_from(c).stage_layer()
     explicit = {"from": from_ is not None, "to": to is not None}
     sides = {
         "from": parse_side(from_ or LATEST, base_dir=Path.cwd()),
