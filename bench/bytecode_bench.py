@@ -62,7 +62,7 @@ print(json.dumps(failed))
 
 def top_level_names(tree: Path) -> list[str]:
     sys.path.insert(0, str(REPO))
-    from layer_tasks.verify import top_level_modules
+    from layer_tasks.build.verify import top_level_modules
 
     names = []
     for name in top_level_modules(tree):
@@ -107,7 +107,7 @@ def main() -> None:
     modes = args.modes.split(",")
 
     sys.path.insert(0, str(REPO))
-    from layer_tasks.verify import find_interpreter
+    from layer_tasks.build.verify import find_interpreter
 
     python = find_interpreter("3.12")
     if not python:

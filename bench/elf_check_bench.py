@@ -33,10 +33,10 @@ from typing import TypeVar
 
 import yaml
 
-from layer_tasks.elf_check import check_elf_tree, elf_files
-from layer_tasks.install import IndexConfig, Target, run_install
-from layer_tasks.prune import apply_prune, plan_prune
-from layer_tasks.settings import PYTHON_GLIBC, LayerSettings
+from layer_tasks.build.elf_check import check_elf_tree, elf_files
+from layer_tasks.build.install import IndexConfig, Target, run_install
+from layer_tasks.build.prune import apply_prune, plan_prune
+from layer_tasks.config.settings import PYTHON_GLIBC, LayerSettings
 
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")

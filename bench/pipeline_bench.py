@@ -146,7 +146,7 @@ def unzipped_bytes(zip_path: Path) -> int:
 
 def python312() -> str:
     sys.path.insert(0, str(REPO))
-    from layer_tasks.verify import find_interpreter
+    from layer_tasks.build.verify import find_interpreter
 
     found = find_interpreter("3.12")
     if not found:
@@ -262,7 +262,7 @@ def measure(args, py312, inv, work, seed_dir, project, cache_env) -> dict:  # ty
         (work / "writer.zip").unlink(missing_ok=True)
         run(
             [sys.executable, "-c",
-             "import sys; from pathlib import Path; from layer_tasks.archive import write_layer_zip\n"
+             "import sys; from pathlib import Path; from layer_tasks.build.archive import write_layer_zip\n"
              "if __name__ == '__main__':\n"
              "    write_layer_zip(Path(sys.argv[1]), Path(sys.argv[2]), level=9, workers=len(__import__('os').sched_getaffinity(0)))",
              str(seed_dir / "python"), str(work / "writer.zip")],
@@ -397,7 +397,7 @@ def forget_own_cache(project: Path, cache: str) -> None:
 def seed_publish_run(project: Path, step: Step, round_no: int) -> None:
     """Upload the same zip and publish it from S3 as the seed's scripts did."""
     sys.path.insert(0, str(REPO))
-    from layer_tasks import sandbox
+    from layer_tasks.local import sandbox
 
     box = sandbox.status(project / ".state")
     if box is None:

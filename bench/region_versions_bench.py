@@ -47,10 +47,10 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from layer_tasks import sandbox
     from layer_tasks.aws.session import make_clients
-    from layer_tasks.region_versions import read_all_regions
-    from layer_tasks.settings import LayerSettings
+    from layer_tasks.config.settings import LayerSettings
+    from layer_tasks.local import sandbox
+    from layer_tasks.report.region_versions import read_all_regions
 
     regions = REGIONS[: args.regions]
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_INV = "import sys; from invoke.main import program; sys.exit(program.run())"
-WITHOUT_SBOM = "import layer_tasks.build as b; b.ensure_sbom = lambda *a, **k: None; " + RUN_INV
+WITHOUT_SBOM = (
+    "import layer_tasks.build.pipeline as b; b.ensure_sbom = lambda *a, **k: None; " + RUN_INV
+)
 
 
 def timed(code: str) -> float:
@@ -52,8 +54,8 @@ def main() -> None:
 
     import yaml
 
-    from layer_tasks.sbom import sbom_path
-    from layer_tasks.settings import LayerSettings
+    from layer_tasks.build.sbom import sbom_path
+    from layer_tasks.config.settings import LayerSettings
 
     raw = yaml.safe_load((REPO / "invoke.yaml").read_text())["layer"]
     settings = LayerSettings.from_mapping(raw, base_dir=REPO)

@@ -1,4 +1,4 @@
-"""Zip step alone: layer_tasks.archive.write_layer_zip against ``zip -9 -r`` on one tree.
+"""Zip step alone: layer_tasks.build.archive.write_layer_zip against ``zip -9 -r`` on one tree.
 
     python bench/zip_bench.py TREE [--workers 2] [--level 9] [--repeat 3] [--no-serial]
 
@@ -34,7 +34,7 @@ GNU_TIME = Path("/usr/bin/time")
 WRITER = """
 import sys
 from pathlib import Path
-from layer_tasks.archive import write_layer_zip
+from layer_tasks.build.archive import write_layer_zip
 
 if __name__ == "__main__":
     write_layer_zip(Path(sys.argv[1]), Path(sys.argv[2]), level=int(sys.argv[3]),

@@ -14,7 +14,7 @@ from support.faults import MotoServer
 from support.wheels import build_wheelhouse
 
 from layer_tasks.aws.session import Clients
-from layer_tasks.settings import LayerSettings
+from layer_tasks.config.settings import LayerSettings
 
 
 @pytest.fixture(scope="session", autouse=True)

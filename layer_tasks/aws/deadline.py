@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import LayerError
+from layer_tasks.errors import LayerError
 
 
 def longest_backoff(attempts: int, response: Any) -> float:

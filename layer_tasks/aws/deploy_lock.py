@@ -33,9 +33,16 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import LayerError
-from .errors import AccessDenied, AwsError, Conflict, NotFound, PreconditionFailed, boundary
-from .s3 import layer_prefix
+from layer_tasks.aws.errors import (
+    AccessDenied,
+    AwsError,
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    boundary,
+)
+from layer_tasks.aws.s3 import layer_prefix
+from layer_tasks.errors import LayerError
 
 LOCK_NAME = "deploy.lock"
 # The first variable set names the CI run: GitHub Actions, GitLab, Buildkite, CircleCI,

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import LayerError
+from layer_tasks.errors import LayerError
 
 IAM_GUIDE = "see docs/s3-layer-deployment-guide.md, IAM"
 
@@ -80,6 +80,44 @@ class Unavailable(AwsError):
 class AnswerLost(Unavailable):
     """The request was sent and its answer lost (a dropped connection, a read timeout):
     AWS may have carried it out. Not retried blindly where that would act twice."""
+
+
+class CredentialsProblem(LayerError):
+    """boto3's chain found no usable credentials, region or configuration: nothing was
+    sent. The one wording of each, for the session's pre-flight and for the net under
+    the tasks alike."""
+
+
+def no_credentials() -> CredentialsProblem:
+    return CredentialsProblem(
+        "no AWS credentials found: configure a profile (aws configure / AWS_PROFILE), "
+        "SSO (aws sso login), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; "
+        "or try it locally with --local"
+    )
+
+
+def no_region() -> CredentialsProblem:
+    return CredentialsProblem(
+        "no AWS region set: set layer.region in invoke.yaml, INVOKE_LAYER_REGION, "
+        "AWS_REGION, or a region in your AWS profile"
+    )
+
+
+def sso_token_expired(exc: BaseException) -> CredentialsProblem:
+    return CredentialsProblem(f"AWS SSO token is missing or expired: run `aws sso login` ({exc})")
+
+
+def profile_not_found(exc: BaseException) -> CredentialsProblem:
+    return CredentialsProblem(f"{exc}: check AWS_PROFILE and ~/.aws/config")
+
+
+def config_unreadable(exc: Any) -> CredentialsProblem:
+    """botocore's ``ConfigParseError`` (its ``kwargs`` name the file)."""
+    path = getattr(exc, "kwargs", {}).get("path", "the AWS config file")
+    return CredentialsProblem(
+        f"cannot parse the AWS config file {path}: fix its syntax, or point "
+        "AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at valid files"
+    )
 
 
 def may_have_arrived(error: BaseException | None) -> bool:
@@ -210,20 +248,15 @@ def translate(exc: BaseException, resource: str = "") -> LayerError | None:
             return translate(cause, resource)
         return Unavailable(str(exc), operation="upload", resource=resource)
     if isinstance(exc, bx.NoCredentialsError):
-        return LayerError(
-            "no AWS credentials found: configure a profile (aws configure / AWS_PROFILE), "
-            "SSO (aws sso login), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-        )
+        return no_credentials()
     if isinstance(exc, bx.NoRegionError):
-        return LayerError("no AWS region set: set layer.region in invoke.yaml or AWS_REGION")
+        return no_region()
     if isinstance(exc, (bx.TokenRetrievalError, bx.SSOTokenLoadError)):
-        return LayerError(f"AWS SSO token is missing or expired: run `aws sso login` ({exc})")
+        return sso_token_expired(exc)
     if isinstance(exc, bx.ConfigParseError):
-        from .session import config_parse_error
-
-        return config_parse_error(exc)
+        return config_unreadable(exc)
     if isinstance(exc, bx.ProfileNotFound):
-        return LayerError(f"{exc}: check AWS_PROFILE and ~/.aws/config")
+        return profile_not_found(exc)
     if isinstance(exc, bx.EndpointConnectionError):
         # Nothing was sent: no operation failed, the endpoint was not there.
         return LayerError(

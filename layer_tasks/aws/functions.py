@@ -14,10 +14,10 @@ from typing import Any
 
 from botocore.exceptions import WaiterError
 
-from ..arns import replace_layer_versions, validate_layer_list
-from ..errors import LayerError
-from .errors import AccessDenied, AwsError, NotFound, boundary
-from .lambda_ import parse_description
+from layer_tasks.aws.errors import AccessDenied, AwsError, NotFound, boundary
+from layer_tasks.aws.lambda_ import parse_description
+from layer_tasks.errors import LayerError
+from layer_tasks.model.arns import replace_layer_versions, validate_layer_list
 
 # How long to wait for an update: Lambda usually takes seconds; VPC functions longer.
 WAIT_DELAY_SECONDS = 2

@@ -14,9 +14,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import LayerError
-from ..manifest import Manifest
-from .errors import AccessDenied, AnswerLost, AwsError, NotFound, boundary, may_have_arrived
+from layer_tasks.aws.errors import (
+    AccessDenied,
+    AnswerLost,
+    AwsError,
+    NotFound,
+    boundary,
+    may_have_arrived,
+)
+from layer_tasks.errors import LayerError
+from layer_tasks.model.manifest import Manifest
 
 DESCRIPTION_LIMIT = 256  # PublishLayerVersion's Description maximum
 

@@ -17,8 +17,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from .errors import NotFound, boundary
-from .s3 import layer_prefix
+from layer_tasks.aws.errors import NotFound, boundary
+from layer_tasks.aws.s3 import layer_prefix
 
 MANIFEST_SUFFIX = ".manifest.json"
 _STAMP = "%Y%m%d-%H%M%S"

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import LayerError
-from .errors import AccessDenied, AwsError, Conflict, NotFound, boundary
+from layer_tasks.aws.errors import AccessDenied, AwsError, Conflict, NotFound, boundary
+from layer_tasks.errors import LayerError
 
 ACTION = "lambda:GetLayerVersion"
 # fullmatch, ASCII digits: `$` passes a trailing newline and `\d` any Unicode digit.

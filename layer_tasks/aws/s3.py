@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
 
-from ..errors import LayerError
-from ..manifest import Manifest
-from .errors import (
+from layer_tasks.aws.errors import (
     AccessDenied,
     AwsError,
     BadCredentials,
@@ -31,7 +29,10 @@ from .errors import (
     PreconditionFailed,
     boundary,
 )
-from .errors import WrongRegion as _Redirected
+from layer_tasks.aws.errors import WrongRegion as _Redirected
+from layer_tasks.aws.hooks import IfNoneMatch
+from layer_tasks.errors import LayerError
+from layer_tasks.model.manifest import Manifest
 
 MiB = 1024 * 1024
 PUBLIC_ACCESS_BLOCK = {
@@ -50,40 +51,6 @@ def _partition(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
-
-
-# --- whose bucket ---------------------------------------------------------------------
-
-
-class ExpectedOwner:
-    """Puts ``ExpectedBucketOwner`` on every S3 request that accepts it.
-
-    S3 bucket names are global: a bucket of the configured name may belong to another
-    account whose policy lets us write ("bucket sniping"). With the owner on every call,
-    S3 answers 403 instead of acting on such a bucket. The account is resolved on the
-    first S3 call (STS GetCallerIdentity, or layer.bucket_owner), so a run that never
-    touches S3 makes no STS call.
-    """
-
-    UNIQUE_ID = "layer-tasks-expected-bucket-owner"
-
-    def __init__(self, account: Callable[[], str]) -> None:
-        self._resolve = account
-        self._account: str | None = None
-
-    @property
-    def account(self) -> str:
-        if self._account is None:
-            self._account = self._resolve()
-        return self._account
-
-    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        if "ExpectedBucketOwner" in model.input_shape.members:
-            params.setdefault("ExpectedBucketOwner", self.account)
-
-    def attach(self, s3: Any) -> ExpectedOwner:
-        s3.meta.events.register("before-parameter-build.s3", self, unique_id=self.UNIQUE_ID)
-        return self
 
 
 # --- layout -------------------------------------------------------------------------
@@ -394,33 +361,6 @@ def _progress(total: int, label: str) -> Any:
     )
 
 
-class _IfNoneMatch:
-    """Adds ``IfNoneMatch: *`` to the write that creates the object (PutObject for a
-    small file, CompleteMultipartUpload for a large one): if another deploy wrote the
-    same key first, S3 answers 412 and nothing is overwritten. The transfer manager
-    does not accept the argument itself, hence the event hook, on for one upload only."""
-
-    EVENTS = (
-        "before-parameter-build.s3.PutObject",
-        "before-parameter-build.s3.CompleteMultipartUpload",
-    )
-
-    def __init__(self, s3: Any) -> None:
-        self.events = s3.meta.events
-
-    def __call__(self, params: dict[str, Any], **_: Any) -> None:
-        params.setdefault("IfNoneMatch", "*")
-
-    def __enter__(self) -> _IfNoneMatch:
-        for event in self.EVENTS:
-            self.events.register(event, self, unique_id=f"layer-tasks-{event}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for event in self.EVENTS:
-            self.events.unregister(event, unique_id=f"layer-tasks-{event}")
-
-
 def free_key(s3: Any, bucket: str, prefix: str, name: str, when: dt.datetime) -> str:
     """The key this upload will use: the first of ``object_key(..., suffix)`` not taken.
 
@@ -479,7 +419,7 @@ def upload_layer(
     try:
         with (
             boundary(where),
-            _IfNoneMatch(s3),
+            IfNoneMatch(s3),
             _progress(size, f"upload {Path(zip_path).name}") as bar,
         ):
             s3.upload_file(

@@ -9,8 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..sbom import sbom_key
-from .errors import boundary
+from layer_tasks.aws.errors import boundary
+
+
+def sbom_key(zip_key: str) -> str:
+    """The S3 key of the SBOM uploaded beside ``<...>/<name>.zip``."""
+    return zip_key[: -len(".zip")] + ".cdx.json" if zip_key.endswith(".zip") else zip_key
 
 
 def upload_sbom(s3: Any, bucket: str, zip_key: str, path: Path, *, kms_key_id: str = "") -> str:

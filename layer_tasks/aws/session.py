@@ -8,19 +8,10 @@ an explicit endpoint and throwaway credentials instead, for its run only.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
-
-from botocore.exceptions import (
-    ConfigParseError,
-    NoCredentialsError,
-    ProfileNotFound,
-    SSOTokenLoadError,
-    TokenRetrievalError,
-)
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -28,13 +19,12 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_ssm import SSMClient
 
-from .. import redact
-from ..errors import LayerError
-from ..settings import LayerSettings, validate_region
-from . import values_check
-from .deadline import Deadline
-from .errors import boundary
-from .s3 import ExpectedOwner
+from layer_tasks.aws import errors, values_check
+from layer_tasks.aws.deadline import Deadline
+from layer_tasks.aws.errors import boundary
+from layer_tasks.aws.hooks import ExpectedOwner, name_failed_operation
+from layer_tasks.config.settings import LayerSettings, validate_region
+from layer_tasks.util import redact
 
 
 @dataclass(frozen=True)
@@ -91,21 +81,14 @@ def make_session(
     if credentials is not None:
         kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"] = credentials
     import boto3  # here: ~0.2 s to import, and only AWS tasks need it
+    from botocore.exceptions import ConfigParseError, ProfileNotFound
 
     try:
         return boto3.Session(**kwargs)
     except ProfileNotFound as exc:
-        raise LayerError(f"{exc}: check AWS_PROFILE and ~/.aws/config") from None
+        raise errors.profile_not_found(exc) from None
     except ConfigParseError as exc:
-        raise config_parse_error(exc) from None
-
-
-def config_parse_error(exc: ConfigParseError) -> LayerError:
-    path = exc.kwargs.get("path", "the AWS config file")
-    return LayerError(
-        f"cannot parse the AWS config file {path}: fix its syntax, or point "
-        "AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at valid files"
-    )
+        raise errors.config_unreadable(exc) from None
 
 
 def check_credentials(session: Any) -> None:
@@ -115,21 +98,17 @@ def check_credentials(session: Any) -> None:
     here too. Static keys that AWS has revoked or expired only fail on the first call,
     and the task glue turns that ``ClientError`` into one line as well.
     """
+    from botocore.exceptions import NoCredentialsError, SSOTokenLoadError, TokenRetrievalError
+
     try:
         creds = session.get_credentials()
         frozen = creds.get_frozen_credentials() if creds is not None else None
     except (TokenRetrievalError, SSOTokenLoadError) as exc:
-        raise LayerError(
-            f"AWS SSO token is missing or expired: run `aws sso login` ({exc})"
-        ) from None
+        raise errors.sso_token_expired(exc) from None
     except NoCredentialsError:
         frozen = None
     if frozen is None or not frozen.access_key:
-        raise LayerError(
-            "no AWS credentials found: configure a profile (aws configure / AWS_PROFILE), "
-            "SSO (aws sso login), or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; "
-            "or try it locally with --local"
-        )
+        raise errors.no_credentials()
 
 
 def make_clients(
@@ -143,10 +122,7 @@ def make_clients(
     session = make_session(settings, credentials=credentials)
     region = session.region_name
     if not region:
-        raise LayerError(
-            "no AWS region set: set layer.region in invoke.yaml, INVOKE_LAYER_REGION, "
-            "AWS_REGION, or a region in your AWS profile"
-        )
+        raise errors.no_region()
     # layer.region is checked with the settings; one from the environment or the
     # profile is checked here, before botocore raises InvalidRegionError on it.
     validate_region(region, "the AWS region (AWS_REGION, AWS_DEFAULT_REGION or the profile)")
@@ -194,14 +170,3 @@ def make_clients(
     owner.attach(s3)
     owner.attach(s3_upload)
     return Clients(s3=s3, lambda_=lam, region=region, s3_upload=s3_upload, ssm=ssm)
-
-
-def name_failed_operation(exception: BaseException, event_name: str = "", **_: Any) -> None:
-    """Tag a failed call's exception with its operation (``after-call-error`` event).
-
-    botocore's connection errors (a dropped connection, a timeout) do not say which call
-    failed, unlike ``ClientError``; the task glue puts the name in the ``error:`` line.
-    """
-    if not getattr(exception, "operation_name", None):
-        with contextlib.suppress(AttributeError):  # an exception type with __slots__
-            exception.operation_name = event_name.rsplit(".", 1)[-1]  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import NotFound, boundary
+from layer_tasks.aws.errors import NotFound, boundary
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient

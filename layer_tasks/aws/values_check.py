@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import LayerError
+from layer_tasks.errors import LayerError
 
 CHECKED_VARIABLES = (
     "AWS_ACCESS_KEY_ID",

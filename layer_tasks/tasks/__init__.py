@@ -6,9 +6,9 @@ from types import ModuleType
 
 from invoke import Collection
 
-from .. import redact
-from ..settings import INVOKE_DEFAULTS
-from . import _startup, audit, aws, build, config, diff, local, lock
+from layer_tasks.config.settings import INVOKE_DEFAULTS
+from layer_tasks.tasks import _startup, audit, aws, build, config, diff, local, lock
+from layer_tasks.util import redact
 
 # Before any task runs: no log record or traceback of this process shows a secret.
 redact.install()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from .. import sandbox
-from ..aws.session import Clients, make_clients
-from ..settings import LayerSettings
+from layer_tasks.aws.session import Clients, make_clients
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.local import sandbox
 
 
 def open_aws(

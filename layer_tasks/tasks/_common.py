@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from invoke import Context, Exit, task
 
-from ..errors import LayerError
-from ..redact import redact
-from ..settings import LayerSettings, check_environment, name_env_source
+from layer_tasks.config.settings import LayerSettings, check_environment, name_env_source
+from layer_tasks.errors import LayerError
+from layer_tasks.util.redact import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,7 +57,7 @@ def translate(exc: BaseException) -> LayerError | None:
     The AWS modules raise `LayerError` kinds already (aws/errors.py is the boundary);
     this is the net under them for what boto3 raises lazily (credentials, region).
     """
-    from ..aws.errors import translate as aws_translate
+    from layer_tasks.aws.errors import translate as aws_translate
 
     return aws_translate(exc)
 

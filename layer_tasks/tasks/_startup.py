@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from ..redact import redact
+from layer_tasks.util.redact import redact
 
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from invoke import Context
 
-from ..audit import pins_from_manifest, run_pip_audit, verdict
-from ..build import build_layer, current_manifest
-from ..errors import LayerError
-from ._common import layer_task, settings_from
+from layer_tasks.build.pipeline import build_layer, current_manifest
+from layer_tasks.errors import LayerError
+from layer_tasks.report.audit import pins_from_manifest, run_pip_audit, verdict
+from layer_tasks.tasks._common import layer_task, settings_from
 
 
 @layer_task(

@@ -7,18 +7,18 @@ from typing import Any
 
 from invoke import Context
 
-from .. import step_summary
-from ..aws import deploy_lock, s3
-from ..deploy import Outcome
-from ..deploy import deploy as run_deploy
-from ..errors import LayerError
-from ..lock import unpinned_warning
-from ..region_versions import AllRegionsReport, read_all_regions
-from ..settings import validate_bucket_name
-from ..step_summary import RegionResult
-from ..versions import VersionsReport, code_size_line, find_version, list_versions
-from ._aws import open_aws, region_clients
-from ._common import layer_task, settings_from
+from layer_tasks.aws import deploy_lock, s3
+from layer_tasks.build.pylock import unpinned_warning
+from layer_tasks.config.settings import validate_bucket_name
+from layer_tasks.deploy.model import Outcome
+from layer_tasks.deploy.run import deploy as run_deploy
+from layer_tasks.errors import LayerError
+from layer_tasks.report import step_summary
+from layer_tasks.report.region_versions import AllRegionsReport, read_all_regions
+from layer_tasks.report.step_summary import RegionResult
+from layer_tasks.report.versions import VersionsReport, code_size_line, find_version, list_versions
+from layer_tasks.tasks._aws import open_aws, region_clients
+from layer_tasks.tasks._common import layer_task, settings_from
 
 LOCAL_HELP = "Run against the local moto sandbox on 127.0.0.1 (started if needed)."
 

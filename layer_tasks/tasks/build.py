@@ -9,10 +9,7 @@ from typing import Any
 
 from invoke import Context, Task
 
-from .. import step_summary
-from ..build import BuildResult, build_layer, current_manifest
-from ..errors import LayerError
-from ..footprint import (
+from layer_tasks.build.footprint import (
     budget_for,
     naturalsize,
     over_budget_message,
@@ -20,14 +17,17 @@ from ..footprint import (
     report_json,
     report_text,
 )
-from ..html_report import check_destination
-from ..html_report import write as write_html
-from ..import_cost import measure_imports
-from ..lock import lock_problem
-from ..manifest import Manifest
-from ..requirements import compare_union, read_requirements
-from ..settings import LayerSettings
-from ._common import layer_task, settings_from
+from layer_tasks.build.pipeline import BuildResult, build_layer, current_manifest
+from layer_tasks.build.pylock import lock_problem
+from layer_tasks.build.requirements import compare_union, read_requirements
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.errors import LayerError
+from layer_tasks.model.manifest import Manifest
+from layer_tasks.report import step_summary
+from layer_tasks.report.html import check_destination
+from layer_tasks.report.html import write as write_html
+from layer_tasks.report.import_cost import measure_imports
+from layer_tasks.tasks._common import layer_task, settings_from
 
 
 def _log(message: str) -> None:

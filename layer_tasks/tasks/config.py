@@ -10,16 +10,16 @@ from typing import Any
 
 from invoke import Context
 
-from ..aws.functions import get_function, get_function_layers
-from ..aws.session import make_session
-from ..cleanup import check_keep
-from ..cleanup import cleanup as run_cleanup_task
-from ..errors import LayerError
-from ..rollback import apply_rollback, check_args, describe, plan_rollback
-from ..settings import LayerSettings
-from ..stage_update import LayersChange, arns_to_use, update_stage
-from ._aws import open_aws
-from ._common import layer_task, settings_from
+from layer_tasks.aws.functions import get_function, get_function_layers
+from layer_tasks.aws.session import make_session
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.deploy.cleanup import check_keep
+from layer_tasks.deploy.cleanup import cleanup as run_cleanup_task
+from layer_tasks.deploy.rollback import apply_rollback, check_args, describe, plan_rollback
+from layer_tasks.deploy.stage_update import LayersChange, arns_to_use, update_stage
+from layer_tasks.errors import LayerError
+from layer_tasks.tasks._aws import open_aws
+from layer_tasks.tasks._common import layer_task, settings_from
 
 
 def _config_region(settings: LayerSettings) -> str | None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from invoke import Context
 
-from ..compare import LATEST, LOCAL, ManifestMissing, parse_side, resolve
-from ..diff import LayerDiff, diff_manifests
-from ..errors import LayerError
-from ._aws import open_aws
-from ._common import layer_task, settings_from
+from layer_tasks.errors import LayerError
+from layer_tasks.report.compare import LATEST, LOCAL, ManifestMissing, parse_side, resolve
+from layer_tasks.report.diff import LayerDiff, diff_manifests
+from layer_tasks.tasks._aws import open_aws
+from layer_tasks.tasks._common import layer_task, settings_from
 
 
 @layer_task(

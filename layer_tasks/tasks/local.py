@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from invoke import Context
 
-from .. import sandbox
-from ._common import layer_task, settings_from
+from layer_tasks.local import sandbox
+from layer_tasks.tasks._common import layer_task, settings_from
 
 
 @layer_task

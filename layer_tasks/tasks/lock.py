@@ -6,9 +6,9 @@ import sys
 
 from invoke import Context
 
-from ..install import Target, pip_index_config
-from ..lock import LockResult, write_lock
-from ._common import layer_task, settings_from
+from layer_tasks.build.install import Target, pip_index_config
+from layer_tasks.build.pylock import LockResult, write_lock
+from layer_tasks.tasks._common import layer_task, settings_from
 
 
 @layer_task(

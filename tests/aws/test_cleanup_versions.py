@@ -11,9 +11,9 @@ import pytest
 from support import fakes
 
 from layer_tasks.aws.lambda_ import iter_layer_versions
-from layer_tasks.chalice_config import all_referenced_arns
-from layer_tasks.cleanup import check_keep, plan_cleanup, run_cleanup
+from layer_tasks.deploy.cleanup import check_keep, plan_cleanup, run_cleanup
 from layer_tasks.errors import LayerError
+from layer_tasks.project.chalice_config import all_referenced_arns
 
 REGION = "us-east-1"
 NAME = "deps"

@@ -17,11 +17,12 @@ from botocore.exceptions import ClientError
 from support import fakes
 from support.fakes import make_settings, write_layer
 
-from layer_tasks import deploy as dep
 from layer_tasks.aws import lambda_, s3
 from layer_tasks.aws.session import Clients
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.deploy import executor, model, single
+from layer_tasks.deploy import run as dep
 from layer_tasks.errors import LayerError
-from layer_tasks.settings import LayerSettings
 
 WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 
@@ -33,7 +34,7 @@ def settings(tmp_path: Path) -> LayerSettings:
 
 def _deploy(
     settings: LayerSettings, clients: Clients, lines: list[str] | None = None, **kw
-) -> dep.Outcome:
+) -> model.Outcome:
     log = lines.append if lines is not None else (lambda _line: None)
     return dep.deploy(settings, clients, build=False, log=log, **kw)
 
@@ -149,8 +150,8 @@ def test_publish_failure_after_upload_leaves_outputs_untouched(
     settings.arn_file.write_text("arn:aws:lambda:us-east-1:123456789012:layer:demo-layer:7\n")
     arn_before = settings.arn_file.read_bytes()
     config_before = settings.chalice_config.read_bytes()
-    plan, _ = dep.prepare(
-        settings, clients, dep.Options(build=False, when=WHEN), log=lambda _l: None
+    plan, _ = single.prepare(
+        settings, clients, model.Options(build=False, when=WHEN), log=lambda _l: None
     )
     # The object in S3 will not be the bytes the manifest describes: its SHA-256 (what
     # Lambda would report as CodeSha256) disagrees with the local one, so the deploy must
@@ -160,7 +161,7 @@ def test_publish_failure_after_upload_leaves_outputs_untouched(
     wrong = dataclasses.replace(wrong, zip_bytes=settings.zip_path.stat().st_size)
 
     with pytest.raises(LayerError, match="CodeSha256"):
-        dep.execute(plan, wrong, clients, log=lambda _l: None)
+        executor.execute(plan, wrong, clients, log=lambda _l: None)
 
     assert _objects(clients, settings.bucket)  # the upload happened
     assert settings.arn_file.read_bytes() == arn_before

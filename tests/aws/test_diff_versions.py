@@ -15,10 +15,10 @@ from support.faults import MotoServer, client
 from layer_tasks.aws import lambda_, s3
 from layer_tasks.aws.manifests import find_manifest, nearest_first
 from layer_tasks.aws.session import Clients
-from layer_tasks.compare import ManifestMissing, Side, deploy_diff, resolve
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.manifest import Distribution, Manifest
-from layer_tasks.settings import LayerSettings
+from layer_tasks.model.manifest import Distribution, Manifest
+from layer_tasks.report.compare import ManifestMissing, Side, deploy_diff, resolve
 
 T1 = dt.datetime(2026, 11, 1, 10, 0, 0, tzinfo=dt.timezone.utc)
 T2 = dt.datetime(2026, 11, 2, 10, 0, 0, tzinfo=dt.timezone.utc)
@@ -66,7 +66,7 @@ def test_two_published_versions_are_found_by_code_sha256_and_compared(
     latest = resolve(Side("latest"), settings, clients)
     assert latest.label == "version 2"
 
-    from layer_tasks.diff import diff_manifests
+    from layer_tasks.report.diff import diff_manifests
 
     d = diff_manifests(old.manifest, new.manifest, old_label=old.label, new_label=new.label)
     assert [(c.kind, c.name) for c in d.changes] == [

@@ -16,9 +16,9 @@ from typing import Any
 from moto import mock_aws
 from support.fakes import make_settings, moto_clients, write_layer
 
-from layer_tasks import deploy as dep
 from layer_tasks.aws import deploy_lock, lambda_, s3
-from layer_tasks.compare import Side, resolve
+from layer_tasks.deploy import run as dep
+from layer_tasks.report.compare import Side, resolve
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "s3-layer-deployment-guide.md"
 

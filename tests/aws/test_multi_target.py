@@ -18,10 +18,10 @@ import pytest
 from support.cli import inv, make_project
 from support.faults import FaultInjector, MotoServer, client
 
-from layer_tasks import deploy
 from layer_tasks.aws.session import Clients, make_clients
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.deploy import run as deploy
 from layer_tasks.errors import LayerError
-from layer_tasks.settings import LayerSettings
 
 REGIONS = ("ap-northeast-2", "us-east-1")
 ARCHS = ("x86_64", "arm64")

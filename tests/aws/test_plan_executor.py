@@ -17,12 +17,14 @@ import pytest
 from support import fakes
 from support.fakes import make_settings, write_layer
 
-from layer_tasks import deploy as dep
-from layer_tasks import plan as p
 from layer_tasks.aws import s3
+from layer_tasks.aws.sbom_upload import sbom_key
 from layer_tasks.aws.session import Clients
-from layer_tasks.sbom import sbom_beside, sbom_key
-from layer_tasks.settings import LayerSettings
+from layer_tasks.build.sbom import sbom_beside
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.deploy import executor, model, single
+from layer_tasks.deploy import plan as p
+from layer_tasks.deploy import run as dep
 
 WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 SHARE = "111122223333"
@@ -90,8 +92,8 @@ def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_
     sbom_beside(settings.zip_path).write_text('{"bomFormat": "CycloneDX"}\n')
     dry: list[str] = []
     dep.deploy(settings, clients, build=False, dry_run=True, log=dry.append, when=WHEN)
-    plan, manifest = dep.prepare(
-        settings, clients, dep.Options(build=False, when=WHEN), log=lambda _l: None
+    plan, manifest = single.prepare(
+        settings, clients, model.Options(build=False, when=WHEN), log=lambda _l: None
     )
     # --dry-run prints the very steps that run.
     assert dry[1:] == [f"  {line}" for line in plan.lines()]
@@ -118,7 +120,7 @@ def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_
     config_before = settings.chalice_config.read_bytes()
     recorder = Recorder(clients.s3, clients.uploads, clients.lambda_)
     assert manifest is not None
-    outcome = dep.execute(plan, manifest, clients, log=lambda _l: None)
+    outcome = executor.execute(plan, manifest, clients, log=lambda _l: None)
 
     # One to one: the recorded requests are the steps' requests, in the plan's order.
     expected = [call for step in plan.steps for call in expected_calls(step)]
@@ -140,14 +142,16 @@ def test_a_no_change_plan_sends_nothing_and_writes_nothing(
     write_layer(settings)
     first = dep.deploy(settings, clients, build=False, log=lambda _l: None, when=WHEN)
     arn_file, config = settings.arn_file.read_bytes(), settings.chalice_config.read_bytes()
-    plan, manifest = dep.prepare(settings, clients, dep.Options(build=False), log=lambda _l: None)
+    plan, manifest = single.prepare(
+        settings, clients, model.Options(build=False), log=lambda _l: None
+    )
     assert manifest is not None
     changing = [s for s in plan.steps if not isinstance(s, (p.Note, p.ShowDiff, p.UseVersion))]
     # Sharing and wiring the function are idempotent and stay in the plan; they change
     # nothing the second time.
     assert [type(s).__name__ for s in changing] == ["Share", "WireFunction"]
     recorder = Recorder(clients.s3, clients.uploads, clients.lambda_)
-    again = dep.execute(plan, manifest, clients, log=lambda _l: None)
+    again = executor.execute(plan, manifest, clients, log=lambda _l: None)
     assert again.arn == first.arn and not again.published
     assert recorder.calls == []
     assert settings.arn_file.read_bytes() == arn_file

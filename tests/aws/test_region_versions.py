@@ -15,9 +15,9 @@ from support.fakes import make_settings, sha256_b64, zip_bytes
 from support.faults import FaultInjector, client
 
 from layer_tasks.aws.session import make_clients
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.region_versions import SHORT, read_all_regions
-from layer_tasks.settings import LayerSettings
+from layer_tasks.report.region_versions import SHORT, read_all_regions
 
 HOME, OTHER = "us-east-1", "ap-northeast-2"
 

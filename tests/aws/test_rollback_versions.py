@@ -12,9 +12,9 @@ import pytest
 from moto import mock_aws
 from support import fakes
 
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.deploy.rollback import apply_rollback, describe, parse_version, plan_rollback
 from layer_tasks.errors import LayerError
-from layer_tasks.rollback import apply_rollback, describe, parse_version, plan_rollback
-from layer_tasks.settings import LayerSettings
 
 REGION = "us-east-1"
 NAME = "deps"

@@ -11,9 +11,9 @@ from support.cli import inv, make_project, stray_files, write_requirements
 from support.elf import compile_so, host_architecture, needs_gcc, other_architecture
 from support.wheels import make_wheel
 
-from layer_tasks.build import build_layer
+from layer_tasks.build.pipeline import build_layer
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.settings import LayerSettings
 
 pytestmark = needs_gcc
 

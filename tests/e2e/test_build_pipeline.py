@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from support.cli import write_requirements
 
-from layer_tasks.archive import code_sha256
-from layer_tasks.build import build_layer
+from layer_tasks.build.archive import code_sha256
+from layer_tasks.build.pipeline import build_layer
+from layer_tasks.build.verify import find_interpreter
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.settings import LayerSettings
-from layer_tasks.verify import find_interpreter
 
 needs_312 = pytest.mark.skipif(
     find_interpreter("3.12") is None, reason="no python3.12 on this host"
@@ -141,7 +141,7 @@ def test_python311_target_refuses_a_glibc_234_only_wheel(
 
 @needs_312
 def test_pruning_that_breaks_an_import_fails_and_names_the_rule(settings: LayerSettings) -> None:
-    from layer_tasks.settings import CustomRule
+    from layer_tasks.config.settings import CustomRule
 
     greedy = replace(settings, prune_custom=(CustomRule("too-greedy", ("alpha/core.py",)),))
     with pytest.raises(LayerError, match=r"pruning broke `import alpha`.*too-greedy"):
@@ -153,7 +153,7 @@ def test_pruning_that_breaks_an_import_fails_and_names_the_rule(settings: LayerS
 def test_a_failure_that_is_there_without_pruning_too_is_a_warning(
     settings: LayerSettings, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import layer_tasks.build as build_module
+    import layer_tasks.build.pipeline as build_module
 
     installs: list[Path] = []
     real_install = build_module.run_install

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from support.cli import inv, make_project
 
-from layer_tasks.build import build_layer
-from layer_tasks.bytecode import BytecodeResult, prove_bytecode
+from layer_tasks.build.bytecode import BytecodeResult, prove_bytecode
+from layer_tasks.build.footprint import report_data
+from layer_tasks.build.pipeline import build_layer
+from layer_tasks.build.verify import find_interpreter
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.footprint import report_data
-from layer_tasks.manifest import Manifest
-from layer_tasks.settings import LayerSettings
-from layer_tasks.verify import find_interpreter
+from layer_tasks.model.manifest import Manifest
 
 PY312 = find_interpreter("3.12")
 needs_312 = pytest.mark.skipif(PY312 is None, reason="no python3.12 on this host")

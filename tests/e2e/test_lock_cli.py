@@ -14,7 +14,7 @@ from support.cli import inv, make_split_project, write_requirements
 from support.faults import MotoServer
 from support.wheels import make_wheel
 
-from layer_tasks.lock import read_lock
+from layer_tasks.build.pylock import read_lock
 
 LOCK = "pylock.test-layer-x86_64.toml"
 NO_VERIFY = {"INVOKE_LAYER_VERIFY": "false"}  # the import check is tested elsewhere

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support.cli import inv_local
 
-from layer_tasks import sandbox
 from layer_tasks.errors import LayerError
+from layer_tasks.local import sandbox
 
 
 @pytest.mark.slow

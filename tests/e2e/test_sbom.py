@@ -16,16 +16,16 @@ from cyclonedx.validation import make_schemabased_validator
 from support.cli import make_project
 from support.wheels import make_wheel
 
-from layer_tasks.build import build_layer
-from layer_tasks.sbom import (
+from layer_tasks.aws.sbom_upload import sbom_key
+from layer_tasks.build.pipeline import build_layer
+from layer_tasks.build.sbom import (
     pick_wheel,
     read_lock_hashes,
     sbom_beside,
-    sbom_key,
     sbom_path,
     target_tags,
 )
-from layer_tasks.settings import LayerSettings
+from layer_tasks.config.settings import LayerSettings
 
 
 def _validate(text: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from support.cli import inv, make_project
 from support.wheels import make_wheel
 
-from layer_tasks.import_cost import read_only_layer
+from layer_tasks.report.import_cost import read_only_layer
 
 SLEEP = 0.3
 

@@ -16,7 +16,7 @@ from invoke.main import program
 from support.cli import inv_local
 from support.faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
 
-from layer_tasks import sandbox
+from layer_tasks.local import sandbox
 
 HOME, OTHER = "us-east-1", "ap-northeast-2"
 NAME = "test-layer"  # support.cli's invoke.yaml

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from packaging.utils import canonicalize_name
 
-from layer_tasks.build import build_layer
-from layer_tasks.lock import lock_path, read_lock
-from layer_tasks.settings import LayerSettings
+from layer_tasks.build.pipeline import build_layer
+from layer_tasks.build.pylock import lock_path, read_lock
+from layer_tasks.config.settings import LayerSettings
 
 REPO = Path(__file__).resolve().parents[2]
 

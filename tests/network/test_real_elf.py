@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from layer_tasks.build import build_layer
-from layer_tasks.settings import LayerSettings
+from layer_tasks.build.pipeline import build_layer
+from layer_tasks.config.settings import LayerSettings
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from layer_tasks.build import build_layer
-from layer_tasks.settings import UNZIPPED_LIMIT_BYTES, LayerSettings
-from layer_tasks.verify import check_tree, find_interpreter
+from layer_tasks.build.pipeline import build_layer
+from layer_tasks.build.verify import check_tree, find_interpreter
+from layer_tasks.config.settings import UNZIPPED_LIMIT_BYTES, LayerSettings
 
 REPO = Path(__file__).resolve().parents[2]
 NINE = {

@@ -15,7 +15,10 @@ import pytest
 from invoke.main import program
 from support.fakes import write_layer
 
-from layer_tasks.audit import (
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.errors import LayerError
+from layer_tasks.model.manifest import Distribution
+from layer_tasks.report.audit import (
     AuditReport,
     Finding,
     parse_report,
@@ -23,9 +26,6 @@ from layer_tasks.audit import (
     run_pip_audit,
     verdict,
 )
-from layer_tasks.errors import LayerError
-from layer_tasks.manifest import Distribution
-from layer_tasks.settings import LayerSettings
 
 REPORT = {
     "dependencies": [
@@ -94,7 +94,7 @@ def test_audit_task_without_pip_audit_is_one_error_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # A current build (so nothing is built), then the missing scanner is the error.
-    from layer_tasks.build import build_layer
+    from layer_tasks.build.pipeline import build_layer
 
     build_layer(settings, log=lambda _m: None)
     monkeypatch.chdir(project)

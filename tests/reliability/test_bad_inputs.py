@@ -32,10 +32,10 @@ from support.fakes import write_layer
 from support.faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
 from support.silent import SilentServer
 
-from layer_tasks import chalice_config
+from layer_tasks.build.requirements import read_requirements
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.requirements import read_requirements
-from layer_tasks.settings import LayerSettings
+from layer_tasks.project import chalice_config
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "bad-inputs.md"
 ACCOUNT = "123456789012"
@@ -123,7 +123,7 @@ def _zip_write_fails(code: int) -> Callable[[Ctx], None]:
     """The zip's file system refuses a write (disk full, permission lost) halfway."""
 
     def setup(c: Ctx) -> None:
-        from layer_tasks import archive
+        from layer_tasks.build import archive
 
         real = archive._Writer._write
         written = {"n": 0}

@@ -24,7 +24,7 @@ from support.fakes import write_layer
 from support.faults import MotoServer
 from support.snapshot import aws_state, project_files
 
-from layer_tasks.settings import LayerSettings
+from layer_tasks.config.settings import LayerSettings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "bad-inputs.md"
 TESTS = Path(__file__).resolve().parents[1]

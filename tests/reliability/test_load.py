@@ -27,10 +27,10 @@ SCRIPT = textwrap.dedent(
     import json, os, resource, sys, time
     from pathlib import Path
     from support.fakes import make_settings
-    from layer_tasks import deploy as dep
-    from layer_tasks.archive import write_layer_zip
+    from layer_tasks.deploy import run as dep
+    from layer_tasks.build.archive import write_layer_zip
     from layer_tasks.aws.session import make_clients
-    from layer_tasks.manifest import Manifest
+    from layer_tasks.model.manifest import Manifest
 
     root, endpoint, kind = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     tree = root / "tree"

@@ -14,10 +14,11 @@ import pytest
 from support.fakes import make_settings, write_layer
 from support.faults import FaultInjector, MotoServer, client, no_backoff
 
-from layer_tasks import deploy as dep
 from layer_tasks.aws.session import make_clients
-from layer_tasks.manifest import Manifest
-from layer_tasks.plan import Upload
+from layer_tasks.deploy import model
+from layer_tasks.deploy import run as dep
+from layer_tasks.deploy.plan import Upload
+from layer_tasks.model.manifest import Manifest
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def _deploy(
     tmp_path: Path, endpoint: str, operation: str, region: str = "us-east-1", where: str = ""
-) -> tuple[dep.Outcome, FaultInjector, list[str]]:
+) -> tuple[model.Outcome, FaultInjector, list[str]]:
     settings = make_settings(tmp_path, region=region)
     write_layer(settings)
     clients = make_clients(settings, endpoint_url=endpoint)

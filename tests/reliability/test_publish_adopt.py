@@ -20,7 +20,7 @@ from support.faults import FaultInjector, MotoServer, client, no_backoff
 from layer_tasks.aws import lambda_, s3
 from layer_tasks.aws.errors import AnswerLost
 from layer_tasks.aws.session import Clients, make_clients
-from layer_tasks.manifest import Manifest
+from layer_tasks.model.manifest import Manifest
 
 BUCKET = "demo-layer-bucket"
 NAME = "demo-layer"

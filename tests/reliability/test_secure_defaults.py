@@ -27,10 +27,10 @@ from support.cli import INV, build_small_project, copy_project
 from support.fakes import make_settings, sha256_b64, write_layer
 from support.faults import KINDS, FaultInjector, MotoServer, client, no_backoff
 
-from layer_tasks import deploy as dep
-from layer_tasks.archive import write_layer_zip
 from layer_tasks.aws import s3 as s3mod
 from layer_tasks.aws.session import make_clients
+from layer_tasks.build.archive import write_layer_zip
+from layer_tasks.deploy import run as dep
 
 SECRET = "SECRETKEYabcdef0123456789ZYXWVUtsrqponm"
 TOKEN = "SESSIONTOKEN" + "q1w2e3r4t5y6" * 12

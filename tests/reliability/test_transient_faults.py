@@ -30,10 +30,10 @@ from support import fakes
 from support.fakes import make_settings, sha256_b64, write_layer
 from support.faults import KINDS, FaultInjector, client, no_backoff
 
-from layer_tasks import deploy as dep
 from layer_tasks.aws.session import Clients, make_clients
-from layer_tasks.manifest import Manifest
-from layer_tasks.settings import LayerSettings
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.deploy import run as dep
+from layer_tasks.model.manifest import Manifest
 from layer_tasks.tasks._common import layer_task
 
 REPORT: Counter[str] = Counter()

@@ -17,12 +17,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from layer_tasks.aws.hooks import ExpectedOwner
 from layer_tasks.aws.lambda_ import LayerVersion, check_code_sha256, publish_params
 from layer_tasks.aws.lambda_ import publish as lambda_publish
-from layer_tasks.aws.s3 import ExpectedOwner, Uploaded, free_key, upload_layer
+from layer_tasks.aws.s3 import Uploaded, free_key, upload_layer
 from layer_tasks.aws.session import Clients
-from layer_tasks.manifest import Manifest
-from layer_tasks.settings import LayerSettings
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.model.manifest import Manifest
 
 REGION = "us-east-1"
 CONFIG = {

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks import archive
-from layer_tasks.archive import code_sha256, deflate_backend, write_layer_zip
+from layer_tasks.build import archive
+from layer_tasks.build.archive import code_sha256, deflate_backend, write_layer_zip
 from layer_tasks.errors import LayerError
 
 UNZIP = shutil.which("unzip")

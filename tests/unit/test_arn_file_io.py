@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.arn_file import read_arn, write_arn
 from layer_tasks.errors import LayerError
+from layer_tasks.project.arn_file import read_arn, write_arn
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer:deps:3"
 

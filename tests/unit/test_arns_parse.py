@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from layer_tasks.arns import LayerArn, parse_layer_arn, replace_layer_versions, validate_layer_list
 from layer_tasks.errors import LayerError
+from layer_tasks.model.arns import (
+    LayerArn,
+    parse_layer_arn,
+    replace_layer_versions,
+    validate_layer_list,
+)
 
 ACCOUNT = "123456789012"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.bytecode import interpreter_version, python_sources
+from layer_tasks.build.bytecode import interpreter_version, python_sources
+from layer_tasks.build.pycompile import CANONICAL, compile_many, server_env
+from layer_tasks.build.verify import check_tree, find_interpreter
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.pycompile import CANONICAL, compile_many, server_env
-from layer_tasks.settings import LayerSettings
-from layer_tasks.verify import check_tree, find_interpreter
 
 PY312 = find_interpreter("3.12")
 PYTHONS = {v: find_interpreter(v) for v in ("3.10", "3.11", "3.12", "3.13")}

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks import chalice_config
-from layer_tasks.chalice_config import (
+from layer_tasks.errors import LayerError
+from layer_tasks.project import chalice_config
+from layer_tasks.project.chalice_config import (
     all_referenced_arns,
     backup_path,
     read_stage_layers,
     set_stage_layers,
 )
-from layer_tasks.errors import LayerError
 
 ARN1 = "arn:aws:lambda:ap-northeast-2:123456789012:layer:deps:1"
 ARN2 = "arn:aws:lambda:ap-northeast-2:123456789012:layer:deps:2"

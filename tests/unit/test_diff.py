@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
 
-from layer_tasks.compare import parse_side
-from layer_tasks.diff import EMPTY_MANIFEST, diff_manifests, load_manifest_file
 from layer_tasks.errors import LayerError
+from layer_tasks.report.compare import parse_side
+from layer_tasks.report.diff import EMPTY_MANIFEST, diff_manifests, load_manifest_file
 
 
 def _manifest(dists: list[tuple[str, str, int]], **fields: Any) -> dict[str, Any]:

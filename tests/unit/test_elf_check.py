@@ -17,8 +17,8 @@ from support.elf import (
     without_section_headers,
 )
 
-from layer_tasks.elf_check import check_elf_tree, system_libraries
-from layer_tasks.manifest import Manifest
+from layer_tasks.build.elf_check import check_elf_tree, system_libraries
+from layer_tasks.model.manifest import Manifest
 
 HOST = host_architecture()
 OTHER = other_architecture()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from layer_tasks.footprint import distributions_footprint
-from layer_tasks.verify import read_records
+from layer_tasks.build.footprint import distributions_footprint
+from layer_tasks.build.verify import read_records
 
 
 def _write(tree: Path, rel: str, size: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from layer_tasks.fsutil import remove_in_background
+from layer_tasks.util.fsutil import remove_in_background
 
 
 def test_folders_leave_at_once_and_are_deleted_with_what_a_killed_run_left(

@@ -10,7 +10,7 @@ import html5lib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer_tasks.html_report import Rect, render, squarify
+from layer_tasks.report.html import Rect, render, squarify
 
 
 def _overlap(a: Rect, b: Rect) -> float:

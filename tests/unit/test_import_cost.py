@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.import_cost import measure_imports
-from layer_tasks.manifest import Distribution, Manifest
-from layer_tasks.verify import find_interpreter
+from layer_tasks.build.verify import find_interpreter
+from layer_tasks.model.manifest import Distribution, Manifest
+from layer_tasks.report.import_cost import measure_imports
 
 PYTHON = "3.12"
 

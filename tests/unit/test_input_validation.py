@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.arns import is_layer_arn
 from layer_tasks.aws.permissions import grant_for
-from layer_tasks.errors import LayerError
-from layer_tasks.limits import check_json_depth, read_bounded
-from layer_tasks.manifest import Manifest
-from layer_tasks.settings import (
+from layer_tasks.config.settings import (
     INVOKE_DEFAULTS,
     LayerSettings,
     check_environment,
@@ -23,6 +19,10 @@ from layer_tasks.settings import (
     validate_prefix,
     validate_region,
 )
+from layer_tasks.errors import LayerError
+from layer_tasks.model.arns import is_layer_arn
+from layer_tasks.model.manifest import Manifest
+from layer_tasks.util.bounds import check_json_depth, read_bounded
 
 ARABIC_ONE = "\u0661"
 

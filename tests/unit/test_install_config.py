@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.install import IndexConfig, Target, install_command, pip_index_config
+from layer_tasks.build.install import IndexConfig, Target, install_command, pip_index_config
 
 
 def test_pip_index_settings_become_uv_flags(
@@ -56,7 +56,7 @@ def test_cache_follows_environment_and_file_changes(
 def test_pip_is_not_asked_when_nothing_configures_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import layer_tasks.install as install
+    import layer_tasks.build.install as install
 
     for var in [v for v in os.environ if v.startswith("PIP_")]:
         monkeypatch.delenv(var)

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from layer_tasks.chalice_config import set_stage_layers
-from layer_tasks.json_edit import set_value
+from layer_tasks.project.chalice_config import set_stage_layers
+from layer_tasks.util.json_edit import set_value
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer:deps:7"
 OLD = "arn:aws:lambda:us-east-1:123456789012:layer:deps:6"

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.errors import LayerError
-from layer_tasks.install import Target
-from layer_tasks.lock import (
+from layer_tasks.build.install import Target
+from layer_tasks.build.pylock import (
     load_lock,
     lock_path,
     normalized_requirements,
@@ -18,8 +17,9 @@ from layer_tasks.lock import (
     stale_reason,
     unpinned_warning,
 )
-from layer_tasks.requirements import RequirementSet, read_requirements
-from layer_tasks.settings import LayerSettings
+from layer_tasks.build.requirements import RequirementSet, read_requirements
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.errors import LayerError
 
 X86 = Target("3.12", "x86_64", (2, 34))
 ARM = Target("3.12", "arm64", (2, 34))

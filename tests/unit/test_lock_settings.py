@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.settings import LayerSettings
 
 
 def test_defaults_wait_five_minutes_and_call_a_lock_stale_after_thirty(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks import install
-from layer_tasks.install import pip_index_config
+from layer_tasks.build import install
+from layer_tasks.build.install import pip_index_config
 
 URL = "https://user:CachePassw0rdCore@private.invalid/simple"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.prune import (
+from layer_tasks.build.prune import (
     apply_prune,
     glob_regex,
     plan_prune,
@@ -14,7 +14,7 @@ from layer_tasks.prune import (
     strip_tool,
     unpruned_copy,
 )
-from layer_tasks.settings import DEFAULT_PRUNE, CustomRule
+from layer_tasks.config.settings import DEFAULT_PRUNE, CustomRule
 
 
 def make_tree(root: Path, files: dict[str, str]) -> Path:

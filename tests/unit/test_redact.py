@@ -11,7 +11,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from layer_tasks import redact
+from layer_tasks.util import redact
 
 TOKEN = "IQoJb3JpZ2luX2VjEXAMPLE+tok/en=="  # base64 characters, as a session token has
 CORE = "b3JpZ2luX2VjEXAMPLE"  # survives every escaping: if it shows, the secret showed

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from layer_tasks.errors import LayerError
-from layer_tasks.region_versions import (
+from layer_tasks.report.region_versions import (
     AllRegionsReport,
     LayerAcross,
     RegionRead,

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from layer_tasks.build.requirements import compare_union, read_requirements, require_non_empty
 from layer_tasks.errors import LayerError
-from layer_tasks.requirements import compare_union, read_requirements, require_non_empty
 
 
 def write(path: Path, text: str | bytes) -> Path:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from layer_tasks.config.settings import DEFAULTS, LayerSettings, validate_bucket_name
 from layer_tasks.errors import LayerError
-from layer_tasks.settings import DEFAULTS, LayerSettings, validate_bucket_name
 
 
 def test_defaults_validate_and_paths_are_absolute(tmp_path: Path) -> None:

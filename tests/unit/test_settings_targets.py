@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.settings import LayerSettings
 
 
 def load(tmp_path: Path, **raw: Any) -> LayerSettings:

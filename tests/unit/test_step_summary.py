@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from support.fakes import make_settings
 
-from layer_tasks import step_summary as ss
-from layer_tasks.diff import diff_manifests
 from layer_tasks.errors import LayerError
-from layer_tasks.manifest import Distribution, Manifest
+from layer_tasks.model.manifest import Distribution, Manifest
+from layer_tasks.report import step_summary as ss
+from layer_tasks.report.diff import diff_manifests
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer:demo-layer:7"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.settings import LayerSettings
 
 
 def load(tmp_path: Path, **raw: object) -> LayerSettings:

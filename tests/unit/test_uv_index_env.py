@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from support.silent import SilentServer
 
+from layer_tasks.build.install import IndexConfig, IndexLimits, Target, install_command, run_install
 from layer_tasks.errors import LayerError
-from layer_tasks.install import IndexConfig, IndexLimits, Target, install_command, run_install
 
 TARGET = Target("3.12", "x86_64", (2, 34))
 

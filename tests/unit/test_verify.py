@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.install import IndexConfig, Target, run_install
-from layer_tasks.verify import check_tree, find_interpreter, read_records, top_level_modules
+from layer_tasks.build.install import IndexConfig, Target, run_install
+from layer_tasks.build.verify import check_tree, find_interpreter, read_records, top_level_modules
 
 needs_312 = pytest.mark.skipif(
     find_interpreter("3.12") is None, reason="no python3.12 on this host"

@@ -1,0 +1,1 @@
+"""Platform facts (Lambda limits, glibc per runtime) and the validated settings."""

@@ -1,0 +1,1 @@
+"""Plan, then apply: the deploy's steps as data, one executor, one or several targets."""

@@ -1,0 +1,1 @@
+"""The user's project files: the Chalice config and the ARN file."""

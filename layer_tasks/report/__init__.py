@@ -1,0 +1,1 @@
+"""What the tool shows: sizes, diffs, versions, the HTML page, the CI summary."""

@@ -1,0 +1,146 @@
+"""Markdown for a GitHub Actions job summary (``GITHUB_STEP_SUMMARY``).
+
+The renderers are pure (plain data in, Markdown out); `write` appends to the file
+the variable names, and does nothing at all when it is not set, so local runs are
+unchanged. GitHub shows the file's Markdown on the run's page.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from layer_tasks.build.footprint import naturalsize
+from layer_tasks.config.settings import (
+    DIRECT_UPLOAD_LIMIT_BYTES,
+    UNZIPPED_LIMIT_BYTES,
+    LayerSettings,
+)
+from layer_tasks.errors import LayerError
+from layer_tasks.model.manifest import Manifest
+from layer_tasks.report.diff import LayerDiff
+
+VARIABLE = "GITHUB_STEP_SUMMARY"
+
+
+def summary_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    value = (os.environ if environ is None else environ).get(VARIABLE, "")
+    return Path(value) if value.strip() else None
+
+
+def append(path: Path, markdown: str) -> None:
+    """Append one section; a blank line keeps it apart from what other steps wrote."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(markdown.rstrip("\n") + "\n\n")
+
+
+def write(markdown: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Append ``markdown`` to the step summary when ``GITHUB_STEP_SUMMARY`` is set."""
+    path = summary_path(environ)
+    if path is None:
+        return False
+    try:
+        append(path, markdown)
+    except OSError as exc:
+        raise LayerError(
+            f"cannot append to {VARIABLE} file {path}: {exc.strerror}; unset it or fix the path"
+        ) from None
+    return True
+
+
+def _margin(limit: int, used: int, over: str = "❌ over by") -> str:
+    left = limit - used
+    state = "✅" if left >= 0 else over
+    return f"{state} {naturalsize(abs(left))} ({left:+,} bytes)"
+
+
+def _sizes(manifest: Manifest, settings: LayerSettings) -> list[str]:
+    reserve = settings.reserve_bytes
+    used = manifest.unzipped_bytes + reserve
+    with_reserve = f" + reserve {naturalsize(reserve)}" if reserve else ""
+    rows = [
+        "| | size | limit | margin |",
+        "|---|---:|---:|---|",
+        f"| unzipped{with_reserve} | {naturalsize(used)} ({used:,} bytes) | "
+        f"{UNZIPPED_LIMIT_BYTES:,} bytes | {_margin(UNZIPPED_LIMIT_BYTES, used)} |",
+        f"| zipped | {naturalsize(manifest.zip_bytes)} ({manifest.zip_bytes:,} bytes) | "
+        f"{DIRECT_UPLOAD_LIMIT_BYTES:,} bytes (direct upload) | "
+        # Over it is no failure: deploy publishes from S3, which takes larger zips.
+        f"{_margin(DIRECT_UPLOAD_LIMIT_BYTES, manifest.zip_bytes, '⚠️ through S3, over by')} |",
+    ]
+    if settings.budget_bytes != UNZIPPED_LIMIT_BYTES:  # else the same row again
+        rows.append(
+            f"| budget (layer.budget_mb) | {naturalsize(used)} | {settings.budget_bytes:,} bytes "
+            f"| {_margin(settings.budget_bytes, used)} |"
+        )
+    return rows
+
+
+def _title(what: str, manifest: Manifest) -> str:
+    return f"### Layer {manifest.name} ({manifest.runtime}, {manifest.architecture}): {what}"
+
+
+def size_markdown(manifest: Manifest, settings: LayerSettings, top: int = 5) -> str:
+    lines = [_title("size", manifest), "", *_sizes(manifest, settings), ""]
+    largest = ", ".join(
+        f"{d.name} {naturalsize(d.unzipped_bytes)}" for d in manifest.distributions[:top]
+    )
+    if largest:
+        lines.append(f"Largest: {largest}.")
+    if manifest.pruned:
+        lines.append(f"Pruned {naturalsize(sum(manifest.pruned.values()))}.")
+    return "\n".join(lines) + "\n"
+
+
+def budget_markdown(manifest: Manifest, settings: LayerSettings) -> str:
+    used = manifest.unzipped_bytes + settings.reserve_bytes
+    verdict = "over budget" if used > settings.budget_bytes else "within budget"
+    return "\n".join([_title(verdict, manifest), "", *_sizes(manifest, settings)]) + "\n"
+
+
+@dataclass(frozen=True)
+class RegionResult:
+    """What deploy did in one region: ``arn`` is None after a dry run."""
+
+    region: str
+    arn: str | None
+    version: int | None
+    published: bool
+    architecture: str = ""  # set when the deploy has several architectures
+
+    @property
+    def target(self) -> str:
+        return f"{self.architecture} in {self.region}" if self.architecture else self.region
+
+
+def _status(result: RegionResult) -> str:
+    if result.arn is None:
+        return "dry run: would publish a new version"
+    if result.published:
+        return f"published `{result.arn}`"
+    return f"unchanged, version {result.version} (`{result.arn}`)"
+
+
+def deploy_markdown(
+    manifest: Manifest | None,
+    settings: LayerSettings,
+    results: Sequence[RegionResult],
+    diff: LayerDiff | None = None,
+) -> str:
+    """The deploy's section: one row per region, sizes and margins, and the diff."""
+    title = f"### Layer {settings.name}: deploy"
+    if manifest is not None:
+        title = _title("deploy", manifest)
+    lines = [title, ""]
+    if len(results) == 1:
+        lines.append(f"{results[0].region}: {_status(results[0])}")
+    else:
+        lines += ["| target | result |", "|---|---|"]
+        lines += [f"| {r.target} | {_status(r)} |" for r in results]
+    if manifest is not None:
+        lines += ["", *_sizes(manifest, settings)]
+    if diff is not None:
+        lines += ["", diff.markdown().rstrip("\n")]
+    return "\n".join(lines) + "\n"
