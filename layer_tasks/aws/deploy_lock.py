@@ -178,18 +178,18 @@ def _minutes(age: dt.timedelta) -> str:
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
-def _failed(exc: AwsError, action: str, bucket: str, key: str) -> LayerError:
+def _failed(exc: AwsError, action: str, bucket: str, key: str) -> AwsError:
     if isinstance(exc, NotFound):  # a missing key is handled by each caller: the bucket
-        return LayerError(
+        return exc.reworded(
             f"cannot {action} the deploy lock s3://{bucket}/{key}: bucket {bucket} does not "
             "exist (the deploy creates it before taking the lock)"
         )
     if isinstance(exc, AccessDenied):
-        return LayerError(
+        return exc.reworded(
             f"access denied when trying to {action} the deploy lock s3://{bucket}/{key}: grant "
             f"s3:GetObject, s3:PutObject and s3:DeleteObject on arn:aws:s3:::{bucket}/{key}"
         )
-    return LayerError(f"cannot {action} the deploy lock s3://{bucket}/{key}: {exc}")
+    return exc.with_context(f"cannot {action} the deploy lock s3://{bucket}/{key}")
 
 
 def read_lock(s3: Any, bucket: str, key: str) -> LockState | None:

@@ -84,7 +84,7 @@ class AnswerLost(Unavailable):
 
 class CredentialsProblem(LayerError):
     """boto3's chain found no usable credentials, region or configuration: nothing was
-    sent. The one wording of each, for the session's pre-flight and for the net under
+    sent. The one wording of each, for the session's own checks and for the net under
     the tasks alike."""
 
 
@@ -127,6 +127,10 @@ def may_have_arrived(error: BaseException | None) -> bool:
     from botocore.exceptions import EndpointConnectionError, HTTPClientError
 
     return isinstance(error, HTTPClientError) and not isinstance(error, EndpointConnectionError)
+
+
+class Unreachable(LayerError):
+    """The endpoint could not be reached at all (after the retries): nothing was sent."""
 
 
 class PreconditionFailed(AwsError):
@@ -259,7 +263,7 @@ def translate(exc: BaseException, resource: str = "") -> LayerError | None:
         return profile_not_found(exc)
     if isinstance(exc, bx.EndpointConnectionError):
         # Nothing was sent: no operation failed, the endpoint was not there.
-        return LayerError(
+        return Unreachable(
             f"cannot reach AWS: {exc}; check the network, AWS_ENDPOINT_URL and the region"
         )
     if isinstance(exc, (bx.HTTPClientError, bx.ConnectionError)):

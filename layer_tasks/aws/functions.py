@@ -44,8 +44,8 @@ def get_function(client: Any, function: str) -> FunctionInfo:
     try:
         with boundary(f"function {function}"):
             config = client.get_function_configuration(FunctionName=function)
-    except NotFound:
-        raise LayerError(
+    except NotFound as exc:
+        raise exc.reworded(
             f"Lambda function {function!r} not found in this account/region: check "
             "--function / layer.function and the region"
         ) from None
@@ -124,7 +124,7 @@ def apply_function_layers(
         raise  # its message names the IAM fix
     except AwsError as exc:
         # e.g. "Layers consume more than the available size of 262144000 bytes"
-        raise LayerError(
+        raise exc.reworded(
             f"updating the layers of function {function} failed ({exc.detail}); "
             "its configuration was left as it was"
         ) from None

@@ -168,8 +168,8 @@ def publish(client: Any, params: dict[str, Any], object_version: str | None = No
     except (AccessDenied, AnswerLost):
         raise  # the first names the IAM fix; the second is `publish_or_adopt`'s to judge
     except AwsError as exc:
-        raise LayerError(
-            f"publishing layer {params['LayerName']} from {where} failed: {exc}"
+        raise exc.with_context(
+            f"publishing layer {params['LayerName']} from {where} failed"
         ) from None
     return _from_api(response)
 

@@ -99,7 +99,7 @@ def share_with(
         except AccessDenied:
             raise  # its message names the IAM fix
         except AwsError as exc:
-            raise LayerError(
+            raise exc.reworded(
                 f"sharing layer {name} version {version} with {grant.principal}"
                 f"{' (' + grant.organization_id + ')' if grant.organization_id else ''} "
                 f"failed: {exc.detail}"

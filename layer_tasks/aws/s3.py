@@ -27,9 +27,9 @@ from layer_tasks.aws.errors import (
     InvalidRequest,
     NotFound,
     PreconditionFailed,
+    WrongRegion,
     boundary,
 )
-from layer_tasks.aws.errors import WrongRegion as _Redirected
 from layer_tasks.aws.hooks import IfNoneMatch
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
@@ -160,19 +160,19 @@ def inspect_bucket(s3: Any, bucket: str, region: str, *, plain_http: bool = Fals
             response = s3.head_bucket(Bucket=bucket)
     except NotFound:
         return BucketState(bucket, exists=False)
-    except _Redirected as exc:
+    except WrongRegion as exc:
         raise _wrong_region(bucket, exc.region or "another region", region) from None
-    except BadCredentials:
+    except BadCredentials as exc:
         # The first S3 call of a deploy: the usual place where old session tokens show.
-        raise LayerError(
+        raise exc.reworded(
             f"S3 rejected the request for bucket {bucket!r} (400 Bad Request): the AWS "
             "credentials are most likely expired; refresh them (aws sso login, new "
             "session token) and run again"
         ) from None
-    except AccessDenied:
+    except AccessDenied as exc:
         # With ExpectedBucketOwner on every call, a bucket of another account is a 403
         # here, before anything is written to it.
-        raise LayerError(
+        raise exc.reworded(
             f"bucket {bucket!r} exists but this identity cannot use it (403): it belongs "
             "to another account or s3:ListBucket is not granted; choose another "
             "layer.bucket or grant access"
@@ -187,8 +187,11 @@ def inspect_bucket(s3: Any, bucket: str, region: str, *, plain_http: bool = Fals
     )
 
 
-def _wrong_region(bucket: str, actual: str, region: str) -> LayerError:
-    return LayerError(
+def _wrong_region(bucket: str, actual: str, region: str) -> WrongRegion:
+    where = WrongRegion(
+        f"in {actual}", operation="HeadBucket", resource=f"s3://{bucket}", region=actual
+    )
+    return where.reworded(
         f"bucket {bucket!r} is in {actual}, not {region}: a layer must be published from a "
         f"bucket in its own region; set layer.region to {actual} or use another layer.bucket"
     )
@@ -207,7 +210,7 @@ def create_bucket(
             s3.create_bucket(**params)
     except Conflict as exc:
         if exc.code != "BucketAlreadyOwnedByYou":
-            raise LayerError(
+            raise exc.reworded(
                 f"bucket name {bucket!r} is taken by another account: S3 names are global; "
                 "choose another layer.bucket"
             ) from None
@@ -216,7 +219,7 @@ def create_bucket(
             s3, bucket, region, kms_key_id=kms_key_id, plain_http=plain_http
         )
     except InvalidRequest as exc:
-        raise LayerError(f"cannot create bucket {bucket!r} in {region}: {exc.detail}") from None
+        raise exc.reworded(f"cannot create bucket {bucket!r} in {region}: {exc.detail}") from None
     # Private and encrypted before anything is put in it.
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
     s3.put_bucket_encryption(
@@ -437,15 +440,15 @@ def upload_layer(
                 "nothing was overwritten: run the deploy again"
             ) from None
         log(f"{where} already holds this zip (an earlier attempt whose answer was lost)")
-    except AccessDenied:
+    except AccessDenied as exc:
         folder = key.rsplit("/", 2)[0]  # <prefix>/<name>, above the time-stamped folder
-        raise LayerError(
+        raise exc.reworded(
             f"access denied on PutObject to {where}: grant s3:PutObject on "
             f"arn:aws:s3:::{bucket}/{folder}/* to this identity "
             "(see docs/s3-layer-deployment-guide.md, IAM)"
         ) from None
     except AwsError as exc:
-        raise LayerError(f"upload to {where} failed: {exc}") from None
+        raise exc.with_context(f"upload to {where} failed") from None
     head = _head(s3, bucket, key)
     if not _holds(head, size, manifest):
         raise LayerError(

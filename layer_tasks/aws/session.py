@@ -117,7 +117,7 @@ def make_clients(
     endpoint_url: str | None = None,
     credentials: tuple[str, str] | None = None,
 ) -> Clients:
-    """Session + S3 and Lambda clients after the credential and region pre-flight."""
+    """Session + S3 and Lambda clients after the credential and region checks."""
     values_check.check_environment(os.environ, credentials=credentials is None)
     session = make_session(settings, credentials=credentials)
     region = session.region_name

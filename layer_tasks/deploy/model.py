@@ -4,10 +4,11 @@ the flags (`Options`), the result (`Outcome`), and the signal to plan again (`Ou
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from layer_tasks.deploy.plan import Plan, ShowDiff
+from layer_tasks.errors import LayerError
 from layer_tasks.model.arns import parse_layer_arn
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report.diff import LayerDiff
@@ -57,13 +58,29 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Options:
-    """How a deploy runs (the task's flags): plain data for `prepare`."""
+    """How a deploy runs (the task's flags): plain data for `survey.survey`."""
 
     build: bool = True  # False: publish the zip already built (`layer.publish`)
     force: bool = False
     dry_run: bool = False
     update_config: bool = True
     when: dt.datetime | None = None  # the time in the S3 key (tests fix it)
+
+
+class TargetsFailed(LayerError):
+    """A deploy to several targets in which some failed: each target's own error, kept
+    whole (an `aws.errors.Unavailable` stays one), with the target it happened to."""
+
+    def __init__(
+        self, failures: Sequence[tuple[str, LayerError]], targets: int, config_name: str
+    ) -> None:
+        self.failures = tuple(failures)
+        super().__init__(
+            f"the deploy failed for {len(self.failures)} of {targets} targets: "
+            + "; ".join(f"{label}: {error}" for label, error in self.failures)
+            + f". The ARN file, {config_name} and the ARNs file were left as they were; "
+            "deploy again (targets already published are reused)"
+        )
 
 
 class Outdated(Exception):

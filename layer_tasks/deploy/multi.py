@@ -24,11 +24,12 @@ from layer_tasks.aws.errors import AwsError, Unavailable, translate
 from layer_tasks.aws.session import Clients
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.deploy.executor import execute
-from layer_tasks.deploy.model import REPLANS, Log, Options, Outcome, Outdated
+from layer_tasks.deploy.model import REPLANS, Log, Options, Outcome, Outdated, TargetsFailed
 from layer_tasks.deploy.plan import Found, Plan, make_outputs_plan, make_plan, unchanged_version
 from layer_tasks.deploy.survey import load_or_build, survey
 from layer_tasks.errors import LayerError
 from layer_tasks.project import arn_file
+from layer_tasks.report.region_versions import Skew
 from layer_tasks.util.per_region import each_region
 
 # A target that fails is planned again and run once more before it counts as failed
@@ -123,11 +124,12 @@ def deploy_targets(
                 log(f"    {line}")
         return Outcome(outputs, arn=None, version=None, published=False, manifest=None)
 
-    def run_region(region: str) -> list[tuple[_Planned, Outcome | str]]:
-        results: list[tuple[_Planned, Outcome | str]] = []
+    def run_region(region: str) -> list[tuple[_Planned, Outcome | LayerError]]:
+        results: list[tuple[_Planned, Outcome | LayerError]] = []
         for item in (p for p in planned if p.target.settings.region == region):
-            if results and isinstance(results[-1][1], str):
-                results.append((item, f"not run: {results[-1][0].target.label} failed first"))
+            if results and isinstance(results[-1][1], LayerError):
+                first = results[-1][0].target.label
+                results.append((item, LayerError(f"not run: {first} failed first")))
                 continue
             results.append((item, _run_target(item, options, built, log)))
         return results
@@ -135,17 +137,12 @@ def deploy_targets(
     done = [
         r for group in each_region(settings.publish_concurrency, regions, run_region) for r in group
     ]
-    failed = [(p.target.label, result) for p, result in done if isinstance(result, str)]
+    failed = [(p.target.label, result) for p, result in done if isinstance(result, LayerError)]
     if failed:
         for p, result in done:
             if isinstance(result, Outcome):
                 log(f"published: {p.target.label}: {result.arn}")
-        raise LayerError(
-            f"the deploy failed for {len(failed)} of {len(done)} targets: "
-            + "; ".join(f"{label}: {why}" for label, why in failed)
-            + f". The ARN file, {stage.settings.chalice_config.name} and the ARNs file were "
-            "left as they were; deploy again (targets already published are reused)"
-        )
+        raise TargetsFailed(failed, len(done), stage.settings.chalice_config.name)
     outcomes = tuple(result for _, result in done if isinstance(result, Outcome))
     staged = next(result for p, result in done if p.target is stage)
     assert isinstance(staged, Outcome) and staged.manifest is not None and staged.arn
@@ -202,10 +199,9 @@ def _align(
         latest = {i: _latest_number(out[i].found) for i in mine}
         if len(set(latest.values())) > 1:
             hint = "" if settings.align_versions else "; layer.align_versions: true lines them up"
-            log(
-                f"versions: {name}'s latest version differs between regions "
-                f"({_numbers(out, latest)}){hint}"
-            )
+            # The same wording as `layer.versions --all-regions`.
+            by_region = {out[i].target.settings.region: n or None for i, n in latest.items()}
+            log(f"versions: {name}: {Skew('latest', None, by_region).line()}{hint}")
         if not settings.align_versions:
             continue
         # The numbers each region ends on: one more where this deploy publishes.
@@ -245,7 +241,7 @@ def _naming(target: Target) -> Iterator[None]:
     try:
         yield
     except AwsError as exc:
-        raise LayerError(f"{target.label}: {exc}") from None
+        raise exc.with_context(target.label) from None
 
 
 def _latest_number(found: Found) -> int:
@@ -254,10 +250,10 @@ def _latest_number(found: Found) -> int:
 
 def _run_target(
     item: _Planned, options: Options, built: dict[str, Found], log: Log
-) -> Outcome | str:
+) -> Outcome | LayerError:
     """Execute one target's plan; planned again after another deploy published while
     this one waited for the lock, or once after a failure that may pass (throttling,
-    5xx, a lost connection). A failure is its text."""
+    5xx, a lost connection). A failure is returned, kind and all."""
     target, found = item.target, item.found
     plan = _plan(target, found, options)
     tagged = _tagged(log, target.label)
@@ -275,28 +271,20 @@ def _run_target(
         except Outdated:
             replans += 1
             if replans >= REPLANS:
-                return f"the layer changed {REPLANS} times while this deploy waited for its lock"
+                return LayerError(
+                    f"the layer changed {REPLANS} times while this deploy waited for its lock"
+                )
             tagged("lock: another deploy published while this one waited; planning again")
         except Exception as exc:
             error = exc if isinstance(exc, LayerError) else translate(exc)
             if error is None:
                 raise  # a bug: not a failed region
             failures += 1
-            if failures >= TARGET_ATTEMPTS or not _may_pass(error):
-                return str(error)
+            # Throttling, a 5xx or a lost connection may pass on one more try; denied
+            # access, a mismatched CodeSha256 or a bad request would fail again.
+            if failures >= TARGET_ATTEMPTS or not isinstance(error, Unavailable):
+                return error
             tagged(f"failed ({error}); planning again and retrying")
-
-
-def _may_pass(error: BaseException) -> bool:
-    """Throttling, a 5xx or a lost connection, here or under the error a step raised in
-    its place (``publish`` words its own): worth one more try. Denied access, a
-    mismatched CodeSha256 or a bad request would fail again."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, Unavailable):
-            return True
-        seen = seen.__context__
-    return False
 
 
 def _resurvey(item: _Planned, options: Options, built: dict[str, Found], log: Log) -> Found:

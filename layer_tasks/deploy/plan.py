@@ -1,6 +1,6 @@
 """The deploy plan: what a deploy will do, as an ordered list of small value objects.
 
-`make_plan` is pure: from the settings and what pre-flight read (`Found`) it returns a
+`make_plan` is pure: from the settings and what the survey read (`Found`) it returns a
 `Plan` whose steps the executor (`deploy.execute`) runs in order, each exactly as
 written here: the bucket to create, the key to upload to, the parameters to publish
 with, the files to write. ``--dry-run`` prints the same steps. Several targets (regions,
@@ -243,7 +243,7 @@ class UpdateConfig(Step):
     before: tuple[str, ...]
     arn: str | None  # None: the version published by this plan
     region: str
-    lock_dir: Path
+    config_lock_dir: Path
 
     def after(self, arn: str) -> list[str]:
         return replace_layer_versions(list(self.before), [arn])
@@ -284,7 +284,7 @@ class Plan:
 
 @dataclass(frozen=True)
 class Found:
-    """What pre-flight read before planning: local files and AWS; nothing changed yet."""
+    """What the survey (`survey.survey`) read before planning: local files and AWS; nothing changed yet."""
 
     build: str  # "reuse", "rebuild", "existing zip" (the publish task)
     manifest: Manifest | None  # None: a dry run that would rebuild
@@ -319,7 +319,7 @@ def unchanged_version(found: Found) -> lambda_.LayerVersion | None:
 def make_plan(
     settings: LayerSettings, found: Found, *, force: bool = False, outputs: bool = True
 ) -> Plan:
-    """Pure: the steps of this deploy, from the settings and what pre-flight found.
+    """Pure: the steps of this deploy, from the settings and what the survey found.
 
     ``outputs=False``: one target of several; the ARN file, config and function are the
     deploy's last plan (`make_outputs_plan`), run only once every target published."""

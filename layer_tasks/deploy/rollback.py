@@ -150,7 +150,7 @@ def apply_rollback(
         settings.stage,
         plan.after,
         region=region,
-        lock_dir=settings.state_dir,
+        config_lock_dir=settings.state_dir,
     )
     write_arn(settings.arn_file, plan.now.arn)
     if function:

@@ -23,10 +23,10 @@ from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 
 
-def prepare(
+def survey_and_plan(
     settings: LayerSettings, clients: Clients, options: Options, *, log: Log = print
 ) -> tuple[Plan, Manifest | None]:
-    """Pre-flight and plan of a one-target deploy."""
+    """The survey and the plan of a one-target deploy."""
     found = survey(settings, clients, options, log=log)
     return make_plan(settings, found, force=options.force), found.manifest
 
@@ -40,7 +40,7 @@ def deploy_one(
     for attempt in range(REPLANS):
         # Planned again after waiting for the lock: from the zip already built.
         attempt_options = replace(options, build=build and attempt == 0)
-        plan, manifest = prepare(settings, clients, attempt_options, log=log)
+        plan, manifest = survey_and_plan(settings, clients, attempt_options, log=log)
         if options.dry_run or attempt:
             log("plan (dry run, nothing changed):" if options.dry_run else "plan, again:")
             for line in plan.lines():

@@ -75,7 +75,7 @@ def update_stage(
         arns,
         region=region,
         create_stage=create_stage,
-        lock_dir=settings.state_dir,
+        config_lock_dir=settings.state_dir,
     )
     changes = [
         LayersChange(

@@ -1,4 +1,4 @@
-"""The survey (pre-flight) of one target: every check that can run before a change, then
+"""The survey of one target: every check that can run before a change, then
 the read calls. Nothing here changes anything, in AWS or on disk.
 
     checks:  settings, sharing entries, build or reuse, budget, ARN file, Chalice config,
@@ -84,7 +84,7 @@ def survey(
     built: Found | None = None,
     outputs: bool = True,
 ) -> Found:
-    """Pre-flight: local checks, build (unless dry run or ``built``), then read calls only.
+    """The survey: local checks, build (unless dry run or ``built``), then read calls only.
 
     ``outputs=False``: one target of several whose ARN file, config and function are
     another target's (`make_outputs_plan`): they are neither read nor checked here."""

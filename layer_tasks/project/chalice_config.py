@@ -14,7 +14,7 @@ What `set_stage_layers` guarantees, because this file deploys production:
   in the same folder, fsync, rename), so a crash leaves the old file or the new one.
 - When the config is a symlink, the file it points to is edited (the link stays a
   link) and the backup goes beside that file.
-- Two writers are serialised by an exclusive ``flock`` on ``<lock_dir>/config.lock``
+- Two writers are serialised by an exclusive ``flock`` on ``<config_lock_dir>/config.lock``
   (or ``.<file>.lock`` beside the config when no lock folder is given).
 - Anything wrong (missing file, malformed JSON, no ``stages``, unknown stage, bad or
   too many ARNs, region mismatch, a read-only file or folder): `LayerError` and the
@@ -90,13 +90,13 @@ def set_stage_layers(
     *,
     region: str | None = None,
     create_stage: bool = False,
-    lock_dir: Path | None = None,
+    config_lock_dir: Path | None = None,
 ) -> tuple[list[str], list[str]]:
     """Set ``stages.<stage>.layers`` to ``arns`` (in order) and ``automatic_layer`` to
     false. Returns the stage's layers (before, after). See the module docstring."""
     after = _checked_arns(arns, region)
     target = _resolve(Path(path))
-    with _locked(target, lock_dir):
+    with _locked(target, config_lock_dir):
         before, text, new_text = _edit(target, stage, after, create_stage)
         if new_text != text:
             _check_writable(target)
@@ -276,12 +276,12 @@ def _write(target: Path, old_text: str, new_text: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked(target: Path, lock_dir: Path | None) -> Iterator[None]:
+def _locked(target: Path, config_lock_dir: Path | None) -> Iterator[None]:
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
-    if lock_dir is not None:
-        lock_file = Path(lock_dir) / LOCK_NAME
+    if config_lock_dir is not None:
+        lock_file = Path(config_lock_dir) / LOCK_NAME
     else:
         lock_file = target.with_name(f".{target.name}.lock")
     try:

@@ -150,7 +150,7 @@ def test_publish_failure_after_upload_leaves_outputs_untouched(
     settings.arn_file.write_text("arn:aws:lambda:us-east-1:123456789012:layer:demo-layer:7\n")
     arn_before = settings.arn_file.read_bytes()
     config_before = settings.chalice_config.read_bytes()
-    plan, _ = single.prepare(
+    plan, _ = single.survey_and_plan(
         settings, clients, model.Options(build=False, when=WHEN), log=lambda _l: None
     )
     # The object in S3 will not be the bytes the manifest describes: its SHA-256 (what

@@ -254,8 +254,8 @@ def test_skewed_version_numbers_are_aligned_or_reported(project: Path, server: M
     reported = inv(project, "layer.deploy", "--dry-run", env=env)
     assert reported.returncode == 0, reported.stderr
     assert (
-        "versions: test-layer's latest version differs between regions "
-        "(ap-northeast-2 none, us-east-1 1)" in reported.stderr
+        "versions: test-layer: latest versions differ: us-east-1 is at 1, "
+        "ap-northeast-2 has none; layer.align_versions: true lines them up" in reported.stderr
     )
 
     yaml = (project / "invoke.yaml").read_text() + "  align_versions: true\n"

@@ -92,7 +92,7 @@ def test_the_executor_sends_exactly_the_planned_requests_and_writes_the_planned_
     sbom_beside(settings.zip_path).write_text('{"bomFormat": "CycloneDX"}\n')
     dry: list[str] = []
     dep.deploy(settings, clients, build=False, dry_run=True, log=dry.append, when=WHEN)
-    plan, manifest = single.prepare(
+    plan, manifest = single.survey_and_plan(
         settings, clients, model.Options(build=False, when=WHEN), log=lambda _l: None
     )
     # --dry-run prints the very steps that run.
@@ -142,7 +142,7 @@ def test_a_no_change_plan_sends_nothing_and_writes_nothing(
     write_layer(settings)
     first = dep.deploy(settings, clients, build=False, log=lambda _l: None, when=WHEN)
     arn_file, config = settings.arn_file.read_bytes(), settings.chalice_config.read_bytes()
-    plan, manifest = single.prepare(
+    plan, manifest = single.survey_and_plan(
         settings, clients, model.Options(build=False), log=lambda _l: None
     )
     assert manifest is not None

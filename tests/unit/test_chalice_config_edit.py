@@ -50,7 +50,7 @@ def expected_text(data: dict, indent: int | str | None) -> str:
 def test_chalice_config_changes_only_layers_and_keeps_style(tmp_path: Path, indent) -> None:
     path = write_config(tmp_path, indent=indent)
 
-    before, after = set_stage_layers(path, "prod", [ARN2], lock_dir=tmp_path / "state")
+    before, after = set_stage_layers(path, "prod", [ARN2], config_lock_dir=tmp_path / "state")
 
     assert (before, after) == ([ARN1], [ARN2])
     want = json.loads(json.dumps(CONFIG))
@@ -260,17 +260,17 @@ def test_chalice_config_concurrent_writers_serialise(tmp_path: Path, monkeypatch
         return result
 
     monkeypatch.setattr(chalice_config, "_load", slow_load)
-    lock_dir = tmp_path / "state"
+    config_lock_dir = tmp_path / "state"
     first = threading.Thread(
         target=set_stage_layers,
         args=(path, "prod", [ARN2]),
-        kwargs={"lock_dir": lock_dir},
+        kwargs={"config_lock_dir": config_lock_dir},
         name="first",
     )
     first.start()
     assert inside.wait(5)
     second = threading.Thread(
-        target=set_stage_layers, args=(path, "dev", [ARN1]), kwargs={"lock_dir": lock_dir}
+        target=set_stage_layers, args=(path, "dev", [ARN1]), kwargs={"config_lock_dir": config_lock_dir}
     )
     second.start()
     second.join(0.3)
