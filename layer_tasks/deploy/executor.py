@@ -221,7 +221,11 @@ def _(step: WriteArnFile, run: _Run) -> None:
 @run_step.register
 def _(step: UpdateConfig, run: _Run) -> None:
     before, after = chalice_config.set_stage_layers(
-        step.path, step.stage, step.after(run.arn), region=step.region, config_lock_dir=step.config_lock_dir
+        step.path,
+        step.stage,
+        step.after(run.arn),
+        region=step.region,
+        config_lock_dir=step.config_lock_dir,
     )
     if before != after:
         run.log(f"config: {step.path} stage {step.stage}: {before} -> {after}")

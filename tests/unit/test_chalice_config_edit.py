@@ -270,7 +270,9 @@ def test_chalice_config_concurrent_writers_serialise(tmp_path: Path, monkeypatch
     first.start()
     assert inside.wait(5)
     second = threading.Thread(
-        target=set_stage_layers, args=(path, "dev", [ARN1]), kwargs={"config_lock_dir": config_lock_dir}
+        target=set_stage_layers,
+        args=(path, "dev", [ARN1]),
+        kwargs={"config_lock_dir": config_lock_dir},
     )
     second.start()
     second.join(0.3)
