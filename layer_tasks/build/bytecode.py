@@ -20,7 +20,8 @@ The import check compiles the imported set anyway: it writes each pyc into a mir
 outside the layer (the cache a rebuild reuses), links it into the tree just before it
 imports the module from there, and reports what it placed (`placed_bytecode`); that
 same run is the proof. ``all`` is compiled into the same mirror and linked by
-`add_bytecode` before the check, which then expects it.
+`add_bytecode` before the check, which then expects it. Either way `prove_layer_bytecode`
+turns what that one run reports into the build's verdict: no second import.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from layer_tasks.build.pycompile import PYC_FORMAT, compile_many
-from layer_tasks.build.verify import CheckResult, check_tree, find_interpreter, interpreter_version
+from layer_tasks.build.verify import CheckResult, find_interpreter, interpreter_version
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 
@@ -154,32 +155,6 @@ def add_bytecode(
     )
 
 
-def prove_bytecode(
-    tree: Path, python: str, architecture: str, modules: list[str], result: BytecodeResult
-) -> int:
-    """Import ``modules`` from the final tree, writing nothing, as the Powertools layer's
-    bytecode monitor does: no source of the compiled set may be compiled at import (a
-    stale, misplaced or unreadable pyc). Returns how many were imported from their pyc."""
-    proof = check_tree(
-        tree, python, architecture, modules, [], expect_bytecode=frozenset(result.sources)
-    )
-    return proven_count(proof, result)
-
-
-def proven_count(check: CheckResult, result: BytecodeResult) -> int:
-    """How many of ``result``'s sources ``check`` (a run that expected them) imported from
-    their pyc; a `LayerError` when any was compiled from source instead."""
-    if check.from_source:
-        shown = ", ".join(check.from_source[:3])
-        more = f" (and {len(check.from_source) - 3} more)" if len(check.from_source) > 3 else ""
-        raise LayerError(
-            f"bytecode: {len(check.from_source)} module(s) of the compiled set were compiled "
-            f"from source at import, their .pyc was not used: {shown}{more}"
-        )
-    compiled = set(result.sources)
-    return sum(rel in compiled for rel in check.loaded)
-
-
 def placed_bytecode(
     tree: Path, check: CheckResult, python: str, interpreter: str
 ) -> BytecodeResult:
@@ -255,16 +230,21 @@ def prove_layer_bytecode(
     settings: LayerSettings, check: CheckResult, result: BytecodeResult, log: Log
 ) -> bool:
     """Whether the import check ``check``, which ran on the tree with ``result``'s pycs in
-    place and expected them, proved them (see `proven_count`)."""
+    place and expected them, proved them: a `LayerError` when any of them was compiled
+    from source at import instead (a stale, misplaced or unreadable pyc)."""
     if not (result.files and check.ran and (check.shipped or result.mode == "all")):
         return False
-    try:
-        from_pyc = proven_count(check, result)
-    except LayerError as exc:
+    if check.from_source:
+        shown = ", ".join(check.from_source[:3])
+        more = f" (and {len(check.from_source) - 3} more)" if len(check.from_source) > 3 else ""
         raise LayerError(
-            f"{exc}; remove {settings.state_dir / 'cache' / f'pycache-{PYC_FORMAT}'} and run "
+            f"bytecode: {len(check.from_source)} module(s) of the compiled set were compiled "
+            f"from source at import, their .pyc was not used: {shown}{more}; remove "
+            f"{settings.state_dir / 'cache' / f'pycache-{PYC_FORMAT}'} and run "
             "`inv layer.build --force`"
-        ) from None
+        )
+    compiled = set(result.sources)
+    from_pyc = sum(rel in compiled for rel in check.loaded)
     log(
         f"bytecode proof: {from_pyc:,} modules imported from the layer's .pyc by the import "
         "check, none compiled at import"

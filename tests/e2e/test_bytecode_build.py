@@ -10,11 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 from support.cli import inv, make_project
+from support.wheels import make_wheel
 
-from layer_tasks.build.bytecode import BytecodeResult, prove_bytecode
 from layer_tasks.build.footprint import report_data
 from layer_tasks.build.pipeline import build_layer
+from layer_tasks.build.pycompile import PYC_FORMAT
 from layer_tasks.build.verify import find_interpreter
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
@@ -38,7 +40,8 @@ def run_312(code: str, *args: str) -> str:
 
 
 def test_imported_ships_what_the_check_loaded(settings: LayerSettings) -> None:
-    result = build_layer(settings, log=print)
+    logs: list[str] = []
+    result = build_layer(settings, log=logs.append)
     added = pycs(result.zip_path)
     # alpha/__init__ imports alpha.core; nothing imports alpha.cli.
     assert sorted(added) == [
@@ -56,6 +59,11 @@ def test_imported_ships_what_the_check_loaded(settings: LayerSettings) -> None:
     assert bc["python"] == run_312("import platform; print(platform.python_version())").strip()
     assert bc["files"] == 4 and bc["bytes"] == sum(len(b) for b in added.values())
     assert bc["proven"] is True and bc["skipped_reason"] == ""
+    # The import run that placed them proved each one: all four loaded from their pyc.
+    assert (
+        "bytecode proof: 4 modules imported from the layer's .pyc by the import check, "
+        "none compiled at import"
+    ) in logs
     # The numbers add up: distributions + other + bytecode = unzipped, which budget uses.
     data = report_data(result.manifest, settings)
     parts = sum(d["unzipped_bytes"] for d in data["distributions"]) + data["other_bytes"]
@@ -123,21 +131,55 @@ def test_two_builds_give_byte_identical_zips(tmp_path: Path, wheelhouse: Path) -
     assert len(set(shas)) == 1
 
 
-def test_a_stale_pyc_fails_the_proof(settings: LayerSettings) -> None:
-    build_layer(settings, log=print)
-    stage = settings.state_dir / "build" / settings.name / "python"
-    shipped = BytecodeResult(
-        mode="imported", requested="imported", sources=("alpha/__init__.py", "alpha/core.py")
+# Imported by the import check, this package leaves a stale pyc in the layer: once
+# `mod` is loaded from the pyc the check put in place, that pyc is swapped for one
+# compiled from an earlier version of mod.py (its checked hash is of other source
+# bytes), and `mod` is imported again. A new file, not a write through the hard link
+# into the build's pyc cache. The zip reads the pycs only after the check, so it sees
+# no file change under it.
+SELF_STALING = {
+    "stale/__init__.py": (
+        "import importlib, importlib.util, os\n"
+        "from stale import mod\n"
+        "with open(mod.__spec__.cached, 'rb') as fh:\n"
+        "    pyc = fh.read()\n"
+        "earlier = importlib.util.source_hash(b'VALUE = 0\\n')\n"
+        "with open(mod.__spec__.cached + '.new', 'wb') as fh:\n"
+        "    fh.write(pyc[:8] + earlier + pyc[16:])\n"
+        "os.replace(mod.__spec__.cached + '.new', mod.__spec__.cached)\n"
+        "importlib.reload(mod)\n"
+    ),
+    "stale/mod.py": "VALUE = 1\n",
+}
+
+
+def test_a_stale_pyc_fails_the_build(tmp_path: Path) -> None:
+    """The build's one import run is the proof: a pyc of the imported set that the
+    loader does not use (here stale) fails the build, and no zip is written."""
+    house = tmp_path / "house"
+    house.mkdir()
+    make_wheel(house, "stale", "1.0", SELF_STALING)
+    project = make_project(tmp_path / "p", house, "stale==1.0")
+    raw = yaml.safe_load((project / "invoke.yaml").read_text())["layer"]
+    settings = LayerSettings.from_mapping(raw, base_dir=project)
+    assert settings.bytecode == "imported"
+    logs: list[str] = []
+    with pytest.raises(LayerError) as caught:
+        build_layer(settings, log=logs.append)
+    mirror = settings.state_dir / "cache" / f"pycache-{PYC_FORMAT}"
+    assert str(caught.value) == (
+        "bytecode: 1 module(s) of the compiled set were compiled from source at import, "
+        f"their .pyc was not used: stale/mod.py; remove {mirror} and run "
+        "`inv layer.build --force`"
     )
-    assert prove_bytecode(stage, "3.12", "x86_64", ["alpha"], shipped) == 2
-    # The source changes after compiling: its checked-hash pyc no longer matches.
-    core = stage / "alpha" / "core.py"
-    core.write_text(core.read_text() + "\nEXTRA = 1\n")
-    with pytest.raises(
-        LayerError, match=r"1 module\(s\) .* compiled from source at import.*alpha/core\.py"
-    ):
-        prove_bytecode(stage, "3.12", "x86_64", ["alpha"], shipped)
-    assert not list(stage.rglob("__pycache__/*.pyc.*")), "the proof writes nothing"
+    assert not any(line.startswith("bytecode proof:") for line in logs)
+    assert list(settings.dist_dir.iterdir()) == [], "no zip, manifest or partial zip"
+    # The check placed the imported set's two pycs and wrote nothing else into the tree.
+    stage = settings.state_dir / "build" / settings.name / "python"
+    assert sorted(p.relative_to(stage).as_posix() for p in stage.rglob("__pycache__/*")) == [
+        "stale/__pycache__/__init__.cpython-312.pyc",
+        "stale/__pycache__/mod.cpython-312.pyc",
+    ]
 
 
 def test_no_target_interpreter_skips_bytecode_and_records_it(

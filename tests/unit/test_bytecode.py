@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from layer_tasks.build.bytecode import interpreter_version, python_sources
-from layer_tasks.build.pycompile import CANONICAL, compile_many, server_env
-from layer_tasks.build.verify import check_tree, find_interpreter
+from layer_tasks.build.bytecode import (
+    interpreter_version,
+    layer_bytecode,
+    prove_layer_bytecode,
+    python_sources,
+)
+from layer_tasks.build.pycompile import CANONICAL, PYC_FORMAT, compile_many, server_env
+from layer_tasks.build.verify import CheckResult, check_tree, find_interpreter
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 
@@ -286,3 +292,51 @@ def test_a_module_the_import_check_placed_but_compiled_from_source_is_reported(
     )  # fmt: skip
     assert check.failures == {}
     assert check.from_source == ("pkg/a.py",)
+
+
+@needs_312
+def test_with_all_a_pyc_made_stale_after_compiling_fails_the_proof(tmp_path: Path) -> None:
+    """``bytecode: all`` as the build runs it: `layer_bytecode` compiles every module into
+    the tree, the import check expects them (the arguments `pipeline._verify` passes),
+    and `prove_layer_bytecode` judges that run. A source that changes after its pyc was
+    compiled leaves a stale pyc: that fails, naming the module and the cache to clear."""
+    tree = tmp_path / "tree"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("from . import a\n")
+    (tree / "pkg" / "a.py").write_text("X = 1\n")
+    (tree / "pkg" / "unused.py").write_text("Y = 1\n")
+    settings = LayerSettings.from_mapping(
+        {"bytecode": "all", "state_dir": ".state", "workers": 1}, base_dir=tmp_path
+    )
+    mirror = settings.state_dir / "cache" / f"pycache-{PYC_FORMAT}"
+    logs: list[str] = []
+    not_run = CheckResult(ran=False, skipped_reason="layer.verify is false")
+    result = layer_bytecode(settings, tree, not_run, mirror, logs.append)
+    assert result.mode == "all" and len(result.files) == 3
+
+    def check() -> CheckResult:
+        return check_tree(
+            tree, "3.12", "x86_64", ["pkg"], [], pycache_prefix=None,
+            expect_bytecode=frozenset(result.sources),
+        )  # fmt: skip
+
+    assert prove_layer_bytecode(settings, check(), result, logs.append) is True
+    # Only what was imported counts, each from its pyc (unused.py is never imported).
+    assert logs[-1] == (
+        "bytecode proof: 2 modules imported from the layer's .pyc by the import check, "
+        "none compiled at import"
+    )
+    # The source changes after compiling (a new file, as an installer writes one): its
+    # checked-hash pyc no longer matches.
+    (tree / "pkg" / "a.new").write_text("X = 2\n")
+    os.replace(tree / "pkg" / "a.new", tree / "pkg" / "a.py")
+    stale = check()
+    assert stale.failures == {} and stale.from_source == ("pkg/a.py",)
+    with pytest.raises(LayerError) as caught:
+        prove_layer_bytecode(settings, stale, result, logs.append)
+    assert str(caught.value) == (
+        "bytecode: 1 module(s) of the compiled set were compiled from source at import, "
+        f"their .pyc was not used: pkg/a.py; remove {mirror} and run `inv layer.build --force`"
+    )
+    pycs = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("__pycache__/*"))
+    assert pycs == sorted(result.files), "the check itself writes nothing into the tree"
