@@ -32,7 +32,13 @@ from layer_tasks.build.install import (
     run_install,
 )
 from layer_tasks.build.pycompile import PYC_FORMAT
-from layer_tasks.build.pylock import LockFile, check_installed, lock_for_build, pinned_requirements
+from layer_tasks.build.pylock import (
+    LockFile,
+    check_installed,
+    lock_for_build,
+    lock_sha256,
+    pinned_requirements,
+)
 from layer_tasks.build.requirements import RequirementSet, read_requirements, require_non_empty
 from layer_tasks.build.sbom import ensure_sbom
 from layer_tasks.build.verify import (
@@ -262,16 +268,21 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
         if output.is_dir() and not output.is_symlink():
             raise LayerError(f"{output} is a folder: the build writes a file there; remove it")
     ensure_folder(settings.state_dir, "layer.state_dir")
-    locked = lock_for_build(settings, reqs)  # a stale lock fails here, before any change
-    prepare_dist_dir(settings.dist_dir)
     index = _index_config(settings)
-    key = build_key(settings, reqs, index, locked.sha256 if locked else "")
-    if not force:
-        cached = reusable_build(settings, key)
-        if cached is not None:
-            log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
-            ensure_sbom(settings, cached)
-            return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
+    lock_digest = lock_sha256(settings)
+    key = build_key(settings, reqs, index, lock_digest)
+    cached = None if force else reusable_build(settings, key)
+    # Only a build reads the lock, and fails here, before any change, when it is stale.
+    # Reuse needs no check of it: its bytes, the requirements and the target are all in
+    # the key, so the build being reused was made from this very lock once it passed.
+    locked = lock_for_build(settings, reqs) if cached is None else None
+    prepare_dist_dir(settings.dist_dir)
+    if cached is not None:
+        log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
+        ensure_sbom(settings, cached)
+        return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
+    if locked is not None and locked.sha256 != lock_digest:  # rewritten since it was hashed
+        key = build_key(settings, reqs, index, locked.sha256)
 
     folders = _work_folders(settings)
     work = folders[0].parent
@@ -457,9 +468,9 @@ def current_manifest(settings: LayerSettings) -> Manifest | None:
     """The manifest of the current build, if its zip is still the one it describes."""
     try:
         reqs = read_requirements(settings.requirements)
-        locked = lock_for_build(settings, reqs)
     except LayerError:
         return None
+    # A stale or broken lock gives a key no build was made with (see build_layer).
     index = _index_config(settings)
-    key = build_key(settings, reqs, index, locked.sha256 if locked else "")
+    key = build_key(settings, reqs, index, lock_sha256(settings))
     return reusable_build(settings, key)

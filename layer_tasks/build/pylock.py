@@ -41,8 +41,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 # packaging.pylock and tomli_w are imported by the functions that read or write a lock:
-# this module is loaded with the build pipeline, also where there is no lock to read
-# (see bench/startup_bench.py).
+# this module is loaded with the build pipeline, also where there is no lock to read,
+# and a no-change build reads none (`lock_sha256`; see bench/startup_bench.py).
 if TYPE_CHECKING:
     from packaging.markers import Environment
     from packaging.pylock import PackageWheel
@@ -95,6 +95,18 @@ def lock_path(settings: LayerSettings) -> Path:
         settings.requirements.parent
         / f"pylock.{settings.family or settings.name}-{settings.architecture}.toml"
     )
+
+
+def lock_sha256(settings: LayerSettings) -> str:
+    """sha256 (hex) of the layer's lock file, "" without one: what a build key holds of
+    the lock. Nothing is parsed, so a no-change build never loads packaging.pylock."""
+    path = lock_path(settings)
+    if not path.is_file():
+        return ""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"  # no build has this key: `lock_for_build` then says why
 
 
 def normalized_requirements(reqs: RequirementSet) -> tuple[str, ...]:
