@@ -14,18 +14,21 @@ its state in the project's own ``.state``, never the user's):
 
 ``--baseline REV`` (a git revision of this repository, e.g. ``625c33f``) or ``--baseline
 DIR`` (a folder holding an older ``layer_tasks``) also times that code, with its own
-project built by it, side by side: ``git archive REV layer_tasks`` is unpacked into a
-temporary folder and put first on ``PYTHONPATH`` (this code gets ``PYTHONPATH`` = this
-repository, so both sides pay the same). One untimed round warms the bytecode caches;
-then runs are interleaved (every command of every side per round), so load on the
-machine hits them alike. Prints the median wall time of each, its ratio to the same
-side's ``inv --version``, and the modules each side's ``inv --list`` imports.
-Nothing here is a pass/fail test.
+project built by it, side by side. Each side's ``layer_tasks`` is a copy in a temporary
+folder (``git archive REV layer_tasks`` for a revision; this working tree's for this
+side), compiled to bytecode first and put first on ``PYTHONPATH``: Invoke turns off
+writing ``.pyc`` files before it imports ``tasks.py`` (``--write-pyc`` turns it back on),
+so without that every run would compile every module, which an installed package never
+does. One untimed round warms the file caches; then runs are interleaved (every command
+of every side per round), so load on the machine hits them alike. Prints the median
+wall time of each, its ratio to the same side's ``inv --version``, and the modules each
+side's ``inv --list`` imports. Nothing here is a pass/fail test.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import os
 import shutil
@@ -50,15 +53,17 @@ COMMANDS = {
     "inv layer.build (no change)": ["layer.build"],
 }
 HEAVY = ("elftools", "packaging.pylock", "tomli_w", "cyclonedx", "tqdm", "botocore", "boto3")
-# What `inv --list` imported, printed by the process itself as it exits.
-COUNT = (
-    "import atexit, sys\n"
-    "atexit.register(lambda: print('modules:', len(sys.modules), sum(1 for m in sys.modules "
-    "if m == 'layer_tasks' or m.startswith('layer_tasks.')), ','.join(h for h in {heavy!r} "
-    "if h in sys.modules) or '-', file=sys.stderr))\n"
-    "from invoke.main import program\n"
-    "sys.exit(program.run())\n"
-).format(heavy=HEAVY)
+# `python -c PROBE ARGS`: Invoke's program, then what it imported, on stderr at exit.
+PROBE = f"""
+import atexit, sys
+def report():
+    ours = sum(1 for m in sys.modules if m.split(".")[0] == "layer_tasks")
+    heavy = ",".join(h for h in {HEAVY!r} if h in sys.modules) or "-"
+    print("probe:", len(sys.modules), ours, heavy, file=sys.stderr)
+atexit.register(report)
+from invoke.main import program
+sys.exit(program.run())
+"""
 
 
 class Side:
@@ -103,11 +108,24 @@ class Side:
             sys.exit(f"bench: {self.label} imports layer_tasks from {out.strip()}, not {self.src}")
 
 
-def baseline_source(spec: str, work: Path) -> Path:
-    if Path(spec).is_dir():
-        return Path(spec).resolve()
-    dest = work / "baseline-src"
-    dest.mkdir()
+def source_copy(spec: str, dest: Path) -> Path:
+    """``layer_tasks`` of ``spec`` (this working tree when empty, a folder, or a git
+    revision) copied into ``dest``, with its bytecode."""
+    dest.mkdir(parents=True)
+    if not spec or Path(spec).is_dir():
+        shutil.copytree(
+            Path(spec or REPO) / "layer_tasks",
+            dest / "layer_tasks",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    else:
+        _git_archive(spec, dest)
+    if not compileall.compile_dir(dest, quiet=1):
+        sys.exit(f"bench: cannot compile {dest}")
+    return dest
+
+
+def _git_archive(spec: str, dest: Path) -> None:
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", "--format=tar", spec, "layer_tasks"],
         capture_output=True,
@@ -115,17 +133,18 @@ def baseline_source(spec: str, work: Path) -> Path:
     )
     if archive.returncode != 0:
         sys.exit(f"bench: git archive {spec}: {archive.stderr.decode().strip()}")
-    archive_path = work / "baseline.tar"
+    archive_path = dest / "layer_tasks.tar"
     archive_path.write_bytes(archive.stdout)
     with tarfile.open(archive_path) as tar:
         tar.extractall(dest, filter="data")
-    return dest
+    archive_path.unlink()
 
 
 def new_project(root: Path, wheelhouse: Path, requirements: str | None) -> Path:
     project = make_project(root, wheelhouse, "alpha==1.0")
     if requirements:
         shutil.copy(requirements, project / "requirements-all.txt")
+    compileall.compile_file(project / "tasks.py", quiet=1)
     return project
 
 
@@ -142,9 +161,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="startup-bench-"))
     try:
         wheelhouse = build_wheelhouse(work / "wheelhouse")
-        sides = [Side("this", REPO, new_project(work / "this" / "p", wheelhouse, args.requirements))]
+        sides = [
+            Side(
+                "this",
+                source_copy("", work / "this" / "src"),
+                new_project(work / "this" / "p", wheelhouse, args.requirements),
+            )
+        ]
         if args.baseline:
-            src = baseline_source(args.baseline, work)
+            src = source_copy(args.baseline, work / "baseline" / "src")
             project = new_project(work / "baseline" / "p", wheelhouse, args.requirements)
             sides.insert(0, Side(f"baseline {args.baseline}", src, project))
         print(f"bench: building in {work} (not timed)", file=sys.stderr)
@@ -157,9 +182,10 @@ def main() -> None:
             # Untimed: fills the bytecode caches, and counts what --list imports.
             for args_ in COMMANDS.values():
                 side.run(args_)
-            counts[side.label] = side.run(["--list"], [sys.executable, "-c", COUNT, "--list"])[
-                2
-            ].strip()
+            for name in ("inv --list", "inv layer.build (no change)"):
+                err = side.run(COMMANDS[name], [sys.executable, "-c", PROBE, *COMMANDS[name]])[2]
+                probe = next(line for line in err.splitlines() if line.startswith("probe: "))
+                counts[side.label, name] = probe.split()[1:]
         for round_no in range(args.repeat):
             for name, argv in COMMANDS.items():
                 for side in sides:
@@ -191,11 +217,12 @@ def main() -> None:
         print(row)
     print()
     for side in sides:
-        total, ours, heavy = counts[side.label].split()[1:4]
-        print(
-            f"{side.label}: `inv --list` imports {total} modules, {ours} of them layer_tasks; "
-            f"heavy: {heavy}"
-        )
+        for (label, name), (total, ours, heavy) in counts.items():
+            if label == side.label:
+                print(
+                    f"{label}: `{name}` imports {total} modules, {ours} of them layer_tasks; "
+                    f"heavy: {heavy}"
+                )
 
 
 if __name__ == "__main__":
