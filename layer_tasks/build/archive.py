@@ -49,21 +49,25 @@ import base64
 import calendar
 import hashlib
 import itertools
-import multiprocessing
 import os
 import stat
 import struct
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from layer_tasks.errors import LayerError
 from layer_tasks.util.fsutil import atomic_path
+
+# multiprocessing (and concurrent.futures.process) is imported where the pool is made:
+# a no-change build reads the zip's hash from here and never zips (bench/startup_bench.py).
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 # Files above this size are compressed as chunks of this size (see the module docstring).
 CHUNK_SIZE = 1 << 20
@@ -379,6 +383,8 @@ def _batches(jobs: Iterator[_Job]) -> Iterator[list[_Job]]:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
+    import multiprocessing
+
     # Not "fork": forking a process that has threads (a test server, a progress bar)
     # can deadlock and warns on Python 3.12+. Not "forkserver" either: its workers are
     # not our children, so `/usr/bin/time -v` and getrusage(RUSAGE_CHILDREN) would not
@@ -396,6 +402,8 @@ def _pieces(
         return
     if isinstance(batches, list):
         workers = min(workers, len(batches))
+    from concurrent.futures import ProcessPoolExecutor
+
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=_pool_context(), initializer=os.nice, initargs=(nice,)
     )

@@ -28,10 +28,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-from elftools.elf.gnuversions import GNUVerNeedSection
+# pyelftools is imported by the functions that read ELF files, not here: this module is
+# loaded with the pipeline, and a no-change build (which checks nothing) must not pay
+# for pyelftools' ~20 ms of imports (see bench/startup_bench.py).
 
 _MAGIC = b"\x7fELF"
 # Lambda's architecture names -> the ELF machine and the name manylinux policies use.
@@ -52,8 +51,8 @@ _GLIBC_VERSION = re.compile(r"GLIBC_(\d+)\.(\d+)(?:\.\d+)?", re.ASCII)
 _GLIBC_MARKERS = {"GLIBC_ABI_DT_RELR": (2, 36)}
 # The layer is /opt/python on Lambda: an absolute RUNPATH there points into the layer.
 _LAYER_ROOT = "/opt/python"
-# An ELF file pyelftools cannot read: reported, not raised.
-_UNREADABLE = (ELFError, ValueError, struct.error, OSError)
+# An ELF file pyelftools cannot read: reported, not raised (with pyelftools' ELFError).
+_UNREADABLE = (ValueError, struct.error, OSError)
 
 
 @dataclass(frozen=True)
@@ -192,6 +191,10 @@ def _check_file(
     path: Path, tree: Path, architecture: str, glibc: tuple[int, int], system: SystemLibraries
 ) -> tuple[list[str], tuple[int, int] | None]:
     """Problems of one ELF file, and the newest glibc version it needs."""
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
     with open(path, "rb") as fh:
         elf = ELFFile(fh)
         machine = elf["e_machine"]
@@ -253,6 +256,9 @@ def _glibc_version(name: str) -> tuple[int, int] | None:
 
 def check_elf_tree(tree: Path, architecture: str, glibc: tuple[int, int]) -> ElfReport:
     """Check every ELF file under ``tree`` (the layer's ``python/`` folder) for the target."""
+    from elftools.common.exceptions import ELFError
+
+    unreadable = (ELFError, *_UNREADABLE)
     system = system_libraries(architecture, glibc)
     findings: list[Finding] = []
     files = elf_files(tree)
@@ -262,7 +268,7 @@ def check_elf_tree(tree: Path, architecture: str, glibc: tuple[int, int]) -> Elf
         rel = path.relative_to(tree).as_posix()
         try:
             problems, version = _check_file(path, tree, architecture, glibc, system)
-        except _UNREADABLE as exc:
+        except unreadable as exc:
             problems, version = [f"not a readable ELF file ({exc})"], None
         findings += [Finding(rel, p) for p in problems]
         if version is not None and (newest is None or version > newest):

@@ -20,18 +20,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layer_tasks import __version__
 from layer_tasks.build.archive import code_sha256, deflate_backend, write_layer_zip
-from layer_tasks.build.bytecode import (
-    DISPLAY_ROOT,
-    BytecodeResult,
-    interpreter_version,
-    layer_bytecode,
-    prove_layer_bytecode,
-)
-from layer_tasks.build.elf_check import check_elf_tree
-from layer_tasks.build.footprint import distribution_name, distributions_footprint
 from layer_tasks.build.install import (
     IndexConfig,
     IndexLimits,
@@ -39,21 +31,21 @@ from layer_tasks.build.install import (
     pip_index_config,
     run_install,
 )
-from layer_tasks.build.prune import (
-    apply_prune,
-    plan_prune,
-    strip_shared_objects,
-    strip_tool,
-    unpruned_copy,
-)
 from layer_tasks.build.pycompile import PYC_FORMAT
-from layer_tasks.build.pylock import LockFile, check_installed, lock_for_build, pinned_requirements
+from layer_tasks.build.pylock import (
+    LockFile,
+    check_installed,
+    lock_for_build,
+    lock_sha256,
+    pinned_requirements,
+)
 from layer_tasks.build.requirements import RequirementSet, read_requirements, require_non_empty
 from layer_tasks.build.sbom import ensure_sbom
 from layer_tasks.build.verify import (
     CheckResult,
     check_tree,
     find_interpreter,
+    interpreter_version,
     read_records,
     top_level_modules,
 )
@@ -61,7 +53,13 @@ from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.util.fsutil import atomic_write_text, ensure_folder, remove_in_background
-from layer_tasks.util.progress import byte_progress, spinner
+
+# What only a real build uses (pruning, the ELF check, bytecode, progress bars) is
+# imported by `_build` and the functions it calls: a no-change build (`build_layer`
+# reusing the zip) stops before them, and `inv layer.build` with nothing to do should
+# start about as fast as Invoke itself (see bench/startup_bench.py).
+if TYPE_CHECKING:
+    from layer_tasks.build.bytecode import BytecodeResult
 
 Log = Callable[[str], None]
 
@@ -169,6 +167,8 @@ def _verify(
     """The import check on ``stage``. With ``layer.bytecode: imported`` it also puts the
     pycs of what it imports into the tree and proves them (``ship_bytecode``); with
     ``expect`` (``all``: already in the tree) it proves those."""
+    from layer_tasks.build.bytecode import DISPLAY_ROOT
+
     pycache = _pycache_mirror(settings)
 
     def check(tree: Path, names: list[str], dists: list[str], first: bool) -> CheckResult:
@@ -239,6 +239,8 @@ def _check_and_compile(
     ``imported`` is put in place by the check as it imports; ``all`` is compiled first
     and the check expects it. Nothing is written into the tree before the zip has listed
     it (``scanned``)."""
+    from layer_tasks.build.bytecode import layer_bytecode, prove_layer_bytecode
+
     mirror = _pycache_mirror(settings)
     not_run = CheckResult(ran=False, skipped_reason="layer.verify is false")
     try:
@@ -266,16 +268,21 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
         if output.is_dir() and not output.is_symlink():
             raise LayerError(f"{output} is a folder: the build writes a file there; remove it")
     ensure_folder(settings.state_dir, "layer.state_dir")
-    locked = lock_for_build(settings, reqs)  # a stale lock fails here, before any change
-    prepare_dist_dir(settings.dist_dir)
     index = _index_config(settings)
-    key = build_key(settings, reqs, index, locked.sha256 if locked else "")
-    if not force:
-        cached = reusable_build(settings, key)
-        if cached is not None:
-            log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
-            ensure_sbom(settings, cached)
-            return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
+    lock_digest = lock_sha256(settings)
+    key = build_key(settings, reqs, index, lock_digest)
+    cached = None if force else reusable_build(settings, key)
+    # Only a build reads the lock, and fails here, before any change, when it is stale.
+    # Reuse needs no check of it: its bytes, the requirements and the target are all in
+    # the key, so the build being reused was made from this very lock once it passed.
+    locked = lock_for_build(settings, reqs) if cached is None else None
+    prepare_dist_dir(settings.dist_dir)
+    if cached is not None:
+        log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
+        ensure_sbom(settings, cached)
+        return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
+    if locked is not None and locked.sha256 != lock_digest:  # rewritten since it was hashed
+        key = build_key(settings, reqs, index, locked.sha256)
 
     folders = _work_folders(settings)
     work = folders[0].parent
@@ -301,6 +308,17 @@ def _build(
     log: Log,
     locked: LockFile | None = None,
 ) -> BuildResult:
+    from layer_tasks.build.elf_check import check_elf_tree
+    from layer_tasks.build.footprint import distribution_name, distributions_footprint
+    from layer_tasks.build.prune import (
+        apply_prune,
+        plan_prune,
+        strip_shared_objects,
+        strip_tool,
+        unpruned_copy,
+    )
+    from layer_tasks.util.progress import byte_progress, spinner
+
     target = Target(settings.python, settings.architecture, settings.glibc)
     stage, aside, raw = _work_folders(settings)
     stage.mkdir(parents=True)
@@ -450,9 +468,9 @@ def current_manifest(settings: LayerSettings) -> Manifest | None:
     """The manifest of the current build, if its zip is still the one it describes."""
     try:
         reqs = read_requirements(settings.requirements)
-        locked = lock_for_build(settings, reqs)
     except LayerError:
         return None
+    # A stale or broken lock gives a key no build was made with (see build_layer).
     index = _index_config(settings)
-    key = build_key(settings, reqs, index, locked.sha256 if locked else "")
+    key = build_key(settings, reqs, index, lock_sha256(settings))
     return reusable_build(settings, key)

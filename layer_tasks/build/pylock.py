@@ -22,12 +22,9 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import tomli_w
-from packaging.markers import Environment
-from packaging.pylock import Package, PackageWheel, Pylock, PylockSelectError, PylockValidationError
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name
@@ -42,6 +39,13 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+# packaging.pylock and tomli_w are imported by the functions that read or write a lock:
+# this module is loaded with the build pipeline, also where there is no lock to read,
+# and a no-change build reads none (`lock_sha256`; see bench/startup_bench.py).
+if TYPE_CHECKING:
+    from packaging.markers import Environment
+    from packaging.pylock import PackageWheel
 
 TOOL = "layer-tasks"
 # A PEP 508 distribution name, ASCII only (what --upgrade-package accepts).
@@ -91,6 +95,18 @@ def lock_path(settings: LayerSettings) -> Path:
         settings.requirements.parent
         / f"pylock.{settings.family or settings.name}-{settings.architecture}.toml"
     )
+
+
+def lock_sha256(settings: LayerSettings) -> str:
+    """sha256 (hex) of the layer's lock file, "" without one: what a build key holds of
+    the lock. Nothing is parsed, so a no-change build never loads packaging.pylock."""
+    path = lock_path(settings)
+    if not path.is_file():
+        return ""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"  # no build has this key: `lock_for_build` then says why
 
 
 def normalized_requirements(reqs: RequirementSet) -> tuple[str, ...]:
@@ -164,6 +180,14 @@ def _recorded_target(meta: Mapping[str, Any]) -> Target | None:
 def load_lock(path: Path, target: Target | None = None) -> LockFile:
     """Read and validate ``path`` and pick each package's wheel for ``target`` (by default
     the target the lock records; a lock from elsewhere without one gives its first wheel)."""
+    from packaging.pylock import (
+        Package,
+        PackageWheel,
+        Pylock,
+        PylockSelectError,
+        PylockValidationError,
+    )
+
     raw, data = _read_toml(path)
     try:
         pylock = Pylock.from_dict(data)
@@ -492,6 +516,8 @@ def write_lock(
             "# What this lock was made from: `inv layer.build` refuses it once the\n"
             "# requirements or the target no longer match.\n"
         )
+        import tomli_w  # only here: writing a lock is the one use
+
         text += tomli_w.dumps(provenance)
         scratch.write_text(text, encoding="utf-8")
         new = load_lock(scratch, target)

@@ -9,9 +9,7 @@ from typing import Any
 
 from invoke import Context
 
-from layer_tasks.build.pipeline import build_layer, current_manifest
 from layer_tasks.errors import LayerError
-from layer_tasks.report.audit import pins_from_manifest, run_pip_audit, verdict
 from layer_tasks.tasks._common import layer_task, settings_from
 
 
@@ -25,6 +23,10 @@ from layer_tasks.tasks._common import layer_task, settings_from
 )
 def audit(c: Context, json: bool = False, ignore: Any = None, service: str = "pypi") -> None:
     """Scan the layer's resolved distributions with pip-audit (needs the audit extra + network)."""
+    # Imported when the task runs, not for `inv --list` (see bench/startup_bench.py).
+    from layer_tasks.build.pipeline import build_layer, current_manifest
+    from layer_tasks.report.audit import pins_from_manifest, run_pip_audit, verdict
+
     if service not in ("pypi", "osv"):
         raise LayerError(f"--service must be pypi or osv, got {service!r}")
     # Every architecture installs the same distributions: the stage's layer stands for all.

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Context
 
-from layer_tasks.aws import deploy_lock, s3
-from layer_tasks.build.pylock import unpinned_warning
 from layer_tasks.config.settings import validate_bucket_name
-from layer_tasks.deploy.model import Outcome
-from layer_tasks.deploy.run import deploy as run_deploy
 from layer_tasks.errors import LayerError
-from layer_tasks.report import step_summary
-from layer_tasks.report.region_versions import AllRegionsReport, read_all_regions
-from layer_tasks.report.step_summary import RegionResult
-from layer_tasks.report.versions import VersionsReport, code_size_line, find_version, list_versions
-from layer_tasks.tasks._aws import open_aws, region_clients
 from layer_tasks.tasks._common import layer_task, settings_from
+
+# Each task imports what it uses when it runs: boto3, botocore and the deploy code load
+# only for a task that talks to AWS, never for `inv --list` (see bench/startup_bench.py).
+if TYPE_CHECKING:
+    from layer_tasks.aws.deploy_lock import LockState
+    from layer_tasks.deploy.model import Outcome
+    from layer_tasks.report.region_versions import AllRegionsReport
+    from layer_tasks.report.versions import VersionsReport
 
 LOCAL_HELP = "Run against the local moto sandbox on 127.0.0.1 (started if needed)."
 
@@ -53,6 +52,12 @@ def deploy(
     function: str | None = None,
 ) -> Outcome:
     """Build (or reuse), ensure bucket + lifecycle, upload, publish, write ARN file + config."""
+    from layer_tasks.build.pylock import unpinned_warning
+    from layer_tasks.deploy.run import deploy as run_deploy
+    from layer_tasks.report import step_summary
+    from layer_tasks.report.step_summary import RegionResult
+    from layer_tasks.tasks._aws import open_aws, region_clients
+
     wanted = settings_from(c, function=function)
     settings, clients = open_aws(wanted, local, every_target=True)
     for each in settings.per_architecture():
@@ -93,6 +98,9 @@ def deploy(
 )
 def publish(c: Context, force: bool = False, local: bool = False) -> Outcome:
     """Upload and publish the already built zip; write the ARN file (config untouched)."""
+    from layer_tasks.deploy.run import deploy as run_deploy
+    from layer_tasks.tasks._aws import open_aws, region_clients
+
     wanted = settings_from(c)
     settings, clients = open_aws(wanted, local, every_target=True)
     outcome = run_deploy(
@@ -119,6 +127,10 @@ def versions(
     c: Context, json: bool = False, local: bool = False, all_regions: bool = False
 ) -> VersionsReport | AllRegionsReport:
     """List published versions, newest first, marking the one the stage's config uses."""
+    from layer_tasks.report.region_versions import read_all_regions
+    from layer_tasks.report.versions import list_versions
+    from layer_tasks.tasks._aws import open_aws, region_clients
+
     if all_regions:
         base = settings_from(c)
         settings, clients = open_aws(base, local, every_target=True)
@@ -140,6 +152,9 @@ def versions(
 @layer_task(help={"version": "Layer version number (default: the latest).", "local": LOCAL_HELP})
 def code_size(c: Context, version: str | None = None, local: bool = False) -> int:
     """Print the CodeSize (zipped bytes) of one published version."""
+    from layer_tasks.report.versions import code_size_line, find_version
+    from layer_tasks.tasks._aws import open_aws
+
     number = _whole("version", version)
     settings, clients = open_aws(settings_from(c), local)
     found = find_version(clients.lambda_, settings.name, number, clients.region)
@@ -155,6 +170,9 @@ def code_size(c: Context, version: str | None = None, local: bool = False) -> in
 )
 def lifecycle(c: Context, days: str | None = None, local: bool = False) -> str:
     """Create or update the bucket's lifecycle rule for this layer's zips."""
+    from layer_tasks.aws import s3
+    from layer_tasks.tasks._aws import open_aws
+
     number = _whole("days", days)
     if number is not None and number <= 0:
         raise LayerError(f"--days must be 1 or more, got {number}")
@@ -173,8 +191,11 @@ def lifecycle(c: Context, days: str | None = None, local: bool = False) -> str:
 
 
 @layer_task(help={"local": LOCAL_HELP})
-def unlock(c: Context, local: bool = False) -> deploy_lock.LockState | None:
+def unlock(c: Context, local: bool = False) -> LockState | None:
     """Remove the deploy lock object in S3 (only when no deploy is running)."""
+    from layer_tasks.aws import deploy_lock
+    from layer_tasks.tasks._aws import open_aws
+
     settings, clients = open_aws(settings_from(c), local)
     bucket = validate_bucket_name(settings.bucket)
     key = deploy_lock.lock_key(settings.prefix, settings.name)

@@ -5,29 +5,19 @@ from __future__ import annotations
 import glob
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Context, Task
 
-from layer_tasks.build.footprint import (
-    budget_for,
-    naturalsize,
-    over_budget_message,
-    report_data,
-    report_json,
-    report_text,
-)
-from layer_tasks.build.pipeline import BuildResult, build_layer, current_manifest
-from layer_tasks.build.pylock import lock_problem
-from layer_tasks.build.requirements import compare_union, read_requirements
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.model.manifest import Manifest
-from layer_tasks.report import step_summary
-from layer_tasks.report.html import check_destination
-from layer_tasks.report.html import write as write_html
-from layer_tasks.report.import_cost import measure_imports
 from layer_tasks.tasks._common import layer_task, settings_from
+
+# Each task imports what it uses when it runs: `inv --list` and a no-change build must
+# not pay for the pipeline's, the reports' or the lock's imports (see bench/startup_bench.py).
+if TYPE_CHECKING:
+    from layer_tasks.build.pipeline import BuildResult
+    from layer_tasks.model.manifest import Manifest
 
 
 def _log(message: str) -> None:
@@ -54,6 +44,8 @@ def per_architecture(
 
 
 def _manifest_or_build(settings: LayerSettings) -> Manifest:
+    from layer_tasks.build.pipeline import build_layer, current_manifest
+
     manifest = current_manifest(settings)
     if manifest is None:
         _log("no current build: building first")
@@ -79,6 +71,9 @@ def build(
     installer: str | None = None,
 ) -> list[BuildResult]:
     """Install for the Lambda target, prune, verify imports, zip; write zip + manifest."""
+    from layer_tasks.build.footprint import naturalsize
+    from layer_tasks.build.pipeline import build_layer
+
     results = []
     for settings in per_architecture(
         c, architecture, requirements=requirements, python=python, installer=installer
@@ -120,6 +115,12 @@ def size_report(
     repeat: int = 3,
 ) -> None:
     """Per-distribution footprint and totals against the Lambda limits (builds if needed)."""
+    from layer_tasks.build.footprint import report_data, report_json, report_text
+    from layer_tasks.report import step_summary
+    from layer_tasks.report.html import check_destination
+    from layer_tasks.report.html import write as write_html
+    from layer_tasks.report.import_cost import measure_imports
+
     if top < 0:
         raise LayerError(f"--top must be a positive number, got {top}")
     if repeat < 1:
@@ -161,6 +162,9 @@ def _page(html: str, arch: str, several: bool) -> Path | None:
 @layer_task
 def budget(c: Context) -> None:
     """Fail (exit 1) when the layer's unzipped size plus reserve_mb exceeds budget_mb."""
+    from layer_tasks.build.footprint import budget_for, naturalsize, over_budget_message
+    from layer_tasks.report import step_summary
+
     layers = per_architecture(c)
     over = []
     for settings in layers:
@@ -185,6 +189,9 @@ def budget(c: Context) -> None:
 )
 def check_requirements(c: Context, parts: str | None = None) -> None:
     """Check that requirements-all.txt equals the union of the split requirements-*.txt."""
+    from layer_tasks.build.pylock import lock_problem
+    from layer_tasks.build.requirements import compare_union, read_requirements
+
     settings = settings_from(c)
     unified = read_requirements(settings.requirements)
     pattern = parts or settings.split_requirements

@@ -10,20 +10,18 @@ from typing import Any
 
 from invoke import Context
 
-from layer_tasks.aws.functions import get_function, get_function_layers
-from layer_tasks.aws.session import make_session
 from layer_tasks.config.settings import LayerSettings
-from layer_tasks.deploy.cleanup import check_keep
-from layer_tasks.deploy.cleanup import cleanup as run_cleanup_task
-from layer_tasks.deploy.rollback import apply_rollback, check_args, describe, plan_rollback
-from layer_tasks.deploy.stage_update import LayersChange, arns_to_use, update_stage
 from layer_tasks.errors import LayerError
-from layer_tasks.tasks._aws import open_aws
 from layer_tasks.tasks._common import layer_task, settings_from
+
+# Each task imports what it uses when it runs: the AWS and deploy code (boto3, botocore)
+# load only for the task that needs them, never for `inv --list` (bench/startup_bench.py).
 
 
 def _config_region(settings: LayerSettings) -> str | None:
     # No AWS call is needed to edit the config; the region only checks the ARNs.
+    from layer_tasks.aws.session import make_session
+
     return settings.region or make_session(settings).region_name or None
 
 
@@ -46,6 +44,9 @@ def update_config(
     local: bool = False,
 ) -> None:
     """Put layer ARN(s) into stages.<stage>.layers of the Chalice config."""
+    from layer_tasks.deploy.stage_update import arns_to_use, update_stage
+    from layer_tasks.tasks._aws import open_aws
+
     settings = settings_from(c, stage=stage, function=function)
     clients = None
     if local or settings.function:
@@ -80,6 +81,10 @@ def rollback(
     local: bool = False,
 ) -> None:
     """Point the stage at an earlier (or any) published layer version after checking it."""
+    from layer_tasks.deploy.rollback import apply_rollback, check_args, describe, plan_rollback
+    from layer_tasks.deploy.stage_update import LayersChange
+    from layer_tasks.tasks._aws import open_aws
+
     # --version arrives as text ("two", "-1"): judged here, before any AWS call.
     check_args(version, previous)
     settings = settings_from(c, stage=stage, function=function)
@@ -110,6 +115,10 @@ def cleanup(
     c: Context, keep: Any = None, dry_run: bool = False, function: Any = None, local: bool = False
 ) -> None:
     """Delete old layer versions, never one a config stage, the ARN file or --function uses."""
+    from layer_tasks.deploy.cleanup import check_keep
+    from layer_tasks.deploy.cleanup import cleanup as run_cleanup_task
+    from layer_tasks.tasks._aws import open_aws
+
     if keep is None:
         raise LayerError("pass --keep N: how many of the newest versions to keep (at least 1)")
     keep_n = check_keep(keep)
@@ -131,6 +140,9 @@ def _size(value: int | None) -> str:
 )
 def function_layers(c: Context, function: Any = None, local: bool = False) -> None:
     """List a Lambda function's layers with their sizes."""
+    from layer_tasks.aws.functions import get_function, get_function_layers
+    from layer_tasks.tasks._aws import open_aws
+
     settings = settings_from(c, function=function)
     if not settings.function:
         raise LayerError("pass --function NAME (or set layer.function)")

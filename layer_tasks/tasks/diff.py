@@ -5,14 +5,17 @@ from __future__ import annotations
 import json as jsonlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Context
 
 from layer_tasks.errors import LayerError
-from layer_tasks.report.compare import LATEST, LOCAL, ManifestMissing, parse_side, resolve
-from layer_tasks.report.diff import LayerDiff, diff_manifests
-from layer_tasks.tasks._aws import open_aws
 from layer_tasks.tasks._common import layer_task, settings_from
+
+# The task imports what it uses when it runs (the AWS side pulls in botocore): `inv
+# --list` does not pay for it (see bench/startup_bench.py).
+if TYPE_CHECKING:
+    from layer_tasks.report.diff import LayerDiff
 
 
 @layer_task(
@@ -31,6 +34,10 @@ def diff(
     local: bool = False,
 ) -> LayerDiff | None:
     """What changed between two layers: distributions, sizes, pruning, bytecode."""
+    from layer_tasks.report.compare import LATEST, LOCAL, ManifestMissing, parse_side, resolve
+    from layer_tasks.report.diff import diff_manifests
+    from layer_tasks.tasks._aws import open_aws
+
     settings = settings_from(c).stage_layer()
     explicit = {"from": from_ is not None, "to": to is not None}
     sides = {

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from invoke import Context
 
-from layer_tasks.local import sandbox
 from layer_tasks.tasks._common import layer_task, settings_from
 
 
 @layer_task
 def up(c: Context) -> None:
     """Start the local moto server on 127.0.0.1 (kept running across commands)."""
+    # Each task imports the sandbox when it runs, not for `inv --list`.
+    from layer_tasks.local import sandbox
+
     settings = settings_from(c)
     box, started = sandbox.up(settings.state_dir)
     state = "started" if started else "already running"
@@ -20,6 +22,8 @@ def up(c: Context) -> None:
 @layer_task
 def down(c: Context) -> None:
     """Stop the local moto server; everything published to it is gone."""
+    from layer_tasks.local import sandbox
+
     settings = settings_from(c)
     box = sandbox.down(settings.state_dir)
     print(f"local sandbox stopped (pid {box.pid})" if box else "local sandbox was not running")
@@ -28,6 +32,8 @@ def down(c: Context) -> None:
 @layer_task
 def status(c: Context) -> None:
     """Say whether the local moto server runs, and where."""
+    from layer_tasks.local import sandbox
+
     settings = settings_from(c)
     box = sandbox.status(settings.state_dir)
     if box is None:
