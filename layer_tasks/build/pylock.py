@@ -32,7 +32,14 @@ from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name
 
-from layer_tasks.build.install import IndexConfig, Target, failure_line, uv_binary
+from layer_tasks.build.install import (
+    UV_ENV,
+    IndexConfig,
+    Target,
+    failure_line,
+    uv_binary,
+    uv_python,
+)
 from layer_tasks.build.requirements import RequirementSet, read_requirements
 from layer_tasks.config.settings import ARCHITECTURES, PYTHON_GLIBC, LayerSettings
 from layer_tasks.errors import LayerError
@@ -388,6 +395,9 @@ def compile_command(
         # Resolving for another platform needs no interpreter of the target's version:
         # never spend seconds trying to download one.
         "--no-python-downloads",
+        # Without it uv looks for a python of the target's version and fails where
+        # there is none: any interpreter describes "an environment" here.
+        *uv_python(),
         "--custom-compile-command", "inv layer.lock",
         *index.uv_args(),
     ]  # fmt: skip
@@ -461,7 +471,7 @@ def write_lock(
                 command,
                 capture_output=True,
                 text=True,
-                env={**os.environ, "UV_NO_PROGRESS": "1"},
+                env={**os.environ, **UV_ENV},
                 stdin=subprocess.DEVNULL,
                 timeout=_COMPILE_TIMEOUT_S,
                 check=False,
