@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from layer_tasks.util.redact import redact
+from layer_tasks.util.terminal import exit_on_interrupt, silence_output
 
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
 
@@ -144,13 +145,31 @@ def _uncastable() -> type[Exception]:
     return UncastableEnvVar
 
 
+def _run_by_invoke() -> bool:
+    """Whether this import happens inside Invoke's `Program` (``inv``, a console script),
+    not in a program that imports the package (a test run, a notebook)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename.replace("\\", "/").endswith("/invoke/program.py"):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
 def install() -> None:
-    """Put the hook in place once; the previous hook handles everything else."""
+    """Put the hook in place once; the previous hook handles everything else. Under
+    Invoke's `Program`, Ctrl-C before a task runs also ends in one line (exit 130)."""
+    if _run_by_invoke():
+        exit_on_interrupt()
     previous: Callable[..., Any] = sys.excepthook
     if getattr(previous, "_layer_tasks", False):
         return
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(exc, BrokenPipeError):
+            # Invoke's own output (--list, --help) into `| head -1`: it ends, quietly.
+            silence_output()
+            return
         try:
             text = message(exc, tb)
         except Exception:  # the net must never hide the original failure
