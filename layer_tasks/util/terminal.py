@@ -76,7 +76,7 @@ def quiet_pipes() -> Iterator[None]:
     """``sys.stdout``/``sys.stderr`` that never raise `BrokenPipeError`, for a task's run."""
     saved = sys.stdout, sys.stderr
     out, err = _QuietPipe(saved[0]), _QuietPipe(saved[1])
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    sys.stdout, sys.stderr = out, err
     try:
         yield
     finally:
