@@ -116,8 +116,11 @@ def make_clients(
     *,
     endpoint_url: str | None = None,
     credentials: tuple[str, str] | None = None,
+    read_only: bool = False,
 ) -> Clients:
-    """Session + S3 and Lambda clients after the credential and region checks."""
+    """Session + S3 and Lambda clients after the credential and region checks.
+    ``read_only``: a task that changes nothing, which gives up sooner on a silent
+    endpoint (`deadline.READ_ONLY_SECONDS`)."""
     values_check.check_environment(os.environ, credentials=credentials is None)
     session = make_session(settings, credentials=credentials)
     region = session.region_name
@@ -152,6 +155,7 @@ def make_clients(
             read=client.meta.config.read_timeout,
             read_setting=read_setting,
             max_attempts=settings.max_attempts,
+            read_only=read_only,
         )
 
     def caller_account() -> str:
@@ -162,6 +166,7 @@ def make_clients(
             read=sts.meta.config.read_timeout,
             read_setting="read_timeout",
             max_attempts=settings.max_attempts,
+            read_only=read_only,
         )
         with boundary("the caller's identity"):
             return str(sts.get_caller_identity()["Account"])

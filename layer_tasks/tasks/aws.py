@@ -54,7 +54,7 @@ def deploy(
 ) -> Outcome:
     """Build (or reuse), ensure bucket + lifecycle, upload, publish, write ARN file + config."""
     wanted = settings_from(c, function=function)
-    settings, clients = open_aws(wanted, local, every_target=True)
+    settings, clients = open_aws(wanted, local, every_target=True, read_only=dry_run)
     for each in settings.per_architecture():
         if warning := unpinned_warning(each):
             _log(warning)
@@ -64,7 +64,7 @@ def deploy(
         force=force,
         dry_run=dry_run,
         log=_log,
-        clients_for=region_clients(wanted, local),
+        clients_for=region_clients(wanted, local, read_only=dry_run),
     )
     several = len(settings.architectures) > 1
     results = [
@@ -121,8 +121,8 @@ def versions(
     """List published versions, newest first, marking the one the stage's config uses."""
     if all_regions:
         base = settings_from(c)
-        settings, clients = open_aws(base, local, every_target=True)
-        other = region_clients(base, local)
+        settings, clients = open_aws(base, local, every_target=True, read_only=True)
+        other = region_clients(base, local, read_only=True)
         across = read_all_regions(
             settings,
             base.regions or (clients.region,),
@@ -131,7 +131,7 @@ def versions(
         print(across.json() if json else across.text())
         across.check()
         return across
-    settings, clients = open_aws(settings_from(c), local)
+    settings, clients = open_aws(settings_from(c), local, read_only=True)
     report = list_versions(clients.lambda_, clients.s3, settings, clients.region)
     print(report.json() if json else report.text())
     return report
@@ -141,7 +141,7 @@ def versions(
 def code_size(c: Context, version: str | None = None, local: bool = False) -> int:
     """Print the CodeSize (zipped bytes) of one published version."""
     number = _whole("version", version)
-    settings, clients = open_aws(settings_from(c), local)
+    settings, clients = open_aws(settings_from(c), local, read_only=True)
     found = find_version(clients.lambda_, settings.name, number, clients.region)
     print(code_size_line(settings.name, found))
     return found.code_size or 0

@@ -577,6 +577,33 @@ ROWS += [
 ]
 
 
+# --- issue 20: hostile inputs, third round ------------------------------------------------
+
+
+def _silent_read_only(c: Ctx) -> None:
+    """The defaults' rule on a small scale: a read-only task gets the attempts that fit in
+    READ_ONLY_SECONDS (120 s: 3 of 5 with the default 5 + 30 s; here 2 in 5 s)."""
+    from layer_tasks.aws import deadline
+
+    silent = SilentServer(lifetime=60)
+    c.monkeypatch.setenv("AWS_ENDPOINT_URL", silent.url)
+    c.monkeypatch.setattr(deadline, "READ_ONLY_SECONDS", 5.0)
+    c.set_layer(connect_timeout=1, read_timeout=1, max_attempts=5)
+
+
+ROWS += [
+    Row(
+        "endpoint-silent-read-only",
+        ["layer.versions"],
+        r"^error: ListLayerVersions to http://127\.0\.0\.1:\d+ got no answer within "
+        r"layer\.read_timeout \(1 s\) in 2 attempt\(s\) \(a read-only task gives up on a "
+        r"silent endpoint within 5 s\): check that the endpoint answers \(AWS_ENDPOINT_URL, "
+        r"the network\), or raise layer\.read_timeout$",
+        _silent_read_only,
+    ),
+]
+
+
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
     """Every file of the project (not the build's state folder): content hash and mode."""
     out = {}
