@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from layer_tasks.build.footprint import (
 )
 from layer_tasks.build.pipeline import BuildResult, build_layer, current_manifest
 from layer_tasks.build.pylock import lock_problem
-from layer_tasks.build.requirements import compare_union, read_requirements
+from layer_tasks.build.requirements import compare_union, read_requirements, split_files
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
@@ -189,11 +188,8 @@ def check_requirements(c: Context, parts: str | None = None) -> None:
     unified = read_requirements(settings.requirements)
     pattern = parts or settings.split_requirements
     base = settings.requirements.parent
-    files = sorted(
-        Path(p)
-        for p in glob.glob(str(Path(pattern) if Path(pattern).is_absolute() else base / pattern))
-        if Path(p).resolve() != settings.requirements.resolve()
-    )
+    setting = "--parts" if parts else "layer.split_requirements"
+    files = split_files(pattern, settings.requirements, settings.base_dir, setting=setting)
     if not files:
         raise LayerError(f"no split requirement files match {pattern!r} in {base}")
     problems = compare_union(unified, [read_requirements(f) for f in files])

@@ -591,7 +591,33 @@ def _silent_read_only(c: Ctx) -> None:
     c.set_layer(connect_timeout=1, read_timeout=1, max_attempts=5)
 
 
+def _split_link_out(c: Ctx) -> None:
+    outside = c.project.parent / "someone-elses.txt"
+    outside.write_text("secret-token-line==1.0\n", encoding="utf-8")
+    (c.project / "requirements-z.txt").symlink_to(outside)
+
+
+OUTSIDE = r"reaches outside the project folder .*: give a glob inside it, relative to the requirements file's folder \(e\.g\. requirements-\*\.txt\)$"
+
 ROWS += [
+    Row(
+        "split-requirements-outside-project",
+        ["layer.check-requirements"],
+        r"^error: layer\.split_requirements '\.\./\.\./\.\./\*\*/\*\.txt' " + OUTSIDE,
+        lambda c: c.set_layer(split_requirements="../../../**/*.txt"),
+    ),
+    Row(
+        "split-requirements-absolute-flag",
+        ["layer.check-requirements", "--parts=/etc/*.conf"],
+        r"^error: --parts '/etc/\*\.conf' " + OUTSIDE,
+    ),
+    Row(
+        "split-requirements-symlink-out",
+        ["layer.check-requirements"],
+        r"^error: layer\.split_requirements 'requirements-\*\.txt' matches "
+        r".*requirements-z\.txt, which leads outside the project folder .* \(a symlink\?\)",
+        _split_link_out,
+    ),
     Row(
         "endpoint-silent-read-only",
         ["layer.versions"],
