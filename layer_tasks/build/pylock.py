@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from layer_tasks.build.install import (
 from layer_tasks.build.requirements import RequirementSet, read_requirements
 from layer_tasks.config.settings import ARCHITECTURES, PYTHON_GLIBC, LayerSettings
 from layer_tasks.errors import LayerError
+from layer_tasks.util import redact
 from layer_tasks.util.fsutil import atomic_write_text
 
 if sys.version_info >= (3, 11):
@@ -154,6 +155,32 @@ def _read_toml(path: Path) -> tuple[bytes, dict[str, Any]]:
         ) from None
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in parsed TOML, at any depth."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _refuse_credentials(path: Path, data: Mapping[str, Any]) -> None:
+    """A lock holds no credentials: it is committed, and what it names reaches the SBOM,
+    the state folder and S3. Refused, not cleaned: a cleaned URL would fail later, at
+    the index, with a message far from here."""
+    for text in _strings(data):
+        if redact.has_userinfo(text):
+            raise LayerError(
+                f"{path.name} holds credentials in a URL ({redact.redact(text)}): a lock is "
+                "shared (git, the SBOM, S3) and must not; give the index's credentials to "
+                "pip's configuration, UV_INDEX_URL or ~/.netrc instead, and run "
+                "`inv layer.lock` (it writes URLs without them)"
+            )
+
+
 def _wheel_url(path: Path, wheel: PackageWheel) -> str:
     if wheel.url:
         return wheel.url
@@ -172,6 +199,7 @@ def load_lock(path: Path, target: Target | None = None) -> LockFile:
     """Read and validate ``path`` and pick each package's wheel for ``target`` (by default
     the target the lock records; a lock from elsewhere without one gives its first wheel)."""
     raw, data = _read_toml(path)
+    _refuse_credentials(path, data)
     try:
         pylock = Pylock.from_dict(data)
     except PylockValidationError as exc:

@@ -597,9 +597,33 @@ def _split_link_out(c: Ctx) -> None:
     (c.project / "requirements-z.txt").symlink_to(outside)
 
 
+def _lock_with_credentials(c: Ctx) -> None:
+    """A lock by `inv layer.lock`, edited by hand: a wheel URL now carries a password."""
+    from layer_tasks.build.install import IndexConfig
+    from layer_tasks.build.pylock import lock_path, write_lock
+
+    write_lock(c.settings, IndexConfig())
+    path = lock_path(c.settings)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(f"file://{c.wheelhouse}", "http://user:S3cretPassw0rd@files.example"),
+        encoding="utf-8",
+    )
+
+
 OUTSIDE = r"reaches outside the project folder .*: give a glob inside it, relative to the requirements file's folder \(e\.g\. requirements-\*\.txt\)$"
 
 ROWS += [
+    Row(
+        "lock-url-credentials",
+        ["layer.build"],
+        r"^error: pylock\.test-layer-x86_64\.toml holds credentials in a URL "
+        r"\(http://user:\*\*\*@files\.example/alpha-1\.0-py3-none-any\.whl\): a lock is "
+        r"shared \(git, the SBOM, S3\) and must not; give the index's credentials to pip's "
+        r"configuration, UV_INDEX_URL or ~/\.netrc instead, and run `inv layer\.lock` "
+        r"\(it writes URLs without them\)$",
+        _lock_with_credentials,
+    ),
     Row(
         "split-requirements-outside-project",
         ["layer.check-requirements"],
