@@ -23,9 +23,10 @@ from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report import step_summary
-from layer_tasks.report.html import check_destination
+from layer_tasks.report.html import check_destination, is_size_page
 from layer_tasks.report.html import write as write_html
 from layer_tasks.report.import_cost import measure_imports
+from layer_tasks.report.output_path import check_output
 from layer_tasks.tasks._common import layer_task, settings_from
 
 
@@ -108,6 +109,7 @@ class _KeepsHelpFlag(Task):
         "html": "Also write the report as one self-contained HTML page (treemap, limits) to FILE.",
         "imports": "Report each distribution's median import time (cold start) next to its size.",
         "repeat": "With --imports: fresh processes per distribution (default 3).",
+        "force": "With --html: replace FILE even when it is not a page this command wrote.",
     },
 )
 def size_report(
@@ -117,6 +119,7 @@ def size_report(
     html: str = "",
     imports: bool = False,
     repeat: int = 3,
+    force: bool = False,
 ) -> None:
     """Per-distribution footprint and totals against the Lambda limits (builds if needed)."""
     if top < 0:
@@ -128,9 +131,19 @@ def size_report(
     layers = per_architecture(c)
     several = len(layers) > 1
     pages = [_page(html, s.architecture, several) for s in layers]
+    runtime = getattr(c.config, "_runtime_path", None)
     for page in pages:
         if page is not None:
             check_destination(page)
+            # Never over a file the tool manages or reads; another file only with --force.
+            check_output(
+                page,
+                layers,
+                flag="--html",
+                ours=is_size_page,
+                force=force,
+                also_read=[Path(runtime)] if runtime else [],
+            )
     texts = []
     for settings, page in zip(layers, pages, strict=True):
         manifest = _manifest_or_build(settings)

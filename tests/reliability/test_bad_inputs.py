@@ -611,9 +611,62 @@ def _lock_with_credentials(c: Ctx) -> None:
     )
 
 
+def _link_to_arn_file(c: Ctx) -> None:
+    (c.project / ".layer-arn.txt").write_text(arn(1) + "\n", encoding="utf-8")
+    (c.project / "page.html").symlink_to(c.project / ".layer-arn.txt")
+
+
+MANAGED = r", which the tool manages or reads: give another file name \(it is never replaced, even with --force\)$"
+
 OUTSIDE = r"reaches outside the project folder .*: give a glob inside it, relative to the requirements file's folder \(e\.g\. requirements-\*\.txt\)$"
 
 ROWS += [
+    Row(
+        "html-over-chalice-config",
+        ["layer.size-report", "--html=.chalice/config.json"],
+        r"^error: --html \.chalice/config\.json is the Chalice config" + MANAGED,
+    ),
+    Row(
+        "html-over-zip-even-with-force",
+        ["layer.size-report", "--html=dist/test-layer.zip", "--force"],
+        r"^error: --html dist/test-layer\.zip is the layer zip" + MANAGED,
+        _built,
+    ),
+    Row(
+        "html-over-invoke-yaml",
+        ["layer.size-report", "--html=invoke.yaml"],
+        r"^error: --html invoke\.yaml is invoke\.yaml, which inv reads" + MANAGED,
+    ),
+    Row(
+        "html-over-requirements",
+        ["layer.size-report", "--html=requirements-all.txt", "--force"],
+        r"^error: --html requirements-all\.txt is the requirements file" + MANAGED,
+    ),
+    Row(
+        "html-over-lock",
+        ["layer.size-report", "--html=pylock.test-layer-x86_64.toml"],
+        r"^error: --html pylock\.test-layer-x86_64\.toml is the lock" + MANAGED,
+    ),
+    Row(
+        "html-through-symlink-to-arn-file",
+        ["layer.size-report", "--html=page.html", "--force"],
+        r"^error: --html page\.html is the ARN file" + MANAGED,
+        _link_to_arn_file,
+    ),
+    Row(
+        "html-into-state-dir",
+        ["layer.size-report", "--html=.state/size.html"],
+        r"^error: --html \.state/size\.html is inside layer\.state_dir \(.*\.state\), which "
+        r"the tool manages: give a file elsewhere$",
+        lambda c: (c.project / ".state").mkdir(exist_ok=True),
+    ),
+    Row(
+        "html-over-another-file",
+        ["layer.size-report", "--html=notes.html"],
+        r"^error: --html notes\.html exists and is not a page this command wrote: give another "
+        r"file name, or pass --force to replace it$",
+        lambda c: (c.project / "notes.html").write_text("<p>mine</p>\n", encoding="utf-8"),
+    ),
     Row(
         "lock-url-credentials",
         ["layer.build"],
