@@ -8,7 +8,9 @@ an explicit endpoint and throwaway credentials instead, for its run only.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
@@ -38,6 +40,8 @@ class Clients:
     s3_upload: S3Client | None = None
     # Only when layer.ssm_parameter is set.
     ssm: SSMClient | None = None
+    # The account the credentials are for (STS GetCallerIdentity, once, when first asked).
+    account: Callable[[], str] | None = None
 
     @property
     def uploads(self) -> S3Client:
@@ -158,6 +162,7 @@ def make_clients(
             read_only=read_only,
         )
 
+    @functools.cache
     def caller_account() -> str:
         sts = session.client("sts", region_name=region, config=config, **extra)
         deadline.watch(
@@ -174,4 +179,6 @@ def make_clients(
     owner = ExpectedOwner(lambda: settings.bucket_owner or caller_account())
     owner.attach(s3)
     owner.attach(s3_upload)
-    return Clients(s3=s3, lambda_=lam, region=region, s3_upload=s3_upload, ssm=ssm)
+    return Clients(
+        s3=s3, lambda_=lam, region=region, s3_upload=s3_upload, ssm=ssm, account=caller_account
+    )

@@ -8,6 +8,7 @@ from dataclasses import replace
 from layer_tasks.aws.session import Clients, make_clients
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.local import sandbox
+from layer_tasks.model.arns import check_function_target, check_kms_key
 
 
 def open_aws(
@@ -21,6 +22,11 @@ def open_aws(
     uses (``stage_architecture``): the tasks that read or change one layer work on it.
     ``read_only``: the task changes nothing (it gives up sooner on a silent endpoint)."""
     settings, clients = _open(settings, local, read_only)
+    # Before any change: the ARNs the settings name must fit the target.
+    if settings.function:
+        check_function_target(settings.function, region=clients.region, account=clients.account)
+    if settings.kms_key_id:
+        check_kms_key(settings.kms_key_id, regions=settings.regions or (clients.region,))
     if not every_target:
         settings = settings.stage_layer()
     return settings.for_region(clients.region), clients

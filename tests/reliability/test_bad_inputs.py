@@ -620,7 +620,78 @@ MANAGED = r", which the tool manages or reads: give another file name \(it is ne
 
 OUTSIDE = r"reaches outside the project folder .*: give a glob inside it, relative to the requirements file's folder \(e\.g\. requirements-\*\.txt\)$"
 
+HUGE = "99999999999999999999"
+TOO_BIG = rf"has version {HUGE}, more than Lambda can hold \(9223372036854775807\): check the ARN$"
+KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"
+
 ROWS += [
+    Row(
+        "function-arn-other-region",
+        ["layer.deploy", "--force", "--function=arn:aws:lambda:eu-west-1:123456789012:function:fn"],
+        r"^error: layer\.function 'arn:aws:lambda:eu-west-1:123456789012:function:fn' is in "
+        r"region eu-west-1, but this run targets us-east-1: a function can only use layers "
+        r"from its own region; name a function there, or set layer\.region to the function's$",
+    ),
+    Row(
+        "function-arn-other-account",
+        [
+            "layer.rollback",
+            "--version=1",
+            "--function=arn:aws:lambda:us-east-1:999999999999:function:fn",
+        ],
+        r"^error: layer\.function 'arn:aws:lambda:us-east-1:999999999999:function:fn' belongs "
+        r"to account 999999999999, but the AWS credentials are for account 123456789012: use "
+        r"that account's credentials, or name a function of this one$",
+        lambda c: c.publish(1),
+    ),
+    Row(
+        "function-arn-partition-mismatch",
+        [
+            "layer.cleanup",
+            "--keep=1",
+            "--function=arn:aws-cn:lambda:us-east-1:123456789012:function:fn",
+        ],
+        r"^error: layer\.function 'arn:aws-cn:lambda:us-east-1:123456789012:function:fn' names "
+        r"partition aws-cn, but region us-east-1 is in partition aws: check the ARN$",
+        lambda c: c.publish(2),
+    ),
+    Row(
+        "function-version-too-large",
+        ["layer.update-config", f"--arn={arn(1)}", f"--function=fn:{HUGE}"],
+        rf"^error: layer\.function 'fn:{HUGE}' " + TOO_BIG,
+    ),
+    Row(
+        "arn-partition-mismatch",
+        ["layer.update-config", f"--arn=arn:aws-us-gov:lambda:us-east-1:{ACCOUNT}:layer:x:1"],
+        r"^error: layer ARN 'arn:aws-us-gov:lambda:us-east-1:123456789012:layer:x:1' names "
+        r"partition aws-us-gov, but region us-east-1 is in partition aws: check the ARN$",
+    ),
+    Row(
+        "arn-version-too-large",
+        ["layer.update-config", f"--arn={arn(1)[:-1]}{HUGE}"],
+        rf"^error: layer ARN '{arn(1)[:-1]}{HUGE}' " + TOO_BIG,
+    ),
+    Row(
+        "arn-file-version-too-large",
+        ["layer.update-config"],
+        rf"^error: the ARN in .*\.layer-arn\.txt '{arn(1)[:-1]}{HUGE}' " + TOO_BIG,
+        _arn_file(f"{arn(1)[:-1]}{HUGE}\n"),
+    ),
+    Row(
+        "kms-key-other-region",
+        ["layer.publish"],
+        rf"^error: layer\.kms_key_id '{KMS_KEY}' is a key in region eu-west-1, but the zips go "
+        r"to a bucket in us-east-1: S3 needs a key of the bucket's region; use an alias "
+        r"\(alias/<name>\) defined in every region$",
+        lambda c: (c.set_layer(kms_key_id=KMS_KEY), _built(c)),
+    ),
+    Row(
+        "kms-key-malformed",
+        ["layer.publish"],
+        r"^error: layer\.kms_key_id 'my key!' is not a KMS key: use a key ID, alias/<name>, or "
+        r"the ARN of either \(arn:aws:kms:<region>:<account>:key/<id>\)$",
+        lambda c: (c.set_layer(kms_key_id="my key!"), _built(c)),
+    ),
     Row(
         "html-over-chalice-config",
         ["layer.size-report", "--html=.chalice/config.json"],
