@@ -47,7 +47,13 @@ from layer_tasks.build.prune import (
     unpruned_copy,
 )
 from layer_tasks.build.pycompile import PYC_FORMAT
-from layer_tasks.build.pylock import LockFile, check_installed, lock_for_build, pinned_requirements
+from layer_tasks.build.pylock import (
+    LockFile,
+    check_dependencies_locked,
+    check_installed,
+    lock_for_build,
+    pinned_requirements,
+)
 from layer_tasks.build.requirements import RequirementSet, read_requirements, require_non_empty
 from layer_tasks.build.sbom import ensure_sbom
 from layer_tasks.build.verify import (
@@ -333,7 +339,9 @@ def _build(
             pinned=locked is not None,
         )
     if locked is not None:
+        # Exactly the lock's set, and what that set depends on is locked too.
         check_installed(locked, installed.distributions)
+        check_dependencies_locked(locked, reqs, stage, target)
     done(
         f"{len(installed.distributions)} distributions for {target.describe()} with {settings.installer}"
         + (f" from {locked.path.name}" if locked else "")

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 import tomli_w
 from packaging.markers import Environment
 from packaging.pylock import Package, PackageWheel, Pylock, PylockSelectError, PylockValidationError
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name
 
@@ -298,8 +299,117 @@ def stale_reason(lock: LockFile, reqs: RequirementSet, target: Target) -> str | 
     return f"{name} is stale: {reqs.path.name} {'; '.join(changes)} since the lock was made: {fix}"
 
 
+_SHOWN_GAPS = 3  # in the one line that says what the lock does not cover
+
+
+def _gaps_line(lock: LockFile, gaps: list[str]) -> str:
+    more = len(gaps) - _SHOWN_GAPS
+    listed = "; ".join(gaps[:_SHOWN_GAPS]) + (f"; and {more} more" if more > 0 else "")
+    return f"{lock.path.name} does not cover the layer: {listed}: run `inv layer.lock`"
+
+
+def _applies(req: Requirement, target: Target, extras: Iterable[str] = ()) -> bool:
+    """Whether ``req`` applies on the target, for the distribution's asked ``extras``."""
+    if req.marker is None:
+        return True
+    base = {str(k): str(v) for k, v in target_environment(target).items()}
+    return any(req.marker.evaluate({**base, "extra": extra}) for extra in ("", *extras))
+
+
+def _locked_as(lock: LockFile, req: Requirement) -> str | None:
+    """Why no locked package satisfies ``req``, or None when one does."""
+    versions = {p.name: p.version for p in lock.packages}
+    name = canonicalize_name(req.name)
+    if name not in versions:
+        return "which it does not lock"
+    if req.url is None and not req.specifier.contains(versions[name], prereleases=True):
+        return f"which it locks at {versions[name]}"
+    return None
+
+
+def uncovered_requirements(lock: LockFile, reqs: RequirementSet, target: Target) -> list[str]:
+    """Each requirement that applies to the target (its markers evaluated there) and that
+    no locked package satisfies: the lock's own record of the requirement lines can be
+    intact while a package's block was deleted from it."""
+    gaps = []
+    for line in reqs.requirements:
+        req = line.requirement
+        if not _applies(req, target):
+            continue
+        why = _locked_as(lock, req)
+        if why:
+            gaps.append(f"{line.source.name}:{line.lineno} asks for {req}, {why}")
+    return gaps
+
+
+def _requires(tree: Path) -> dict[str, tuple[str, list[Requirement]]]:
+    """canonical name -> (version, Requires-Dist) of every distribution in ``tree``."""
+    found: dict[str, tuple[str, list[Requirement]]] = {}
+    for info in sorted(tree.glob("*.dist-info")):
+        metadata = info / "METADATA"
+        try:
+            with open(metadata, encoding="utf-8", errors="replace") as fh:
+                headers = HeaderParser().parse(fh, headersonly=True)
+        except OSError:
+            continue
+        requires = []
+        for text in headers.get_all("Requires-Dist") or ():
+            try:
+                requires.append(Requirement(text))
+            except InvalidRequirement:
+                continue  # the installer accepted it; not ours to judge
+        stem = info.name[: -len(".dist-info")]
+        name = headers.get("Name") or stem.partition("-")[0]
+        found[canonicalize_name(name)] = (str(headers.get("Version", "")), requires)
+    return found
+
+
+def unlocked_dependencies(
+    lock: LockFile, reqs: RequirementSet, tree: Path, target: Target
+) -> list[str]:
+    """Each dependency that an installed (locked) distribution declares for the target,
+    with the extras asked of it, and that no locked package satisfies. The install runs
+    with ``--no-deps`` (exactly the lock), so nothing else would notice it missing."""
+    installed = _requires(tree)
+    extras: dict[str, set[str]] = {}
+    for line in reqs.requirements:
+        extras.setdefault(line.key, set()).update(line.requirement.extras)
+    gaps: list[str] = []
+    queue = sorted(installed)
+    seen: dict[str, frozenset[str]] = {}
+    while queue:
+        name = queue.pop()
+        wanted = frozenset(extras.get(name, set()))
+        if name not in installed or seen.get(name) == wanted:
+            continue
+        seen[name] = wanted
+        version, requires = installed[name]
+        for req in requires:
+            if not _applies(req, target, wanted):
+                continue
+            why = _locked_as(lock, req)
+            gap = f"{name} {version} requires {req}, {why}"
+            if why and gap not in gaps:
+                gaps.append(gap)
+            dep = canonicalize_name(req.name)
+            if req.extras - extras.get(dep, set()):
+                extras.setdefault(dep, set()).update(req.extras)
+                queue.append(dep)
+    return sorted(gaps)
+
+
+def check_dependencies_locked(
+    lock: LockFile, reqs: RequirementSet, tree: Path, target: Target
+) -> None:
+    """After the install: every dependency of what was installed is locked too."""
+    gaps = unlocked_dependencies(lock, reqs, tree, target)
+    if gaps:
+        raise LayerError(_gaps_line(lock, gaps))
+
+
 def lock_for_build(settings: LayerSettings, reqs: RequirementSet) -> LockFile | None:
-    """The lock a build must install, None without one; `LayerError` when it is stale."""
+    """The lock a build must install, None without one; `LayerError` when it is stale or
+    does not cover every requirement that applies to the target."""
     path = lock_path(settings)
     if not path.is_file():
         return None
@@ -308,6 +418,9 @@ def lock_for_build(settings: LayerSettings, reqs: RequirementSet) -> LockFile | 
     reason = stale_reason(lock, reqs, target)
     if reason:
         raise LayerError(reason)
+    gaps = uncovered_requirements(lock, reqs, target)
+    if gaps:
+        raise LayerError(_gaps_line(lock, gaps))
     return lock
 
 

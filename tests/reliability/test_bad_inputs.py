@@ -618,6 +618,39 @@ def _link_to_arn_file(c: Ctx) -> None:
 
 MANAGED = r", which the tool manages or reads: give another file name \(it is never replaced, even with --force\)$"
 
+
+def _write_lock(c: Ctx) -> Path:
+    from layer_tasks.build.install import IndexConfig
+    from layer_tasks.build.pylock import lock_path, write_lock
+
+    write_lock(c.settings, IndexConfig())
+    return lock_path(c.settings)
+
+
+def _locked_without(name: str) -> Callable[[Ctx], None]:
+    """A lock by `inv layer.lock` whose package ``name`` was deleted by hand: its
+    [tool.layer-tasks] record of the requirement lines is untouched."""
+
+    def setup(c: Ctx) -> None:
+        path = _write_lock(c)
+        blocks = path.read_text(encoding="utf-8").split("\n\n")
+        mine = f'[[packages]]\nname = "{name}"\n'
+        path.write_text("\n\n".join(b for b in blocks if not b.startswith(mine)), encoding="utf-8")
+
+    return setup
+
+
+def _requirement_bumped_in_both(c: Ctx) -> None:
+    """epsilon==2.0 written into the requirements and into the lock's record of them (the
+    staleness check compares those two), the locked package left at 1.0."""
+    path = _write_lock(c)
+    path.write_text(path.read_text().replace('"epsilon==1.0"', '"epsilon==2.0"'), encoding="utf-8")
+    req = c.project / "requirements-all.txt"
+    req.write_text(req.read_text().replace("epsilon==1.0", "epsilon==2.0"), encoding="utf-8")
+
+
+NOT_COVERED = r"^error: pylock\.test-layer-x86_64\.toml does not cover the layer: "
+
 OUTSIDE = r"reaches outside the project folder .*: give a glob inside it, relative to the requirements file's folder \(e\.g\. requirements-\*\.txt\)$"
 
 HUGE = "99999999999999999999"
@@ -625,6 +658,27 @@ TOO_BIG = rf"has version {HUGE}, more than Lambda can hold \(9223372036854775807
 KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"
 
 ROWS += [
+    Row(
+        "lock-missing-a-requirement",
+        ["layer.build"],
+        NOT_COVERED + r"requirements-all\.txt:4 asks for epsilon==1\.0, which it does not "
+        r"lock: run `inv layer\.lock`$",
+        _locked_without("epsilon"),
+    ),
+    Row(
+        "lock-missing-a-dependency",
+        ["layer.build"],
+        NOT_COVERED + r"alpha 1\.0 requires beta>=2, which it does not lock: run "
+        r"`inv layer\.lock`$",
+        _locked_without("beta"),
+    ),
+    Row(
+        "lock-version-outside-the-requirement",
+        ["layer.build"],
+        NOT_COVERED + r"requirements-all\.txt:4 asks for epsilon==2\.0, which it locks at "
+        r"1\.0: run `inv layer\.lock`$",
+        _requirement_bumped_in_both,
+    ),
     Row(
         "function-arn-other-region",
         ["layer.deploy", "--force", "--function=arn:aws:lambda:eu-west-1:123456789012:function:fn"],
