@@ -649,6 +649,22 @@ def _requirement_bumped_in_both(c: Ctx) -> None:
     req.write_text(req.read_text().replace("epsilon==1.0", "epsilon==2.0"), encoding="utf-8")
 
 
+def _lock_body_huge_pid(c: Ctx) -> None:
+    """A deploy lock of this machine (its host and boot id) whose pid no system has: the
+    check whether its process still runs (os.kill) raised OverflowError."""
+    from layer_tasks.aws import deploy_lock
+
+    _built(c)
+    c.set_layer(lock_wait_seconds=0)
+    here = deploy_lock.Holder.here()
+    body = {**json.loads(here.body()), "pid": 10**30}
+    s3 = client(c.endpoint, "s3")
+    s3.create_bucket(Bucket="test-layer-bucket")
+    s3.put_object(
+        Bucket="test-layer-bucket", Key="layers/test-layer/deploy.lock", Body=json.dumps(body)
+    )
+
+
 NOT_COVERED = r"^error: pylock\.test-layer-x86_64\.toml does not cover the layer: "
 
 OUTSIDE = r"reaches outside the project folder .*: give a glob inside it, relative to the requirements file's folder \(e\.g\. requirements-\*\.txt\)$"
@@ -658,6 +674,16 @@ TOO_BIG = rf"has version {HUGE}, more than Lambda can hold \(9223372036854775807
 KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"
 
 ROWS += [
+    Row(
+        "deploy-lock-body-huge-pid",
+        ["layer.publish"],
+        r"^error: another deploy holds the lock s3://test-layer-bucket/layers/test-layer/"
+        r"deploy\.lock: an unreadable lock body \([0-9]+ s old\); waited 0 s - run again "
+        r"when it has finished, or, if no deploy is running, remove the lock with "
+        r"`inv layer\.unlock`$",
+        _lock_body_huge_pid,
+        after_upload=True,
+    ),
     Row(
         "lock-missing-a-requirement",
         ["layer.build"],
