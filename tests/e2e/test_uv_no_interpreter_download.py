@@ -10,19 +10,6 @@ from pathlib import Path
 
 from support.cli import inv, make_project
 
-from layer_tasks.build.install import IndexConfig, Target, install_command
-from layer_tasks.build.pylock import compile_command
-
-TARGET = Target("3.12", "x86_64", (2, 34))
-
-
-def test_every_uv_command_names_its_interpreter() -> None:
-    for command in (
-        install_command("uv", Path("r.txt"), Path("t"), TARGET, IndexConfig()),
-        compile_command(Path("r.txt"), Path("o.toml"), TARGET, IndexConfig()),
-    ):
-        assert "--python" in command
-
 
 def test_lock_and_build_with_no_interpreter_and_no_network(
     tmp_path: Path, wheelhouse: Path
