@@ -153,6 +153,19 @@ def test_ctrl_c_reaches_the_zip_workers_silently(tmp_path: Path) -> None:
     assert err.strip() == "parent: interrupted", err
 
 
+def start(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``inv ARGS`` in a process group of its own, as a terminal's foreground job is."""
+    return subprocess.Popen(
+        [*INV, *args],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+
+
 def test_ctrl_c_during_a_build_is_one_line_and_exit_130(tmp_path: Path, wheelhouse: Path) -> None:
     """Interrupted in the installer, the prune, the zip or the import check: each time
     one line, exit 130, no traceback from any process, no partial zip."""
@@ -160,15 +173,7 @@ def test_ctrl_c_during_a_build_is_one_line_and_exit_130(tmp_path: Path, wheelhou
     env = {**os.environ, "INVOKE_LAYER_WORKERS": "2"}
     interrupted = 0
     for delay in (0.0, 0.2, 0.5, 1.0):
-        proc = subprocess.Popen(
-            [*INV, "layer.build", "--force"],
-            cwd=project,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
+        proc = start(project, env, "layer.build", "--force")
         assert proc.stderr is not None
         first = proc.stderr.readline()  # the first step line: the task body runs
         time.sleep(delay)
@@ -190,15 +195,7 @@ def test_ctrl_c_during_a_build_is_one_line_and_exit_130(tmp_path: Path, wheelhou
 def test_ctrl_c_before_the_task_runs_is_one_line_and_exit_130(built: Path) -> None:
     """While Invoke still reads its configuration: Invoke alone would exit 1, silently."""
     env = {**os.environ, "INVOKE_LAYER_REGION": "us-east-1"}
-    proc = subprocess.Popen(
-        [*INV, "-c", "slow_tasks", "layer.budget"],
-        cwd=built,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
+    proc = start(built, env, "-c", "slow_tasks", "layer.budget")
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "imported"
     os.killpg(proc.pid, signal.SIGINT)

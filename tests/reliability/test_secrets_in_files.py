@@ -86,6 +86,18 @@ def other_tools_lock(project: Path, wheelhouse: Path, host: str) -> None:
     )
 
 
+def wheel_url_project(tmp_path: Path, wheelhouse: Path, host: str, wheel: str) -> Path:
+    """A project whose requirement is a wheel URL with the password in it, beside another
+    tool's lock that names alpha's wheel by a URL with the password too."""
+    project = make_project(tmp_path / "p", wheelhouse)
+    (project / "requirements-all.txt").write_text(
+        f"--no-index\n--find-links {wheelhouse}\nalpha @ http://user:{PASSWORD}@{host}/{wheel}\n",
+        encoding="utf-8",
+    )
+    other_tools_lock(project, wheelhouse, host)
+    return project
+
+
 def the_users_inputs(project: Path) -> set[Path]:
     # What the user wrote is theirs: their requirements file and their other tool's lock.
     return {project / "requirements-all.txt", project / "pylock.toml"}
@@ -95,13 +107,7 @@ def test_no_url_credentials_in_any_file_a_build_and_a_deploy_write(
     tmp_path: Path, wheelhouse: Path, files_server: str, server: MotoServer
 ) -> None:
     server.reset()
-    project = make_project(tmp_path / "p", wheelhouse)
-    (project / "requirements-all.txt").write_text(
-        f"--no-index\n--find-links {wheelhouse}\n"
-        f"alpha @ http://user:{PASSWORD}@{files_server}/alpha-1.0-py3-none-any.whl\n",
-        encoding="utf-8",
-    )
-    other_tools_lock(project, wheelhouse, files_server)
+    project = wheel_url_project(tmp_path, wheelhouse, files_server, "alpha-1.0-py3-none-any.whl")
     summary = tmp_path / "summary.md"
     port = server.url.rsplit(":", 1)[1]
     env = {
@@ -130,13 +136,7 @@ def test_no_url_credentials_in_any_file_a_build_and_a_deploy_write(
 def test_no_url_credentials_after_a_failed_build(
     tmp_path: Path, wheelhouse: Path, files_server: str
 ) -> None:
-    project = make_project(tmp_path / "p", wheelhouse)
-    (project / "requirements-all.txt").write_text(
-        f"--no-index\n--find-links {wheelhouse}\n"
-        f"alpha @ http://user:{PASSWORD}@{files_server}/no-such-1.0-py3-none-any.whl\n",
-        encoding="utf-8",
-    )
-    other_tools_lock(project, wheelhouse, files_server)
+    project = wheel_url_project(tmp_path, wheelhouse, files_server, "no-such-1.0-py3-none-any.whl")
     build = inv(project, "layer.build", env={"INVOKE_LAYER_INDEX_RETRIES": "0"})
     assert build.returncode == 1
     assert CORE not in build.stdout + build.stderr
