@@ -111,6 +111,9 @@ def normalized_requirements(reqs: RequirementSet) -> tuple[str, ...]:
 def _normalize(req: Requirement) -> str:
     copy = Requirement(str(req))
     copy.name = canonicalize_name(copy.name)
+    if copy.url:
+        # The lock records what it was made from without credentials (it is committed).
+        copy.url = redact.for_storage(copy.url)
     return str(copy)
 
 
@@ -638,7 +641,10 @@ def write_lock(
                 }
             }
         }
-        text = scratch.read_text(encoding="utf-8").rstrip("\n") + "\n\n"
+        # uv copies a requirement's wheel URL as given, password and all: the lock is
+        # committed and its URLs go into the SBOM, so it keeps none (credentials come from
+        # netrc, a keyring or the index configuration, as for any index).
+        text = redact.for_storage(scratch.read_text(encoding="utf-8")).rstrip("\n") + "\n\n"
         text += (
             "# What this lock was made from: `inv layer.build` refuses it once the\n"
             "# requirements or the target no longer match.\n"

@@ -162,3 +162,19 @@ def test_a_lock_with_credentials_in_a_url_is_refused_and_nothing_keeps_them(
     assert "http://user:***@127.0.0.1" in errors[0]
     assert CORE not in build.stdout + build.stderr
     assert [p for p in leaks(project) if Path(p) != lock] == []
+
+
+def test_locking_a_wheel_url_with_credentials_leaves_them_nowhere(
+    tmp_path: Path, wheelhouse: Path, files_server: str
+) -> None:
+    """uv copies a requirement's wheel URL into its lock password and all; `inv layer.lock`
+    cleans what it keeps (and its own record of the requirement lines). Such a URL is
+    locked as an archive, which a layer cannot take, so the lock is refused; nothing,
+    its scratch copy in the state folder included, keeps the password."""
+    project = wheel_url_project(tmp_path, wheelhouse, files_server, "alpha-1.0-py3-none-any.whl")
+    lock = inv(project, "layer.lock")
+    assert lock.returncode == 1
+    assert "locks alpha as a source, not a wheel" in lock.stderr
+    assert CORE not in lock.stdout + lock.stderr
+    found = [p for p in leaks(project) if Path(p.split("!")[0]) not in the_users_inputs(project)]
+    assert found == []

@@ -79,3 +79,14 @@ def test_dependencies_with_markers_and_extras(tmp_path: Path) -> None:
         "alpha 1.0 requires beta>=2, which it locks at 1.0",
         'gamma 3 requires epsilon; extra == "c", which it does not lock',
     ]
+
+
+def test_the_lock_records_a_wheel_url_requirement_without_its_credentials(tmp_path: Path) -> None:
+    from layer_tasks.build.pylock import normalized_requirements
+
+    reqs = requirements(
+        tmp_path, "Alpha @ https://user:S3cretPw@files.example/alpha-1.0-py3-none-any.whl"
+    )
+    assert normalized_requirements(reqs) == (
+        "alpha @ https://files.example/alpha-1.0-py3-none-any.whl",
+    )
