@@ -29,6 +29,23 @@ def longest_backoff(attempts: int, response: Any) -> float:
     return longest
 
 
+# A read-only task (versions, code-size, diff, a dry run) gives up on a silent endpoint
+# within this: with the defaults (5 + 30 s an attempt) that is 3 attempts, not 5.
+READ_ONLY_SECONDS = 120.0
+
+
+def silent_attempts(connect: float, read: float, max_attempts: int, budget: float) -> int:
+    """How many attempts fit in ``budget`` when each one times out (``connect + read``)
+    and botocore sleeps its longest back-off between them; at least one."""
+    attempts = max_attempts
+    while attempts > 1:
+        backoff = sum(longest_backoff(n, None) for n in range(1, attempts))
+        if attempts * (connect + read) + backoff <= budget:
+            break
+        attempts -= 1
+    return attempts
+
+
 # Cleaning up after a failure must still run once the deadline has passed.
 ALWAYS_ALLOWED = frozenset({"AbortMultipartUpload"})
 
@@ -51,10 +68,18 @@ class Deadline:
         return self.seconds - (self.clock() - self.started)
 
     def watch(
-        self, client: Any, *, connect: float, read: float, read_setting: str, max_attempts: int
+        self,
+        client: Any,
+        *,
+        connect: float,
+        read: float,
+        read_setting: str,
+        max_attempts: int,
+        read_only: bool = False,
     ) -> None:
         """Hold every request of ``client`` to the deadline; ``read_setting`` is the
-        ``layer.*`` key its read timeout came from, for the error line."""
+        ``layer.*`` key its read timeout came from, for the error line. A ``read_only``
+        task retries a silent endpoint only as often as fits in `READ_ONLY_SECONDS`."""
         from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
         from botocore.retries.standard import RetryEventAdapter, StandardRetryConditions
 
@@ -62,6 +87,14 @@ class Deadline:
         adapter = RetryEventAdapter()
         retryable = StandardRetryConditions(max_attempts=max_attempts)
         minutes = f"layer.deadline_minutes ({self.seconds / 60:g} min)"
+        limit = max_attempts
+        if read_only:
+            limit = silent_attempts(connect, read, max_attempts, READ_ONLY_SECONDS)
+        cut = (
+            f" (a read-only task gives up on a silent endpoint within {READ_ONLY_SECONDS:g} s)"
+            if limit < max_attempts
+            else ""
+        )
 
         def before_send(request: Any, event_name: str = "", **_: Any) -> None:
             operation = event_name.rsplit(".", 1)[-1]
@@ -89,9 +122,9 @@ class Deadline:
             elif isinstance(caught_exception, ReadTimeoutError):
                 silent = f"got no answer within layer.{read_setting} ({read:g} s)"
                 setting = f"layer.{read_setting}"
-            if silent and attempts >= max_attempts:
+            if silent and attempts >= limit:
                 raise LayerError(
-                    f"{name} to {where} {silent} in {attempts} attempt(s): check that the "
+                    f"{name} to {where} {silent} in {attempts} attempt(s){cut}: check that the "
                     f"endpoint answers (AWS_ENDPOINT_URL, the network), or raise {setting}"
                 )
             context = adapter.create_retry_context(

@@ -55,6 +55,12 @@ CI_RUN_VARS = (
     "CODEBUILD_BUILD_ID",
     "BUILD_TAG",
 )
+# A lock body is untrusted input (anyone who can write the bucket can write it): read
+# at most this much, and a holder only with fields of the kinds and sizes we write.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FIELD_CHARS = 256
+# Linux's largest pid (PID_MAX_LIMIT, 2**22); other systems stay far below 2**31.
+MAX_PID = 2**31 - 1
 # 412, or 409 ConditionalRequestConflict (S3's answer when another conditional write of
 # the same key is in flight): either way someone else won.
 _LOST_RACE = (PreconditionFailed, Conflict)
@@ -119,11 +125,13 @@ class Holder:
         process has ended (a deploy that was killed): its lock protects nothing."""
         if not self.boot or self.boot != _boot_id() or self.host != socket.gethostname():
             return False
+        if not 0 < self.pid <= MAX_PID:
+            return False  # not a pid we write: no process of ours to ask about
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return True
-        except OSError:  # it exists, as another user's process
+        except (OSError, OverflowError, ValueError):  # another user's; or not a pid here
             return False
         return False
 
@@ -132,21 +140,29 @@ class Holder:
 
     @classmethod
     def from_body(cls, data: bytes) -> Holder | None:
-        """The holder in a lock body; None when it is not one of ours (hand-written...)."""
+        """The holder in a lock body; None when it is not one of ours (hand-written, or
+        another tool's): every field must be of the kind and size we write, the pid a
+        whole number in a pid's range, the text printable (it is shown in messages)."""
+        if len(data) > MAX_BODY_BYTES:
+            return None
         try:
             raw = json.loads(data)
-            return cls(
-                host=str(raw["host"]),
-                pid=int(raw["pid"]),
-                user=str(raw.get("user", "")),
-                ci_run=str(raw.get("ci_run", "")),
-                since=str(raw.get("since", "")),
-                token=str(raw["token"]),
-                refreshed=str(raw.get("refreshed", "")),
-                boot=str(raw.get("boot", "")),
-            )
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, RecursionError):
             return None
+        if not isinstance(raw, dict):
+            return None
+        pid = raw.get("pid")
+        if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= MAX_PID:
+            return None
+        text = {}
+        for name in ("host", "token", "user", "ci_run", "since", "refreshed", "boot"):
+            value = raw.get(name, "")
+            if not isinstance(value, str) or not _printable(value):
+                return None
+            text[name] = value
+        if not text["host"] or not text["token"]:
+            return None
+        return cls(pid=pid, **text)
 
     def describe(self) -> str:
         ci = f", {self.ci_run}" if self.ci_run else ""
@@ -164,6 +180,10 @@ class LockState:
     def describe(self) -> str:
         who = self.holder.describe() if self.holder else "an unreadable lock body"
         return f"{who} ({_minutes(self.age)} old)"
+
+
+def _printable(value: str) -> bool:
+    return len(value) <= MAX_FIELD_CHARS and value.isprintable()
 
 
 def _boot_id() -> str:
@@ -201,15 +221,30 @@ def read_lock(s3: Any, bucket: str, key: str) -> LockState | None:
         return None
     except AwsError as exc:
         raise _failed(exc, "read", bucket, key) from None
-    data = response["Body"].read()
+    stream = response["Body"]
+    try:
+        data = stream.read(MAX_BODY_BYTES + 1)  # a larger body is not one of ours
+    finally:
+        stream.close()
     date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-    # S3's clock on both sides: a machine with a wrong clock cannot make a lock stale.
-    server_now = email.utils.parsedate_to_datetime(date) if date else _utc_now()
     return LockState(
         holder=Holder.from_body(data),
         etag=str(response["ETag"]),
-        age=server_now - response["LastModified"],
+        age=_age(date, response.get("LastModified")),
     )
+
+
+def _age(date: Any, last_modified: Any) -> dt.timedelta:
+    """How old the lock is by S3's clock on both sides (a machine with a wrong clock
+    cannot make a lock stale); what the answer does not say clearly counts as new."""
+    try:
+        server_now = email.utils.parsedate_to_datetime(date) if date else _utc_now()
+        if server_now.tzinfo is None:
+            server_now = server_now.replace(tzinfo=dt.timezone.utc)
+        age = server_now - last_modified
+    except (TypeError, ValueError, OverflowError):
+        return dt.timedelta(0)
+    return age if isinstance(age, dt.timedelta) else dt.timedelta(0)
 
 
 def _put(s3: Any, bucket: str, key: str, body: bytes, kms_key_id: str, **condition: str) -> str:

@@ -19,6 +19,9 @@ from typing import Any
 
 from layer_tasks.aws.errors import NotFound, boundary
 from layer_tasks.aws.s3 import layer_prefix
+from layer_tasks.errors import LayerError
+from layer_tasks.model.manifest import Manifest
+from layer_tasks.util.bounds import MAX_TEXT_FILE_BYTES, check_json_depth
 
 MANIFEST_SUFFIX = ".manifest.json"
 _STAMP = "%Y%m%d-%H%M%S"
@@ -77,17 +80,40 @@ def nearest_first(keys: list[str], created: str) -> list[str]:
 
 
 def read_manifest(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """One stored manifest as a mapping; None when it is gone or not JSON."""
+    """One stored manifest as a mapping; None when it is gone or not a JSON object.
+
+    What S3 holds is untrusted input (anyone who can write the bucket can put it there):
+    at most `MAX_TEXT_FILE_BYTES` are read, nesting is bounded before parsing."""
     try:
         with boundary(f"s3://{bucket}/{key}"):
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            stream = s3.get_object(Bucket=bucket, Key=key)["Body"]
+            try:
+                body = stream.read(MAX_TEXT_FILE_BYTES + 1)
+            finally:
+                stream.close()
     except NotFound:
         return None  # expired between the listing and the read
+    if len(body) > MAX_TEXT_FILE_BYTES:
+        return None
     try:
-        data = json.loads(body)
-    except ValueError:
+        text = body.decode("utf-8")
+        check_json_depth(text, f"s3://{bucket}/{key}")
+        data = json.loads(text)
+    except (ValueError, LayerError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _checked(bucket: str, key: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of the version asked for, its fields checked as a local one's are."""
+    try:
+        Manifest.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise LayerError(
+            f"the stored manifest s3://{bucket}/{key} is unreadable ({exc}): it was changed "
+            "after the deploy that wrote it; deploy again to store a fresh one"
+        ) from None
+    return data
 
 
 def find_manifest(
@@ -99,5 +125,5 @@ def find_manifest(
     for key in nearest_first(manifest_keys(s3, bucket, prefix, name), created):
         data = read_manifest(s3, bucket, key)
         if data is not None and data.get("code_sha256") == code_sha256:
-            return key, data
+            return key, _checked(bucket, key, data)
     return None

@@ -33,6 +33,7 @@ from layer_tasks.aws.errors import (
 from layer_tasks.aws.hooks import IfNoneMatch
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
+from layer_tasks.util.redact import for_storage
 
 MiB = 1024 * 1024
 PUBLIC_ACCESS_BLOCK = {
@@ -461,7 +462,8 @@ def upload_layer(
     if kms_key_id:
         put.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
     with boundary(f"s3://{bucket}/{mkey}"):
-        s3.put_object(Bucket=bucket, Key=mkey, Body=manifest.to_json().encode(), **put)
+        body = for_storage(manifest.to_json()).encode()
+        s3.put_object(Bucket=bucket, Key=mkey, Body=body, **put)
     version = head.get("VersionId")
     return Uploaded(
         bucket=bucket,

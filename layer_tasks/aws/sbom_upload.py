@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from layer_tasks.aws.errors import boundary
+from layer_tasks.util.redact import for_storage
 
 
 def sbom_key(zip_key: str) -> str:
@@ -32,5 +33,8 @@ def upload_sbom(s3: Any, bucket: str, zip_key: str, path: Path, *, kms_key_id: s
     if kms_key_id:
         put.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
     with boundary(f"s3://{bucket}/{key}"):
-        s3.put_object(Bucket=bucket, Key=key, Body=Path(path).read_bytes(), **put)
+        # Through the storage boundary, like every object the tool writes.
+        text = Path(path).read_bytes().decode("utf-8", "surrogateescape")
+        body = for_storage(text).encode("utf-8", "surrogateescape")
+        s3.put_object(Bucket=bucket, Key=key, Body=body, **put)
     return key

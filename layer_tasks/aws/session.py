@@ -8,7 +8,9 @@ an explicit endpoint and throwaway credentials instead, for its run only.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
@@ -38,6 +40,8 @@ class Clients:
     s3_upload: S3Client | None = None
     # Only when layer.ssm_parameter is set.
     ssm: SSMClient | None = None
+    # The account the credentials are for (STS GetCallerIdentity, once, when first asked).
+    account: Callable[[], str] | None = None
 
     @property
     def uploads(self) -> S3Client:
@@ -116,8 +120,11 @@ def make_clients(
     *,
     endpoint_url: str | None = None,
     credentials: tuple[str, str] | None = None,
+    read_only: bool = False,
 ) -> Clients:
-    """Session + S3 and Lambda clients after the credential and region checks."""
+    """Session + S3 and Lambda clients after the credential and region checks.
+    ``read_only``: a task that changes nothing, which gives up sooner on a silent
+    endpoint (`deadline.READ_ONLY_SECONDS`)."""
     values_check.check_environment(os.environ, credentials=credentials is None)
     session = make_session(settings, credentials=credentials)
     region = session.region_name
@@ -152,8 +159,10 @@ def make_clients(
             read=client.meta.config.read_timeout,
             read_setting=read_setting,
             max_attempts=settings.max_attempts,
+            read_only=read_only,
         )
 
+    @functools.cache
     def caller_account() -> str:
         sts = session.client("sts", region_name=region, config=config, **extra)
         deadline.watch(
@@ -162,6 +171,7 @@ def make_clients(
             read=sts.meta.config.read_timeout,
             read_setting="read_timeout",
             max_attempts=settings.max_attempts,
+            read_only=read_only,
         )
         with boundary("the caller's identity"):
             return str(sts.get_caller_identity()["Account"])
@@ -169,4 +179,6 @@ def make_clients(
     owner = ExpectedOwner(lambda: settings.bucket_owner or caller_account())
     owner.attach(s3)
     owner.attach(s3_upload)
-    return Clients(s3=s3, lambda_=lam, region=region, s3_upload=s3_upload, ssm=ssm)
+    return Clients(
+        s3=s3, lambda_=lam, region=region, s3_upload=s3_upload, ssm=ssm, account=caller_account
+    )

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from layer_tasks.errors import LayerError
 from layer_tasks.util.fsutil import atomic_path
+from layer_tasks.util.terminal import ignore_interrupts, interrupts_blocked
 
 # multiprocessing (and concurrent.futures.process) is imported where the pool is made:
 # a no-change build reads the zip's hash from here and never zips (bench/startup_bench.py).
@@ -392,6 +393,13 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _worker_start(nice: int) -> None:
+    """A zip worker: lower priority, and Ctrl-C left to the parent (which stops the
+    workers and reports it in one line; a worker would print a traceback)."""
+    ignore_interrupts()
+    os.nice(nice)
+
+
 def _pieces(
     batches: list[list[_Job]] | Iterator[list[_Job]], workers: int, nice: int = 0
 ) -> Generator[_Piece, None, None]:
@@ -405,13 +413,15 @@ def _pieces(
     from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_pool_context(), initializer=os.nice, initargs=(nice,)
+        max_workers=workers, mp_context=_pool_context(), initializer=_worker_start, initargs=(nice,)
     )
     try:
         pending: deque[Future[list[_Piece]]] = deque()
         window = workers * _WINDOW_PER_WORKER
         for batch in batches:
-            pending.append(pool.submit(_compress_batch, batch))
+            # A submit may start a worker: it inherits SIGINT blocked, then ignores it.
+            with interrupts_blocked():
+                pending.append(pool.submit(_compress_batch, batch))
             if len(pending) >= window:
                 yield from pending.popleft().result()
         while pending:

@@ -247,6 +247,20 @@ def uv_binary() -> str:
         return found
 
 
+# Never let uv fetch an interpreter (it does when it finds none to describe the
+# environment: no virtualenv, no python on PATH): the target's Python is given by
+# --python-version/--python-platform, and a download would reach out to GitHub.
+UV_ENV = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+
+
+def uv_python() -> list[str]:
+    """uv's ``--python``: the interpreter running this tool, which always exists.
+
+    It only stands in for "an environment": ``--target``, ``--python-version`` and
+    ``--python-platform`` decide what is installed, for the Lambda target."""
+    return ["--python", sys.executable] if sys.executable else []
+
+
 def install_command(
     installer: str,
     requirements: Path,
@@ -265,6 +279,7 @@ def install_command(
             "--python-platform", target.uv_platform(),
             "--python-version", target.python,
             "--only-binary", ":all:",
+            *uv_python(),
             *index.uv_args(urls=False),  # the URLs go in uv's environment: run_install
             *locked,
             "-r", str(requirements),
@@ -347,7 +362,7 @@ def _clean_env(installer: str, limits: IndexLimits) -> dict[str, str]:
         "PIP_USER",
     ):
         env.pop(var, None)
-    env.setdefault("UV_NO_PROGRESS", "1")
+    env.update(UV_ENV)
     env.update(limits.env())
     if installer == "pip":
         env["PIP_NO_COMPILE"] = "1"

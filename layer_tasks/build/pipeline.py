@@ -34,6 +34,7 @@ from layer_tasks.build.install import (
 from layer_tasks.build.pycompile import PYC_FORMAT
 from layer_tasks.build.pylock import (
     LockFile,
+    check_dependencies_locked,
     check_installed,
     lock_for_build,
     lock_sha256,
@@ -233,18 +234,21 @@ def _check_and_compile(
     log: Log,
     added: Future[list[str]],
     scanned: threading.Event,
+    stop: threading.Event,
 ) -> tuple[CheckResult, BytecodeResult, bool]:
     """Verify (``verify``: `_verify` with its arguments but ``expect``) and add the
     bytecode (handed to the zip through ``added``) in one import run that also proves it:
     ``imported`` is put in place by the check as it imports; ``all`` is compiled first
     and the check expects it. Nothing is written into the tree before the zip has listed
-    it (``scanned``)."""
+    it (``scanned``); ``stop`` means the zip failed or was interrupted: nothing runs."""
     from layer_tasks.build.bytecode import layer_bytecode, prove_layer_bytecode
 
     mirror = _pycache_mirror(settings)
     not_run = CheckResult(ran=False, skipped_reason="layer.verify is false")
     try:
         scanned.wait()
+        if stop.is_set():
+            raise LayerError("the build stopped before the import check")
         if settings.bytecode == "all" and settings.verify:
             bytecode = layer_bytecode(settings, stage, not_run, mirror, log)
             added.set_result(list(bytecode.files))
@@ -348,7 +352,9 @@ def _build(
             pinned=locked is not None,
         )
     if locked is not None:
+        # Exactly the lock's set, and what that set depends on is locked too.
         check_installed(locked, installed.distributions)
+        check_dependencies_locked(locked, reqs, stage, target)
     done(
         f"{len(installed.distributions)} distributions for {target.describe()} with {settings.installer}"
         + (f" from {locked.path.name}" if locked else "")
@@ -392,14 +398,17 @@ def _build(
     # bytecode the check leaves is zipped last; the proof runs beside that.
     partial = settings.dist_dir / f".{settings.name}.zip.partial"
     added: Future[list[str]] = Future()
+    scanned, stop = threading.Event(), threading.Event()
     with ThreadPoolExecutor(max_workers=1) as pool:
         done_verify = _timed(log, "verify")
         run_check = functools.partial(
             _verify, settings, unpruned, stage, modules, dist_names, plan.rule_for, log
         )
-        scanned = threading.Event()
-        verifying = pool.submit(_check_and_compile, settings, stage, run_check, log, added, scanned)
         try:
+            # Inside the try: Ctrl-C can land in submit() after the thread has started.
+            verifying = pool.submit(
+                _check_and_compile, settings, stage, run_check, log, added, scanned, stop
+            )
             done = _timed(log, "zip")
             with byte_progress("zip", unzipped) as advance:
                 archive = write_layer_zip(
@@ -415,8 +424,8 @@ def _build(
             done(f"{archive.entries:,} files, {archive.zip_bytes:,} bytes")
             check, bytecode, proven = verifying.result()
         except BaseException:
-            scanned.set()  # the zip failed before listing the tree: let the check end
-            verifying.cancel()
+            stop.set()  # the check, waiting or not yet started, ends without running
+            scanned.set()
             partial.unlink(missing_ok=True)
             raise
     if check.ran:

@@ -19,20 +19,29 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name
 
-from layer_tasks.build.install import IndexConfig, Target, failure_line, uv_binary
+from layer_tasks.build.install import (
+    UV_ENV,
+    IndexConfig,
+    Target,
+    failure_line,
+    uv_binary,
+    uv_python,
+)
 from layer_tasks.build.requirements import RequirementSet, read_requirements
 from layer_tasks.config.settings import ARCHITECTURES, PYTHON_GLIBC, LayerSettings
 from layer_tasks.errors import LayerError
+from layer_tasks.util import redact
 from layer_tasks.util.fsutil import atomic_write_text
 
 if sys.version_info >= (3, 11):
@@ -118,6 +127,9 @@ def normalized_requirements(reqs: RequirementSet) -> tuple[str, ...]:
 def _normalize(req: Requirement) -> str:
     copy = Requirement(str(req))
     copy.name = canonicalize_name(copy.name)
+    if copy.url:
+        # The lock records what it was made from without credentials (it is committed).
+        copy.url = redact.for_storage(copy.url)
     return str(copy)
 
 
@@ -163,6 +175,32 @@ def _read_toml(path: Path) -> tuple[bytes, dict[str, Any]]:
         ) from None
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in parsed TOML, at any depth."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _refuse_credentials(path: Path, data: Mapping[str, Any]) -> None:
+    """A lock holds no credentials: it is committed, and what it names reaches the SBOM,
+    the state folder and S3. Refused, not cleaned: a cleaned URL would fail later, at
+    the index, with a message far from here."""
+    for text in _strings(data):
+        if redact.has_userinfo(text):
+            raise LayerError(
+                f"{path.name} holds credentials in a URL ({redact.redact(text)}): a lock is "
+                "shared (git, the SBOM, S3) and must not; give the index's credentials to "
+                "pip's configuration, UV_INDEX_URL or ~/.netrc instead, and run "
+                "`inv layer.lock` (it writes URLs without them)"
+            )
+
+
 def _wheel_url(path: Path, wheel: PackageWheel) -> str:
     if wheel.url:
         return wheel.url
@@ -189,6 +227,7 @@ def load_lock(path: Path, target: Target | None = None) -> LockFile:
     )
 
     raw, data = _read_toml(path)
+    _refuse_credentials(path, data)
     try:
         pylock = Pylock.from_dict(data)
     except PylockValidationError as exc:
@@ -287,8 +326,117 @@ def stale_reason(lock: LockFile, reqs: RequirementSet, target: Target) -> str | 
     return f"{name} is stale: {reqs.path.name} {'; '.join(changes)} since the lock was made: {fix}"
 
 
+_SHOWN_GAPS = 3  # in the one line that says what the lock does not cover
+
+
+def _gaps_line(lock: LockFile, gaps: list[str]) -> str:
+    more = len(gaps) - _SHOWN_GAPS
+    listed = "; ".join(gaps[:_SHOWN_GAPS]) + (f"; and {more} more" if more > 0 else "")
+    return f"{lock.path.name} does not cover the layer: {listed}: run `inv layer.lock`"
+
+
+def _applies(req: Requirement, target: Target, extras: Iterable[str] = ()) -> bool:
+    """Whether ``req`` applies on the target, for the distribution's asked ``extras``."""
+    if req.marker is None:
+        return True
+    base = {str(k): str(v) for k, v in target_environment(target).items()}
+    return any(req.marker.evaluate({**base, "extra": extra}) for extra in ("", *extras))
+
+
+def _locked_as(lock: LockFile, req: Requirement) -> str | None:
+    """Why no locked package satisfies ``req``, or None when one does."""
+    versions = {p.name: p.version for p in lock.packages}
+    name = canonicalize_name(req.name)
+    if name not in versions:
+        return "which it does not lock"
+    if req.url is None and not req.specifier.contains(versions[name], prereleases=True):
+        return f"which it locks at {versions[name]}"
+    return None
+
+
+def uncovered_requirements(lock: LockFile, reqs: RequirementSet, target: Target) -> list[str]:
+    """Each requirement that applies to the target (its markers evaluated there) and that
+    no locked package satisfies: the lock's own record of the requirement lines can be
+    intact while a package's block was deleted from it."""
+    gaps = []
+    for line in reqs.requirements:
+        req = line.requirement
+        if not _applies(req, target):
+            continue
+        why = _locked_as(lock, req)
+        if why:
+            gaps.append(f"{line.source.name}:{line.lineno} asks for {req}, {why}")
+    return gaps
+
+
+def _requires(tree: Path) -> dict[str, tuple[str, list[Requirement]]]:
+    """canonical name -> (version, Requires-Dist) of every distribution in ``tree``."""
+    found: dict[str, tuple[str, list[Requirement]]] = {}
+    for info in sorted(tree.glob("*.dist-info")):
+        metadata = info / "METADATA"
+        try:
+            with open(metadata, encoding="utf-8", errors="replace") as fh:
+                headers = HeaderParser().parse(fh, headersonly=True)
+        except OSError:
+            continue
+        requires = []
+        for text in headers.get_all("Requires-Dist") or ():
+            try:
+                requires.append(Requirement(text))
+            except InvalidRequirement:
+                continue  # the installer accepted it; not ours to judge
+        stem = info.name[: -len(".dist-info")]
+        name = headers.get("Name") or stem.partition("-")[0]
+        found[canonicalize_name(name)] = (str(headers.get("Version", "")), requires)
+    return found
+
+
+def unlocked_dependencies(
+    lock: LockFile, reqs: RequirementSet, tree: Path, target: Target
+) -> list[str]:
+    """Each dependency that an installed (locked) distribution declares for the target,
+    with the extras asked of it, and that no locked package satisfies. The install runs
+    with ``--no-deps`` (exactly the lock), so nothing else would notice it missing."""
+    installed = _requires(tree)
+    extras: dict[str, set[str]] = {}
+    for line in reqs.requirements:
+        extras.setdefault(line.key, set()).update(line.requirement.extras)
+    gaps: list[str] = []
+    queue = sorted(installed)
+    seen: dict[str, frozenset[str]] = {}
+    while queue:
+        name = queue.pop()
+        wanted = frozenset(extras.get(name, set()))
+        if name not in installed or seen.get(name) == wanted:
+            continue
+        seen[name] = wanted
+        version, requires = installed[name]
+        for req in requires:
+            if not _applies(req, target, wanted):
+                continue
+            why = _locked_as(lock, req)
+            gap = f"{name} {version} requires {req}, {why}"
+            if why and gap not in gaps:
+                gaps.append(gap)
+            dep = canonicalize_name(req.name)
+            if req.extras - extras.get(dep, set()):
+                extras.setdefault(dep, set()).update(req.extras)
+                queue.append(dep)
+    return sorted(gaps)
+
+
+def check_dependencies_locked(
+    lock: LockFile, reqs: RequirementSet, tree: Path, target: Target
+) -> None:
+    """After the install: every dependency of what was installed is locked too."""
+    gaps = unlocked_dependencies(lock, reqs, tree, target)
+    if gaps:
+        raise LayerError(_gaps_line(lock, gaps))
+
+
 def lock_for_build(settings: LayerSettings, reqs: RequirementSet) -> LockFile | None:
-    """The lock a build must install, None without one; `LayerError` when it is stale."""
+    """The lock a build must install, None without one; `LayerError` when it is stale or
+    does not cover every requirement that applies to the target."""
     path = lock_path(settings)
     if not path.is_file():
         return None
@@ -297,6 +445,9 @@ def lock_for_build(settings: LayerSettings, reqs: RequirementSet) -> LockFile | 
     reason = stale_reason(lock, reqs, target)
     if reason:
         raise LayerError(reason)
+    gaps = uncovered_requirements(lock, reqs, target)
+    if gaps:
+        raise LayerError(_gaps_line(lock, gaps))
     return lock
 
 
@@ -412,6 +563,9 @@ def compile_command(
         # Resolving for another platform needs no interpreter of the target's version:
         # never spend seconds trying to download one.
         "--no-python-downloads",
+        # Without it uv looks for a python of the target's version and fails where
+        # there is none: any interpreter describes "an environment" here.
+        *uv_python(),
         "--custom-compile-command", "inv layer.lock",
         *index.uv_args(),
     ]  # fmt: skip
@@ -485,7 +639,7 @@ def write_lock(
                 command,
                 capture_output=True,
                 text=True,
-                env={**os.environ, "UV_NO_PROGRESS": "1"},
+                env={**os.environ, **UV_ENV},
                 stdin=subprocess.DEVNULL,
                 timeout=_COMPILE_TIMEOUT_S,
                 check=False,
@@ -511,7 +665,10 @@ def write_lock(
                 }
             }
         }
-        text = scratch.read_text(encoding="utf-8").rstrip("\n") + "\n\n"
+        # uv copies a requirement's wheel URL as given, password and all: the lock is
+        # committed and its URLs go into the SBOM, so it keeps none (credentials come from
+        # netrc, a keyring or the index configuration, as for any index).
+        text = redact.for_storage(scratch.read_text(encoding="utf-8")).rstrip("\n") + "\n\n"
         text += (
             "# What this lock was made from: `inv layer.build` refuses it once the\n"
             "# requirements or the target no longer match.\n"

@@ -9,6 +9,7 @@ requirements with ``packaging`` rather than text.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shlex
@@ -208,6 +209,49 @@ def _read_option(
     if name in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links"):
         redact.add_url(value)  # a private index's password must not reach any output
     result.options.append(line)
+
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _inside(path: Path, roots: Iterable[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
+
+
+def split_files(pattern: str, requirements: Path, project: Path, *, setting: str) -> list[Path]:
+    """The split requirement files ``pattern`` names (relative to the requirements file's
+    folder), never a file outside the project folder or that folder: a glob such as
+    ``../../../**/*.txt`` would read, and quote in its errors, anyone's files.
+
+    The part of the pattern before its first wildcard is checked before anything is
+    listed; each match is checked where it leads (a symlink out is refused too).
+    """
+    roots = [project.resolve(), requirements.parent.resolve()]
+    full = Path(pattern) if Path(pattern).is_absolute() else requirements.parent / pattern
+    fixed: list[str] = []
+    for part in full.parts:
+        if _GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    start = Path(os.path.normpath(Path(*fixed))) if fixed else requirements.parent
+    outside = (
+        f"{setting} {pattern!r} reaches outside the project folder {project}: give a glob "
+        "inside it, relative to the requirements file's folder (e.g. requirements-*.txt)"
+    )
+    if not _inside(start.resolve(), roots):
+        raise LayerError(outside)
+    found = []
+    for name in sorted(glob.glob(str(full))):
+        match = Path(name)
+        if match.resolve() == requirements.resolve() or match.is_dir():
+            continue
+        if not _inside(match.resolve(), roots):
+            raise LayerError(
+                f"{setting} {pattern!r} matches {match}, which leads outside the project "
+                f"folder {project} (a symlink?): remove the link or narrow the glob"
+            )
+        found.append(match)
+    return found
 
 
 def require_non_empty(reqs: RequirementSet) -> None:

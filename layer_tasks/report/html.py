@@ -295,6 +295,9 @@ def _json_for_script(data: Mapping[str, Any]) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
+# Marks a page as this command's: `--html` replaces such a page without --force.
+GENERATOR = '<meta name="generator" content="layer-tasks size-report">'
+
 _STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
        color: #1a202c; background: #fff; }
@@ -349,6 +352,7 @@ def render(report_data: Mapping[str, Any]) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+{GENERATOR}
 <title>{_e(title)}: size</title>
 <style>{_STYLE}</style>
 </head>
@@ -372,6 +376,16 @@ def render(report_data: Mapping[str, Any]) -> str:
 </body>
 </html>
 """
+
+
+def is_size_page(path: Path) -> bool:
+    """Whether ``path`` is a page `render` wrote (its generator line near the top)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2048)
+    except OSError:
+        return False
+    return GENERATOR.encode() in head
 
 
 def check_destination(path: Path) -> None:

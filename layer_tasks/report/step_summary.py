@@ -21,6 +21,7 @@ from layer_tasks.config.settings import (
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report.diff import LayerDiff
+from layer_tasks.util.redact import for_storage
 
 VARIABLE = "GITHUB_STEP_SUMMARY"
 
@@ -33,7 +34,7 @@ def summary_path(environ: Mapping[str, str] | None = None) -> Path | None:
 def append(path: Path, markdown: str) -> None:
     """Append one section; a blank line keeps it apart from what other steps wrote."""
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(markdown.rstrip("\n") + "\n\n")
+        fh.write(for_storage(markdown.rstrip("\n")) + "\n\n")
 
 
 def write(markdown: str, environ: Mapping[str, str] | None = None) -> bool:

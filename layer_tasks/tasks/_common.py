@@ -18,6 +18,12 @@ from invoke import Context, Exit, task
 from layer_tasks.config.settings import LayerSettings, check_environment, name_env_source
 from layer_tasks.errors import LayerError
 from layer_tasks.util.redact import redact
+from layer_tasks.util.terminal import (
+    INTERRUPTED,
+    INTERRUPTED_MESSAGE,
+    interrupts_raise,
+    quiet_pipes,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,7 +75,11 @@ def layer_task(*args: Any, **kwargs: Any) -> Any:
         @functools.wraps(body)
         def wrapper(*a: Any, **kw: Any) -> Any:
             try:
-                return body(*a, **kw)
+                # `| head -1`: the output ends, the task does not; Ctrl-C: see below.
+                with quiet_pipes(), interrupts_raise():
+                    return body(*a, **kw)
+            except KeyboardInterrupt:
+                raise Exit(f"error: {INTERRUPTED_MESSAGE}", code=INTERRUPTED) from None
             except Exit:
                 raise
             except Exception as exc:

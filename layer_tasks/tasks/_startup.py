@@ -13,12 +13,16 @@ to the previous hook with its traceback.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Callable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
+from layer_tasks.util.bounds import MAX_TEXT_FILE_BYTES
 from layer_tasks.util.redact import redact
+from layer_tasks.util.terminal import exit_on_interrupt, silence_output
 
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
 
@@ -144,13 +148,135 @@ def _uncastable() -> type[Exception]:
     return UncastableEnvVar
 
 
+# A YAML file whose aliases (&a / *a) stand for more values than this: Invoke copies
+# every value when it merges the file (a "billion laughs" file held it for minutes).
+MAX_EXPANDED_VALUES = 100_000
+
+
+def _expanded_values(path: str) -> int | None:
+    """How many values a YAML file stands for once every alias is copied out; None
+    when it cannot be composed (Invoke then reports the error itself, through the hook)."""
+    from invoke.util import yaml
+
+    try:
+        with open(path, "rb") as fh:
+            root = yaml.compose(fh, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, ValueError, OSError, RecursionError):
+        return None
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int = 0) -> int:
+        if id(node) in sizes or depth > 200:
+            return sizes.get(id(node), 1)
+        children: list[Any] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        sizes[id(node)] = total
+        return total
+
+    return 0 if root is None else size(root)
+
+
+def config_file_problem(path: str) -> str | None:
+    """Why Invoke would hang or run out of memory reading ``path``, or None: a FIFO, a
+    device or a socket (it would wait on it, or read forever), a file larger than any
+    configuration, YAML aliases that expand past `MAX_EXPANDED_VALUES`."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # missing, or unreadable: Invoke says so itself (through the hook)
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return (
+            f"configuration file {path} is not a regular file (a FIFO, device or socket), "
+            "which Invoke would wait on or read forever: replace it with a file"
+        )
+    if info.st_size > MAX_TEXT_FILE_BYTES:
+        return (
+            f"configuration file {path} is larger than {MAX_TEXT_FILE_BYTES:,} bytes, which "
+            "no real one is: check that it is the right file"
+        )
+    if path.endswith((".yaml", ".yml")):
+        values = _expanded_values(path)
+        if values is not None and values > MAX_EXPANDED_VALUES:
+            return (
+                f"configuration file {path} stands for more than {MAX_EXPANDED_VALUES:,} "
+                "values once its YAML aliases (*name) are copied out, which Invoke would do: "
+                "write the values out instead of nesting aliases"
+            )
+    return None
+
+
+def _local(function: str, module: str, name: str) -> Any:
+    """A local variable of the innermost running Invoke ``module.function``, or None."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == function and code.co_filename.replace("\\", "/").endswith(module):
+            return frame.f_locals.get(name)
+        frame = frame.f_back
+    return None
+
+
+def check_config_files() -> None:
+    """Before Invoke reads the project's ``invoke.*`` and the runtime file (``-f``,
+    ``INVOKE_RUNTIME_CONFIG``): one line for a file it would hang or choke on.
+
+    Invoke imports ``tasks.py`` (so this package) before it reads those two. The system
+    and user files (``/etc/invoke.yaml``, ``~/.invoke.yaml``) are read earlier, before
+    any code of ours runs: they are out of reach (docs/security.md)."""
+    from invoke.exceptions import Exit
+
+    program = _local("load_collection", "/invoke/program.py", "self")
+    project = _local("load", "/invoke/loader.py", "module_parent")
+    config = getattr(program, "config", None)
+    paths = []
+    if project is not None and config is not None:
+        prefix = config.file_prefix or config.prefix
+        paths += [os.path.join(str(project), f"{prefix}.{ext}") for ext in config._file_suffixes]
+    try:
+        runtime = program.args.config.value if program is not None else None
+    except (AttributeError, KeyError):
+        runtime = None
+    runtime = runtime or os.environ.get("INVOKE_RUNTIME_CONFIG")
+    if runtime:
+        paths.append(os.path.expanduser(runtime))
+    for path in paths:
+        problem = config_file_problem(path)
+        if problem:
+            raise Exit(redact(f"error: {problem}"), code=1)
+
+
+def _run_by_invoke() -> bool:
+    """Whether this import happens inside Invoke's `Program` (``inv``, a console script),
+    not in a program that imports the package (a test run, a notebook)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename.replace("\\", "/").endswith("/invoke/program.py"):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
 def install() -> None:
-    """Put the hook in place once; the previous hook handles everything else."""
+    """Put the hook in place once; the previous hook handles everything else. Under
+    Invoke's `Program`, Ctrl-C before a task runs also ends in one line (exit 130)."""
+    if _run_by_invoke():
+        exit_on_interrupt()
+        check_config_files()
     previous: Callable[..., Any] = sys.excepthook
     if getattr(previous, "_layer_tasks", False):
         return
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(exc, BrokenPipeError):
+            # Invoke's own output (--list, --help) into `| head -1`: it ends, quietly.
+            silence_output()
+            return
         try:
             text = message(exc, tb)
         except Exception:  # the net must never hide the original failure

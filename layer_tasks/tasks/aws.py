@@ -59,7 +59,7 @@ def deploy(
     from layer_tasks.tasks._aws import open_aws, region_clients
 
     wanted = settings_from(c, function=function)
-    settings, clients = open_aws(wanted, local, every_target=True)
+    settings, clients = open_aws(wanted, local, every_target=True, read_only=dry_run)
     for each in settings.per_architecture():
         if warning := unpinned_warning(each):
             _log(warning)
@@ -69,7 +69,7 @@ def deploy(
         force=force,
         dry_run=dry_run,
         log=_log,
-        clients_for=region_clients(wanted, local),
+        clients_for=region_clients(wanted, local, read_only=dry_run),
     )
     several = len(settings.architectures) > 1
     results = [
@@ -133,8 +133,8 @@ def versions(
 
     if all_regions:
         base = settings_from(c)
-        settings, clients = open_aws(base, local, every_target=True)
-        other = region_clients(base, local)
+        settings, clients = open_aws(base, local, every_target=True, read_only=True)
+        other = region_clients(base, local, read_only=True)
         across = read_all_regions(
             settings,
             base.regions or (clients.region,),
@@ -143,7 +143,7 @@ def versions(
         print(across.json() if json else across.text())
         across.check()
         return across
-    settings, clients = open_aws(settings_from(c), local)
+    settings, clients = open_aws(settings_from(c), local, read_only=True)
     report = list_versions(clients.lambda_, clients.s3, settings, clients.region)
     print(report.json() if json else report.text())
     return report
@@ -156,7 +156,7 @@ def code_size(c: Context, version: str | None = None, local: bool = False) -> in
     from layer_tasks.tasks._aws import open_aws
 
     number = _whole("version", version)
-    settings, clients = open_aws(settings_from(c), local)
+    settings, clients = open_aws(settings_from(c), local, read_only=True)
     found = find_version(clients.lambda_, settings.name, number, clients.region)
     print(code_size_line(settings.name, found))
     return found.code_size or 0

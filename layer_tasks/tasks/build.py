@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +103,7 @@ class _KeepsHelpFlag(Task):
         "html": "Also write the report as one self-contained HTML page (treemap, limits) to FILE.",
         "imports": "Report each distribution's median import time (cold start) next to its size.",
         "repeat": "With --imports: fresh processes per distribution (default 3).",
+        "force": "With --html: replace FILE even when it is not a page this command wrote.",
     },
 )
 def size_report(
@@ -113,13 +113,15 @@ def size_report(
     html: str = "",
     imports: bool = False,
     repeat: int = 3,
+    force: bool = False,
 ) -> None:
     """Per-distribution footprint and totals against the Lambda limits (builds if needed)."""
     from layer_tasks.build.footprint import report_data, report_json, report_text
     from layer_tasks.report import step_summary
-    from layer_tasks.report.html import check_destination
+    from layer_tasks.report.html import check_destination, is_size_page
     from layer_tasks.report.html import write as write_html
     from layer_tasks.report.import_cost import measure_imports
+    from layer_tasks.report.output_path import check_output
 
     if top < 0:
         raise LayerError(f"--top must be a positive number, got {top}")
@@ -130,9 +132,19 @@ def size_report(
     layers = per_architecture(c)
     several = len(layers) > 1
     pages = [_page(html, s.architecture, several) for s in layers]
+    runtime = getattr(c.config, "_runtime_path", None)
     for page in pages:
         if page is not None:
             check_destination(page)
+            # Never over a file the tool manages or reads; another file only with --force.
+            check_output(
+                page,
+                layers,
+                flag="--html",
+                ours=is_size_page,
+                force=force,
+                also_read=[Path(runtime)] if runtime else [],
+            )
     texts = []
     for settings, page in zip(layers, pages, strict=True):
         manifest = _manifest_or_build(settings)
@@ -190,17 +202,14 @@ def budget(c: Context) -> None:
 def check_requirements(c: Context, parts: str | None = None) -> None:
     """Check that requirements-all.txt equals the union of the split requirements-*.txt."""
     from layer_tasks.build.pylock import lock_problem
-    from layer_tasks.build.requirements import compare_union, read_requirements
+    from layer_tasks.build.requirements import compare_union, read_requirements, split_files
 
     settings = settings_from(c)
     unified = read_requirements(settings.requirements)
     pattern = parts or settings.split_requirements
     base = settings.requirements.parent
-    files = sorted(
-        Path(p)
-        for p in glob.glob(str(Path(pattern) if Path(pattern).is_absolute() else base / pattern))
-        if Path(p).resolve() != settings.requirements.resolve()
-    )
+    setting = "--parts" if parts else "layer.split_requirements"
+    files = split_files(pattern, settings.requirements, settings.base_dir, setting=setting)
     if not files:
         raise LayerError(f"no split requirement files match {pattern!r} in {base}")
     problems = compare_union(unified, [read_requirements(f) for f in files])

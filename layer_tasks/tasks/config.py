@@ -123,7 +123,7 @@ def cleanup(
         raise LayerError("pass --keep N: how many of the newest versions to keep (at least 1)")
     keep_n = check_keep(keep)
     settings = settings_from(c, function=function)
-    settings, clients = open_aws(settings, local)
+    settings, clients = open_aws(settings, local, read_only=dry_run)
     result = run_cleanup_task(clients.lambda_, settings, keep_n, dry_run=dry_run)
     print("\n".join(result.lines(keep_n)))
 
@@ -146,7 +146,7 @@ def function_layers(c: Context, function: Any = None, local: bool = False) -> No
     settings = settings_from(c, function=function)
     if not settings.function:
         raise LayerError("pass --function NAME (or set layer.function)")
-    settings, clients = open_aws(settings, local)
+    settings, clients = open_aws(settings, local, read_only=True)
     info = get_function(clients.lambda_, settings.function)
     layers = get_function_layers(clients.lambda_, settings.function)
     print(f"function {info.name}: code {_size(info.code_size)} zipped")

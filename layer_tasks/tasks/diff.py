@@ -46,7 +46,7 @@ def diff(
     }
     clients = None
     if any(side.needs_aws for side in sides.values()):
-        settings, clients = open_aws(settings, local)
+        settings, clients = open_aws(settings, local, read_only=True)
     resolved = {}
     # Files first: a missing local build fails before any AWS call.
     for which, side in sorted(sides.items(), key=lambda item: item[1].needs_aws):

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from layer_tasks.errors import LayerError
+from layer_tasks.util.redact import for_storage
 
 
 @contextlib.contextmanager
@@ -68,8 +69,11 @@ def ensure_folder(folder: Path, setting: str) -> Path:
 
 
 def atomic_write_text(dest: Path, text: str) -> None:
+    """Write ``text`` to ``dest`` atomically. Every text file the tool makes (manifest,
+    SBOM, ARN file, lock, HTML page, what the state folder keeps) goes through here, so
+    no URL in it carries its userinfo (`redact.for_storage`)."""
     with atomic_path(Path(dest)) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(for_storage(text), encoding="utf-8")
 
 
 def _alive(pid: int) -> bool:

@@ -71,6 +71,36 @@ _SHAPES = (
 )
 
 
+# What goes into a file or an S3 object (`for_storage`): a URL's userinfo is removed
+# whole, in the spellings a URL takes there: raw, JSON with escaped slashes, and
+# percent-encoded as a whole (a URL inside another URL's query).
+_STORED_USERINFO = (
+    re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@'\"<>\\]+@"),
+    re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*:\\/\\/)[^\s/@'\"<>\\]+@"),
+    re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*%3A%2F%2F)(?:(?!%2F|%40)[^\s/@'\"<>])+%40"),
+)
+
+
+def has_userinfo(text: str) -> bool:
+    """Whether ``text`` holds a URL with a user name or password (``scheme://u:p@host``)."""
+    return any(shape.search(text) for shape in _STORED_USERINFO)
+
+
+def for_storage(text: str) -> str:
+    """``text`` fit for a file or an S3 object: no URL in it carries its userinfo.
+
+    The one boundary for everything the tool writes (`fsutil.atomic_write_text`, the
+    step summary, the objects uploaded beside a zip). The userinfo goes entirely (a
+    stored URL stays usable where the credentials come from elsewhere), and the other
+    secret shapes are masked as on screen. Known secret values are not searched for:
+    in a file, a short password could match inside a hash and corrupt it."""
+    for shape in _STORED_USERINFO:
+        text = shape.sub(r"\1", text)
+    for shape, replacement in _SHAPES[1:]:
+        text = shape.sub(replacement or _userinfo, text)
+    return text
+
+
 def _userinfo(match: re.Match[str]) -> str:
     user = match.group(2)
     # user:password -> user:***; a lone user name is a token (https://TOKEN@host).

@@ -190,6 +190,14 @@ def test_no_target_interpreter_skips_bytecode_and_records_it(
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.setenv("PYENV_ROOT", str(empty))
     monkeypatch.setenv("HOME", str(tmp_path))
+    # As on a machine with no internet and no virtualenv to find: nothing for uv to
+    # discover in the working folder or the environment, and any interpreter download
+    # goes to a port where nothing listens (it would fail, as a DNS error does offline).
+    monkeypatch.chdir(empty)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("UV_PYTHON", raising=False)
+    monkeypatch.setenv("UV_PYTHON_INSTALL_MIRROR", "http://127.0.0.1:9/python")
+    monkeypatch.setenv("UV_PYPY_INSTALL_MIRROR", "http://127.0.0.1:9/pypy")
     logs: list[str] = []
     result = build_layer(settings, log=logs.append)
     assert pycs(result.zip_path) == {}

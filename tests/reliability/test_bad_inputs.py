@@ -577,6 +577,287 @@ ROWS += [
 ]
 
 
+# --- issue 20: hostile inputs, third round ------------------------------------------------
+
+
+def _silent_read_only(c: Ctx) -> None:
+    """The defaults' rule on a small scale: a read-only task gets the attempts that fit in
+    READ_ONLY_SECONDS (120 s: 3 of 5 with the default 5 + 30 s; here 2 in 5 s)."""
+    from layer_tasks.aws import deadline
+
+    silent = SilentServer(lifetime=60)
+    c.monkeypatch.setenv("AWS_ENDPOINT_URL", silent.url)
+    c.monkeypatch.setattr(deadline, "READ_ONLY_SECONDS", 5.0)
+    c.set_layer(connect_timeout=1, read_timeout=1, max_attempts=5)
+
+
+def _split_link_out(c: Ctx) -> None:
+    outside = c.project.parent / "someone-elses.txt"
+    outside.write_text("secret-token-line==1.0\n", encoding="utf-8")
+    (c.project / "requirements-z.txt").symlink_to(outside)
+
+
+def _lock_with_credentials(c: Ctx) -> None:
+    """A lock by `inv layer.lock`, edited by hand: a wheel URL now carries a password."""
+    from layer_tasks.build.install import IndexConfig
+    from layer_tasks.build.pylock import lock_path, write_lock
+
+    write_lock(c.settings, IndexConfig())
+    path = lock_path(c.settings)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(f"file://{c.wheelhouse}", "http://user:S3cretPassw0rd@files.example"),
+        encoding="utf-8",
+    )
+
+
+def _link_to_arn_file(c: Ctx) -> None:
+    (c.project / ".layer-arn.txt").write_text(arn(1) + "\n", encoding="utf-8")
+    (c.project / "page.html").symlink_to(c.project / ".layer-arn.txt")
+
+
+MANAGED = r", which the tool manages or reads: give another file name \(it is never replaced, even with --force\)$"
+
+
+def _write_lock(c: Ctx) -> Path:
+    from layer_tasks.build.install import IndexConfig
+    from layer_tasks.build.pylock import lock_path, write_lock
+
+    write_lock(c.settings, IndexConfig())
+    return lock_path(c.settings)
+
+
+def _locked_without(name: str) -> Callable[[Ctx], None]:
+    """A lock by `inv layer.lock` whose package ``name`` was deleted by hand: its
+    [tool.layer-tasks] record of the requirement lines is untouched."""
+
+    def setup(c: Ctx) -> None:
+        path = _write_lock(c)
+        blocks = path.read_text(encoding="utf-8").split("\n\n")
+        mine = f'[[packages]]\nname = "{name}"\n'
+        path.write_text("\n\n".join(b for b in blocks if not b.startswith(mine)), encoding="utf-8")
+
+    return setup
+
+
+def _requirement_bumped_in_both(c: Ctx) -> None:
+    """epsilon==2.0 written into the requirements and into the lock's record of them (the
+    staleness check compares those two), the locked package left at 1.0."""
+    path = _write_lock(c)
+    path.write_text(path.read_text().replace('"epsilon==1.0"', '"epsilon==2.0"'), encoding="utf-8")
+    req = c.project / "requirements-all.txt"
+    req.write_text(req.read_text().replace("epsilon==1.0", "epsilon==2.0"), encoding="utf-8")
+
+
+def _lock_body_huge_pid(c: Ctx) -> None:
+    """A deploy lock of this machine (its host and boot id) whose pid no system has: the
+    check whether its process still runs (os.kill) raised OverflowError."""
+    from layer_tasks.aws import deploy_lock
+
+    _built(c)
+    c.set_layer(lock_wait_seconds=0)
+    here = deploy_lock.Holder.here()
+    body = {**json.loads(here.body()), "pid": 10**30}
+    s3 = client(c.endpoint, "s3")
+    s3.create_bucket(Bucket="test-layer-bucket")
+    s3.put_object(
+        Bucket="test-layer-bucket", Key="layers/test-layer/deploy.lock", Body=json.dumps(body)
+    )
+
+
+NOT_COVERED = r"^error: pylock\.test-layer-x86_64\.toml does not cover the layer: "
+
+OUTSIDE = r"reaches outside the project folder .*: give a glob inside it, relative to the requirements file's folder \(e\.g\. requirements-\*\.txt\)$"
+
+HUGE = "99999999999999999999"
+TOO_BIG = rf"has version {HUGE}, more than Lambda can hold \(9223372036854775807\): check the ARN$"
+KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"
+
+ROWS += [
+    Row(
+        "deploy-lock-body-huge-pid",
+        ["layer.publish"],
+        r"^error: another deploy holds the lock s3://test-layer-bucket/layers/test-layer/"
+        r"deploy\.lock: an unreadable lock body \([0-9]+ s old\); waited 0 s - run again "
+        r"when it has finished, or, if no deploy is running, remove the lock with "
+        r"`inv layer\.unlock`$",
+        _lock_body_huge_pid,
+        after_upload=True,
+    ),
+    Row(
+        "lock-missing-a-requirement",
+        ["layer.build"],
+        NOT_COVERED + r"requirements-all\.txt:4 asks for epsilon==1\.0, which it does not "
+        r"lock: run `inv layer\.lock`$",
+        _locked_without("epsilon"),
+    ),
+    Row(
+        "lock-missing-a-dependency",
+        ["layer.build"],
+        NOT_COVERED + r"alpha 1\.0 requires beta>=2, which it does not lock: run "
+        r"`inv layer\.lock`$",
+        _locked_without("beta"),
+    ),
+    Row(
+        "lock-version-outside-the-requirement",
+        ["layer.build"],
+        NOT_COVERED + r"requirements-all\.txt:4 asks for epsilon==2\.0, which it locks at "
+        r"1\.0: run `inv layer\.lock`$",
+        _requirement_bumped_in_both,
+    ),
+    Row(
+        "function-arn-other-region",
+        ["layer.deploy", "--force", "--function=arn:aws:lambda:eu-west-1:123456789012:function:fn"],
+        r"^error: layer\.function 'arn:aws:lambda:eu-west-1:123456789012:function:fn' is in "
+        r"region eu-west-1, but this run targets us-east-1: a function can only use layers "
+        r"from its own region; name a function there, or set layer\.region to the function's$",
+    ),
+    Row(
+        "function-arn-other-account",
+        [
+            "layer.rollback",
+            "--version=1",
+            "--function=arn:aws:lambda:us-east-1:999999999999:function:fn",
+        ],
+        r"^error: layer\.function 'arn:aws:lambda:us-east-1:999999999999:function:fn' belongs "
+        r"to account 999999999999, but the AWS credentials are for account 123456789012: use "
+        r"that account's credentials, or name a function of this one$",
+        lambda c: c.publish(1),
+    ),
+    Row(
+        "function-arn-partition-mismatch",
+        [
+            "layer.cleanup",
+            "--keep=1",
+            "--function=arn:aws-cn:lambda:us-east-1:123456789012:function:fn",
+        ],
+        r"^error: layer\.function 'arn:aws-cn:lambda:us-east-1:123456789012:function:fn' names "
+        r"partition aws-cn, but region us-east-1 is in partition aws: check the ARN$",
+        lambda c: c.publish(2),
+    ),
+    Row(
+        "function-version-too-large",
+        ["layer.update-config", f"--arn={arn(1)}", f"--function=fn:{HUGE}"],
+        rf"^error: layer\.function 'fn:{HUGE}' " + TOO_BIG,
+    ),
+    Row(
+        "arn-partition-mismatch",
+        ["layer.update-config", f"--arn=arn:aws-us-gov:lambda:us-east-1:{ACCOUNT}:layer:x:1"],
+        r"^error: layer ARN 'arn:aws-us-gov:lambda:us-east-1:123456789012:layer:x:1' names "
+        r"partition aws-us-gov, but region us-east-1 is in partition aws: check the ARN$",
+    ),
+    Row(
+        "arn-version-too-large",
+        ["layer.update-config", f"--arn={arn(1)[:-1]}{HUGE}"],
+        rf"^error: layer ARN '{arn(1)[:-1]}{HUGE}' " + TOO_BIG,
+    ),
+    Row(
+        "arn-file-version-too-large",
+        ["layer.update-config"],
+        rf"^error: the ARN in .*\.layer-arn\.txt '{arn(1)[:-1]}{HUGE}' " + TOO_BIG,
+        _arn_file(f"{arn(1)[:-1]}{HUGE}\n"),
+    ),
+    Row(
+        "kms-key-other-region",
+        ["layer.publish"],
+        rf"^error: layer\.kms_key_id '{KMS_KEY}' is a key in region eu-west-1, but the zips go "
+        r"to a bucket in us-east-1: S3 needs a key of the bucket's region; use an alias "
+        r"\(alias/<name>\) defined in every region$",
+        lambda c: (c.set_layer(kms_key_id=KMS_KEY), _built(c)),
+    ),
+    Row(
+        "kms-key-malformed",
+        ["layer.publish"],
+        r"^error: layer\.kms_key_id 'my key!' is not a KMS key: use a key ID, alias/<name>, or "
+        r"the ARN of either \(arn:aws:kms:<region>:<account>:key/<id>\)$",
+        lambda c: (c.set_layer(kms_key_id="my key!"), _built(c)),
+    ),
+    Row(
+        "html-over-chalice-config",
+        ["layer.size-report", "--html=.chalice/config.json"],
+        r"^error: --html \.chalice/config\.json is the Chalice config" + MANAGED,
+    ),
+    Row(
+        "html-over-zip-even-with-force",
+        ["layer.size-report", "--html=dist/test-layer.zip", "--force"],
+        r"^error: --html dist/test-layer\.zip is the layer zip" + MANAGED,
+        _built,
+    ),
+    Row(
+        "html-over-invoke-yaml",
+        ["layer.size-report", "--html=invoke.yaml"],
+        r"^error: --html invoke\.yaml is invoke\.yaml, which inv reads" + MANAGED,
+    ),
+    Row(
+        "html-over-requirements",
+        ["layer.size-report", "--html=requirements-all.txt", "--force"],
+        r"^error: --html requirements-all\.txt is the requirements file" + MANAGED,
+    ),
+    Row(
+        "html-over-lock",
+        ["layer.size-report", "--html=pylock.test-layer-x86_64.toml"],
+        r"^error: --html pylock\.test-layer-x86_64\.toml is the lock" + MANAGED,
+    ),
+    Row(
+        "html-through-symlink-to-arn-file",
+        ["layer.size-report", "--html=page.html", "--force"],
+        r"^error: --html page\.html is the ARN file" + MANAGED,
+        _link_to_arn_file,
+    ),
+    Row(
+        "html-into-state-dir",
+        ["layer.size-report", "--html=.state/size.html"],
+        r"^error: --html \.state/size\.html is inside layer\.state_dir \(.*\.state\), which "
+        r"the tool manages: give a file elsewhere$",
+        lambda c: (c.project / ".state").mkdir(exist_ok=True),
+    ),
+    Row(
+        "html-over-another-file",
+        ["layer.size-report", "--html=notes.html"],
+        r"^error: --html notes\.html exists and is not a page this command wrote: give another "
+        r"file name, or pass --force to replace it$",
+        lambda c: (c.project / "notes.html").write_text("<p>mine</p>\n", encoding="utf-8"),
+    ),
+    Row(
+        "lock-url-credentials",
+        ["layer.build"],
+        r"^error: pylock\.test-layer-x86_64\.toml holds credentials in a URL "
+        r"\(http://user:\*\*\*@files\.example/alpha-1\.0-py3-none-any\.whl\): a lock is "
+        r"shared \(git, the SBOM, S3\) and must not; give the index's credentials to pip's "
+        r"configuration, UV_INDEX_URL or ~/\.netrc instead, and run `inv layer\.lock` "
+        r"\(it writes URLs without them\)$",
+        _lock_with_credentials,
+    ),
+    Row(
+        "split-requirements-outside-project",
+        ["layer.check-requirements"],
+        r"^error: layer\.split_requirements '\.\./\.\./\.\./\*\*/\*\.txt' " + OUTSIDE,
+        lambda c: c.set_layer(split_requirements="../../../**/*.txt"),
+    ),
+    Row(
+        "split-requirements-absolute-flag",
+        ["layer.check-requirements", "--parts=/etc/*.conf"],
+        r"^error: --parts '/etc/\*\.conf' " + OUTSIDE,
+    ),
+    Row(
+        "split-requirements-symlink-out",
+        ["layer.check-requirements"],
+        r"^error: layer\.split_requirements 'requirements-\*\.txt' matches "
+        r".*requirements-z\.txt, which leads outside the project folder .* \(a symlink\?\)",
+        _split_link_out,
+    ),
+    Row(
+        "endpoint-silent-read-only",
+        ["layer.versions"],
+        r"^error: ListLayerVersions to http://127\.0\.0\.1:\d+ got no answer within "
+        r"layer\.read_timeout \(1 s\) in 2 attempt\(s\) \(a read-only task gives up on a "
+        r"silent endpoint within 5 s\): check that the endpoint answers \(AWS_ENDPOINT_URL, "
+        r"the network\), or raise layer\.read_timeout$",
+        _silent_read_only,
+    ),
+]
+
+
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
     """Every file of the project (not the build's state folder): content hash and mode."""
     out = {}

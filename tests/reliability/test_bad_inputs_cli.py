@@ -11,6 +11,7 @@ AWS state (a moto server) as it was.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -475,6 +476,50 @@ ROWS = [
         ["layer.budget"],
         r"layer\.prune_custom\.extra\.patterns must be a list of strings, got \[1, True\]",
         layer_keys(prune_custom="{extra: {patterns: [1, true]}}"),
+    ),
+]
+
+
+# --- issue 20: configuration files Invoke would hang or choke on --------------------------
+
+
+def _fifo_runtime_file(project: Path, _settings: LayerSettings) -> None:
+    os.mkfifo(project / "rt.yaml")  # Invoke would wait in open() for a writer, forever
+
+
+def _big_runtime_file(project: Path, _settings: LayerSettings) -> None:
+    with (project / "rt.yaml").open("wb") as fh:  # sparse: no disk space
+        fh.truncate(17 * 1024 * 1024)
+
+
+def _alias_bomb(project: Path, _settings: LayerSettings) -> None:
+    """Nine levels of ten aliases each: 10**9 values once Invoke copies them out."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    text = (project / "invoke.yaml").read_text(encoding="utf-8")
+    (project / "invoke.yaml").write_text("\n".join(lines) + "\n" + text, encoding="utf-8")
+
+
+ROWS += [
+    Row(
+        "runtime-file-fifo",
+        ["-f", "rt.yaml", "layer.budget"],
+        r"^error: configuration file rt\.yaml is not a regular file \(a FIFO, device or "
+        r"socket\), which Invoke would wait on or read forever: replace it with a file$",
+        _fifo_runtime_file,
+    ),
+    Row(
+        "runtime-file-too-large",
+        ["-f", "rt.yaml", "layer.budget"],
+        r"^error: configuration file rt\.yaml is larger than 16,777,216 bytes",
+        _big_runtime_file,
+    ),
+    Row(
+        "project-yaml-alias-bomb",
+        ["layer.budget"],
+        r"^error: configuration file .*/invoke\.yaml stands for more than 100,000 values "
+        r"once its YAML aliases \(\*name\) are copied out",
+        _alias_bomb,
     ),
 ]
 

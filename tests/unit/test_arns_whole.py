@@ -1,0 +1,109 @@
+"""Every ARN checked whole (issue 20, section 3): one parser per kind, each field's form
+and range, the partition against the region, the region and account against the target."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import botocore
+import pytest
+
+from layer_tasks.errors import LayerError
+from layer_tasks.model.arns import (
+    MAX_VERSION,
+    check_function_target,
+    check_kms_key,
+    parse_function,
+    parse_layer_arn,
+    partition_of,
+)
+
+REGIONS = [
+    "us-east-1", "eu-west-3", "ap-northeast-2", "il-central-1", "mx-central-1",
+    "cn-north-1", "cn-northwest-1", "us-gov-west-1", "us-gov-east-1", "us-iso-east-1",
+    "us-isob-east-1", "eu-isoe-west-1", "us-isof-south-1",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_partition_table_agrees_with_botocore(region: str) -> None:
+    data = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())
+    expected = next(p["id"] for p in data["partitions"] if re.fullmatch(p["regionRegex"], region))
+    assert partition_of(region) == expected
+
+
+def test_a_layer_arn_is_checked_whole() -> None:
+    ok = parse_layer_arn(f"arn:aws-cn:lambda:cn-north-1:123456789012:layer:deps:{MAX_VERSION}")
+    assert ok.version == MAX_VERSION and ok.partition == "aws-cn"
+    for bad, why in [
+        ("arn:aws-us-gov:lambda:ap-northeast-2:123456789012:layer:deps:1", "names partition"),
+        ("arn:aws:lambda:cn-north-1:123456789012:layer:deps:1", "names partition"),
+        (f"arn:aws:lambda:us-east-1:123456789012:layer:deps:{MAX_VERSION + 1}", "can hold"),
+        ("arn:aws:lambda:us-east-1:123456789012:layer:deps:0", "is not a Lambda layer"),
+    ]:
+        with pytest.raises(LayerError, match=why):
+            parse_layer_arn(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "account", "region", "qualifier"),
+    [
+        ("fn", None, None, None),
+        ("fn:live", None, None, "live"),
+        ("123456789012:function:fn", "123456789012", None, None),
+        ("arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST", "123456789012", "us-east-1", "$LATEST"),
+        ("arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:fn:3", "123456789012", "us-gov-west-1", "3"),
+    ],
+)  # fmt: skip
+def test_function_forms(
+    text: str, account: str | None, region: str | None, qualifier: str | None
+) -> None:
+    ref = parse_function(text)
+    assert (ref.name, ref.account, ref.region, ref.qualifier) == ("fn", account, region, qualifier)
+
+
+def test_a_function_is_checked_against_the_target() -> None:
+    asked: list[int] = []
+
+    def account() -> str:
+        asked.append(1)
+        return "123456789012"
+
+    check_function_target("fn", region="us-east-1", account=account)
+    assert asked == []  # no account in the name: STS is not asked
+    check_function_target(
+        "arn:aws:lambda:us-east-1:123456789012:function:fn", region="us-east-1", account=account
+    )
+    with pytest.raises(LayerError, match="is in region eu-west-1, but this run targets us-east-1"):
+        check_function_target(
+            "arn:aws:lambda:eu-west-1:123456789012:function:fn", region="us-east-1"
+        )
+    with pytest.raises(LayerError, match="belongs to account 210987654321"):
+        check_function_target("210987654321:function:fn", region="us-east-1", account=account)
+    with pytest.raises(LayerError, match="names partition aws-cn"):
+        check_function_target(
+            "arn:aws-cn:lambda:us-east-1:123456789012:function:fn", region="us-east-1"
+        )
+    with pytest.raises(LayerError, match="more than Lambda can hold"):
+        parse_function(f"fn:{MAX_VERSION + 1}")
+
+
+def test_kms_keys() -> None:
+    key = "0123abcd-0123-4567-89ab-0123456789ab"
+    for ok in (
+        key,
+        "mrk-" + "0" * 32,
+        "alias/layers",
+        f"arn:aws:kms:us-east-1:123456789012:key/{key}",
+    ):
+        check_kms_key(ok, regions=["us-east-1"])
+    with pytest.raises(LayerError, match="zips go to a bucket in eu-west-1"):
+        check_kms_key(
+            f"arn:aws:kms:us-east-1:123456789012:key/{key}", regions=["us-east-1", "eu-west-1"]
+        )
+    with pytest.raises(LayerError, match="names partition"):
+        check_kms_key("arn:aws-cn:kms:us-east-1:123456789012:alias/x", regions=["us-east-1"])
+    with pytest.raises(LayerError, match="is not a KMS key"):
+        check_kms_key("key/abc", regions=["us-east-1"])

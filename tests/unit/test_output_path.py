@@ -1,0 +1,58 @@
+"""A user-given output path (issue 20, section 2): an earlier page of the same kind is
+replaced, another file only with --force, a file the tool manages or reads never."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.errors import LayerError
+from layer_tasks.report.html import GENERATOR, is_size_page
+from layer_tasks.report.output_path import check_output, managed_files
+
+
+def check(path: Path, settings: LayerSettings, force: bool = False) -> None:
+    check_output(path, [settings], flag="--html", ours=is_size_page, force=force)
+
+
+def test_an_earlier_page_is_replaced_without_force(settings: LayerSettings, tmp_path: Path) -> None:
+    page = tmp_path / "size.html"
+    page.write_text(f"<!DOCTYPE html>\n<head>\n{GENERATOR}\n</head>\n", encoding="utf-8")
+    check(page, settings)
+    check(tmp_path / "new.html", settings)  # a new file: nothing to replace
+
+
+def test_another_file_needs_force(settings: LayerSettings, tmp_path: Path) -> None:
+    page = tmp_path / "notes.html"
+    page.write_text("<p>mine</p>\n", encoding="utf-8")
+    with pytest.raises(LayerError, match="exists and is not a page this command wrote"):
+        check(page, settings)
+    check(page, settings, force=True)
+
+
+def test_a_hard_link_to_the_config_is_the_config(settings: LayerSettings, tmp_path: Path) -> None:
+    link = tmp_path / "page.html"
+    os.link(settings.chalice_config, link)
+    with pytest.raises(LayerError, match="is the Chalice config"):
+        check(link, settings, force=True)
+
+
+def test_what_the_tool_manages(settings: LayerSettings) -> None:
+    names = {path.name for path, _ in managed_files([settings])}
+    assert {
+        "config.json",
+        "config.json.bak",
+        ".layer-arn.txt",
+        "test-layer.zip",
+        "test-layer.manifest.json",
+        "test-layer.cdx.json",
+        "test-layer.arns.json",
+        "pylock.test-layer-x86_64.toml",
+        "requirements-all.txt",
+        "requirements-a.txt",  # a split file
+        "invoke.yaml",
+        "tasks.py",
+    } <= names
