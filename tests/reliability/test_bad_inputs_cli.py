@@ -1,7 +1,12 @@
 """Bad inputs from the hostile review (docs/bad-inputs.md, second block), run as a user
-types them: ``inv`` in a subprocess (`support.cli.inv`), so that the failures Invoke
-itself hits before any task runs (configuration files, ``INVOKE_*`` casts, task flags)
-go through the same net a user's shell sees.
+types them: ``inv`` with Invoke's own `Program`, so that the failures Invoke itself hits
+before any task runs (configuration files, ``INVOKE_*`` casts, task flags) go through
+the same net a user's shell sees.
+
+Every row runs in this process (`support.cli.inv_here`: the project folder, the
+environment, fds 1 and 2, an uncaught exception through ``sys.excepthook``); a few rows,
+one per kind of failure, run again in a real ``inv`` process (`support.cli.inv`), where
+the interpreter itself calls the start-up net.
 
 Each case must end in exit status 1, exactly one ``error:`` line on stderr matching the
 row, no traceback, every file of the project byte-identical (content and mode), and the
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support.cli import inv
+from support.cli import inv, inv_here
 from support.fakes import write_layer
 from support.faults import MotoServer
 from support.snapshot import aws_state, project_files
@@ -479,16 +484,47 @@ ROWS = [
 ]
 
 
+# One row per kind of failure, also in a real process: a task's own error, a -f file
+# Invoke merges, an INVOKE_* cast, a task flag, and the YAML parser's RecursionError (the
+# depth it is hit at is the interpreter's own stack's).
+IN_A_PROCESS = [
+    "bucket-trailing-newline",
+    "runtime-file-layer-null",
+    "env-cast-int-fraction",
+    "flag-wrong-type",
+    "runtime-file-nested-deep",
+]
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_bad_input_from_the_command_line(
     row: Row, project: Path, settings: LayerSettings, server: MotoServer
+) -> None:
+    check(row, project, settings, server, inv_here)
+
+
+@pytest.mark.parametrize(
+    "row", [{row.id: row for row in ROWS}[id_] for id_ in IN_A_PROCESS], ids=IN_A_PROCESS
+)
+def test_bad_input_from_an_inv_process(
+    row: Row, project: Path, settings: LayerSettings, server: MotoServer
+) -> None:
+    check(row, project, settings, server, inv)
+
+
+def check(
+    row: Row,
+    project: Path,
+    settings: LayerSettings,
+    server: MotoServer,
+    run: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     server.reset()
     row.setup(project, settings)
     files_before = project_files(project)
     aws_before = aws_state(server.url, NAME)
 
-    proc = inv(project, *row.argv, env={"AWS_ENDPOINT_URL": server.url, **row.env})
+    proc = run(project, *row.argv, env={"AWS_ENDPOINT_URL": server.url, **row.env})
 
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 1, proc.stderr
