@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from moto import mock_aws
-from support.cli import make_split_project
+from support.cli import build_small_project, make_split_project
 from support.fakes import moto_clients
 from support.faults import MotoServer
 from support.wheels import build_wheelhouse
@@ -35,6 +35,13 @@ def _isolated_tools(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture(scope="session")
+def small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """A project (alpha==1.0) built once per session (per xdist worker): read it, or copy
+    it (`support.cli.copy_project`) to change anything; a copy reuses the build."""
+    return build_small_project(tmp_path_factory, wheelhouse)
 
 
 @pytest.fixture

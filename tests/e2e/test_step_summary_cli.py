@@ -6,19 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
-from support.cli import build_small_project, copy_project, inv
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return build_small_project(tmp_path_factory, wheelhouse)
+from support.cli import copy_project, inv
 
 
 @pytest.mark.slow
 def test_size_report_and_budget_write_the_step_summary_only_when_set(
-    built: Path, tmp_path: Path
+    small_project: Path, tmp_path: Path
 ) -> None:
-    project = copy_project(built, tmp_path / "p")
+    project = copy_project(small_project, tmp_path / "p")
     summary = tmp_path / "summary.md"
     quiet = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
 

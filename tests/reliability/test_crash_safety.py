@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 from support.cli import (
     CHALICE_CONFIG,
-    build_small_project,
     copy_project,
     inv,
     make_project,
@@ -102,11 +101,6 @@ def hook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return build_small_project(tmp_path_factory, wheelhouse)
-
-
-@pytest.fixture(scope="module")
 def built_big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A layer above the 16 MiB multipart threshold (one wheel of random bytes)."""
     house = tmp_path_factory.mktemp("bighouse")
@@ -145,14 +139,14 @@ def published(endpoint: str) -> list[dict[str, object]]:
 @pytest.mark.parametrize("point", [*POINTS, "mid-multipart-upload"])
 def test_kill_at_each_step_then_deploy_again_converges(
     point: str,
-    built: Path,
+    small_project: Path,
     built_big: Path,
     hook_dir: Path,
     server: MotoServer,
     tmp_path: Path,
 ) -> None:
     server.reset()
-    source = built_big if point == "mid-multipart-upload" else built
+    source = built_big if point == "mid-multipart-upload" else small_project
     project = copy_project(source, tmp_path / "project")
     env = {"AWS_ENDPOINT_URL": server.url, "PYTHONPATH": str(hook_dir)}
 

@@ -17,16 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import build_small_project, copy_project, inv
+from support.cli import copy_project, inv
 from support.faults import MotoServer, client
 from support.snapshot import aws_state, project_files
 
 BUCKET = "test-layer-bucket"
-
-
-@pytest.fixture(scope="module")
-def small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return build_small_project(tmp_path_factory, wheelhouse)
 
 
 def bucket_settings(endpoint: str) -> dict[str, Any]:
