@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto import mock_aws
+from support import fakes
 from support.cli import build_small_project, make_split_project
 from support.fakes import moto_clients
 from support.faults import MotoServer
@@ -57,6 +59,15 @@ def clients() -> Iterator[Clients]:
         yield moto_clients(plain_http=True)
 
 
+@pytest.fixture
+def lam(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Lambda client on in-process moto (`mock_aws`), in the test module's ``REGION``
+    (us-east-1 where it has none); no endpoint or profile of the host's leaks in."""
+    region = getattr(request.module, "REGION", fakes.REGION)
+    with fakes.mocked_lambda(monkeypatch, region) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[MotoServer]:
     """The one moto server on 127.0.0.1 for the whole session; tests reset it first."""
@@ -68,7 +79,7 @@ def server() -> Iterator[MotoServer]:
 @pytest.fixture
 def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """The session's moto server, emptied, and no endpoint of the environment's in the way
-    (modules that need more define their own ``endpoint``)."""
+    (a module that needs more extends it: an ``endpoint`` fixture that takes this one)."""
     server.reset()
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA"):
         monkeypatch.delenv(var, raising=False)

@@ -26,10 +26,10 @@ FRESH = dt.timedelta(hours=1)
 
 
 @pytest.fixture
-def endpoint(server: MotoServer) -> str:
-    server.reset()
-    client(server.url, "s3").create_bucket(Bucket=BUCKET)
-    return server.url
+def endpoint(endpoint: str) -> str:
+    """The emptied moto server (conftest's ``endpoint``), with the lock's bucket."""
+    client(endpoint, "s3").create_bucket(Bucket=BUCKET)
+    return endpoint
 
 
 def machine(endpoint: str) -> Any:

@@ -12,13 +12,6 @@ import boto3
 import pytest
 from invoke.main import program
 from support.cli import inv
-from support.faults import MotoServer
-
-
-@pytest.fixture
-def endpoint(server: MotoServer) -> str:
-    server.reset()
-    return server.url
 
 
 def _outputs_elsewhere(project: Path, tmp_path: Path) -> dict[str, str]:
