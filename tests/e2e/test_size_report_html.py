@@ -9,17 +9,17 @@ from pathlib import Path
 import html5lib
 import pytest
 from support.browser import colours, dump_dom, needs_chromium, screenshot
-from support.cli import inv, make_project
+from support.cli import inv_here, make_project
 
 
 def _page(project: Path, out: Path) -> str:
-    proc = inv(project, "layer.size-report", "--html", str(out))
+    proc = inv_here(project, "layer.size-report", "--html", str(out))
     assert proc.returncode == 0, proc.stderr
     return out.read_text(encoding="utf-8")
 
 
 def _largest(project: Path) -> list[str]:
-    data = json.loads(inv(project, "layer.size-report", "--json").stdout)
+    data = json.loads(inv_here(project, "layer.size-report", "--json").stdout)
     return [d["name"] for d in data["distributions"]]
 
 
@@ -44,7 +44,7 @@ def test_page_embeds_the_same_data_as_json(small_project: Path, tmp_path: Path) 
     page = _page(small_project, tmp_path / "size.html")
     embedded = re.search(r'<script type="application/json" id="layer-data">(.*?)</script>', page)
     assert embedded is not None
-    report = json.loads(inv(small_project, "layer.size-report", "--json").stdout)
+    report = json.loads(inv_here(small_project, "layer.size-report", "--json").stdout)
     assert json.loads(embedded.group(1)) == report
     # Folders inside each distribution come from the build: beta's package and dist-info.
     beta = next(d for d in report["distributions"] if d["name"] == "beta")
@@ -54,7 +54,7 @@ def test_page_embeds_the_same_data_as_json(small_project: Path, tmp_path: Path) 
 
 def test_a_missing_folder_fails_before_building(tmp_path: Path, wheelhouse: Path) -> None:
     project = make_project(tmp_path / "p", wheelhouse, "alpha==1.0")
-    proc = inv(project, "layer.size-report", "--html", str(tmp_path / "nowhere" / "size.html"))
+    proc = inv_here(project, "layer.size-report", "--html", str(tmp_path / "nowhere" / "size.html"))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"error: --html {tmp_path / 'nowhere' / 'size.html'}: folder {tmp_path / 'nowhere'} "
@@ -81,6 +81,6 @@ def test_chromium_draws_the_treemap(small_project: Path, tmp_path: Path) -> None
 
 
 def test_dash_h_is_still_help(project: Path) -> None:
-    proc = inv(project, "layer.size-report", "-h")
+    proc = inv_here(project, "layer.size-report", "-h")
     assert proc.returncode == 0, proc.stderr
     assert "--html=STRING" in proc.stdout and "Usage:" in proc.stdout
