@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from support import fakes
+from support import collection, fakes
 from support.cli import build_small_project, make_split_project
 from support.fakes import moto_clients
 from support.faults import MotoServer
@@ -17,6 +17,12 @@ from support.wheels import build_wheelhouse
 
 from layer_tasks.aws.session import Clients
 from layer_tasks.config.settings import LayerSettings
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Before any deselection: the bad-input catalogue check reads the whole collection.
+    collection.record(config, items)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support import collection
 from support.cli import inv, inv_here
 from support.fakes import write_layer
 from support.faults import MotoServer
@@ -561,7 +562,13 @@ def test_a_failure_that_is_not_a_known_input_keeps_its_traceback(
     assert not any(line.startswith("error:") for line in proc.stderr.splitlines())
 
 
-def _collected() -> list[str]:
+def _collected(config: pytest.Config) -> list[str]:
+    """The tests of reliability/ and unit/: as this session collected them where it
+    collected them all (the whole suite, under xdist in each worker too), else from a
+    ``pytest --collect-only`` of those folders."""
+    here = collection.collected_in(config, [TESTS / "reliability", TESTS / "unit"])
+    if here is not None:
+        return here
     proc = subprocess.run(
         [
             *(sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"),
@@ -577,14 +584,14 @@ def _collected() -> list[str]:
     return [line for line in proc.stdout.splitlines() if "::" in line]
 
 
-def test_catalogue_ids_and_collected_tests_agree() -> None:
+def test_catalogue_ids_and_collected_tests_agree(pytestconfig: pytest.Config) -> None:
     """docs/bad-inputs.md and the tests, read together: every id in the doc's tables is
     a collected test (a case id of a ``test_bad_input*`` test, or a test's name), and
     every case of every ``test_bad_input*`` test has a row."""
     ids = re.findall(r"^\| `([A-Za-z0-9_-]+)` \|", DOC.read_text(encoding="utf-8"), re.M)
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     cases, names = set(), set()
-    for node in _collected():
+    for node in _collected(pytestconfig):
         function, _, param = node.split("::")[-1].partition("[")
         names.add(function)
         if function.startswith("test_bad_input") and param:
