@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -116,7 +117,31 @@ def tests(session: nox.Session) -> None:
     if session.python != ONCE_ON and find_python(ONCE_ON) is not None:
         marks += " and not once"
         session.log(f"tests marked `once` run in tests-{ONCE_ON}")
-    session.run("pytest", "-n", "auto", "--dist", "worksteal", "-m", marks, *session.posargs)
+    scratch = _scratch(session)
+    session.run(
+        "pytest",
+        "-n",
+        "auto",
+        "--dist",
+        "worksteal",
+        "-m",
+        marks,
+        *([f"--basetemp={scratch}"] if scratch else []),
+        *session.posargs,
+    )
+    if scratch:  # kept when a test failed (pytest empties it at the next run's start)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _scratch(session: nox.Session) -> Path | None:
+    """pytest's temporary folders in memory (tmpfs) where the host has one: the suite makes
+    and removes tens of thousands of files, which a VM's disk takes minutes over while
+    other jobs run. One folder per checkout and session, so that no run empties another's."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        return None
+    checkout = hashlib.sha256(str(Path(__file__).resolve().parent).encode()).hexdigest()[:12]
+    return shm / f"layer-tasks-{checkout}-{session.name}"
 
 
 @nox.session(python="3.12")
