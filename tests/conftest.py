@@ -40,6 +40,27 @@ def _isolated_tools(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _botocore_data_parsed_once() -> Iterator[None]:
+    """botocore parses its data files (service models, endpoint rules: megabytes of JSON)
+    again for every new session, and the code under test makes a session per command. In
+    this process the sessions share one loader per data path, so each file is parsed once,
+    as it is within one session; the data is the same, read from the same files."""
+    import botocore.session
+
+    real = botocore.session.create_loader
+    loaders: dict[str | None, Any] = {}
+
+    def shared(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = real(search_path_string)
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared)
+        yield
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
