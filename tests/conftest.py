@@ -5,16 +5,24 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto import mock_aws
-from support.cli import make_split_project
+from support import collection, fakes
+from support.cli import build_small_project, make_split_project
 from support.fakes import moto_clients
 from support.faults import MotoServer
 from support.wheels import build_wheelhouse
 
 from layer_tasks.aws.session import Clients
 from layer_tasks.config.settings import LayerSettings
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Before any deselection: the bad-input catalogue check reads the whole collection.
+    collection.record(config, items)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,9 +40,37 @@ def _isolated_tools(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _botocore_data_parsed_once() -> Iterator[None]:
+    """botocore parses its data files (service models, endpoint rules: megabytes of JSON)
+    again for every new session, and the code under test makes a session per command. In
+    this process the sessions share one loader per data path, so each file is parsed once,
+    as it is within one session; the data is the same, read from the same files."""
+    import botocore.session
+
+    real = botocore.session.create_loader
+    loaders: dict[str | None, Any] = {}
+
+    def shared(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = real(search_path_string)
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", shared)
+        yield
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture(scope="session")
+def small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """A project (alpha==1.0) built once per session (per xdist worker): read it, or copy
+    it (`support.cli.copy_project`) to change anything; a copy reuses the build."""
+    return build_small_project(tmp_path_factory, wheelhouse)
 
 
 @pytest.fixture
@@ -50,6 +86,15 @@ def clients() -> Iterator[Clients]:
         yield moto_clients(plain_http=True)
 
 
+@pytest.fixture
+def lam(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A Lambda client on in-process moto (`mock_aws`), in the test module's ``REGION``
+    (us-east-1 where it has none); no endpoint or profile of the host's leaks in."""
+    region = getattr(request.module, "REGION", fakes.REGION)
+    with fakes.mocked_lambda(monkeypatch, region) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[MotoServer]:
     """The one moto server on 127.0.0.1 for the whole session; tests reset it first."""
@@ -61,7 +106,7 @@ def server() -> Iterator[MotoServer]:
 @pytest.fixture
 def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """The session's moto server, emptied, and no endpoint of the environment's in the way
-    (modules that need more define their own ``endpoint``)."""
+    (a module that needs more extends it: an ``endpoint`` fixture that takes this one)."""
     server.reset()
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA"):
         monkeypatch.delenv(var, raising=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,6 @@ NAME = "deps"
 
 def small_zip() -> bytes:
     return fakes.zip_bytes("X = 1\n")
-
-
-@pytest.fixture
-def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with fakes.mocked_lambda(monkeypatch, REGION) as client:
-        yield client
 
 
 def publish_n(lam: Any, n: int) -> list[str]:

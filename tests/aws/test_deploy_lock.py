@@ -26,10 +26,10 @@ FRESH = dt.timedelta(hours=1)
 
 
 @pytest.fixture
-def endpoint(server: MotoServer) -> str:
-    server.reset()
-    client(server.url, "s3").create_bucket(Bucket=BUCKET)
-    return server.url
+def endpoint(endpoint: str) -> str:
+    """The emptied moto server (conftest's ``endpoint``), with the lock's bucket."""
+    client(endpoint, "s3").create_bucket(Bucket=BUCKET)
+    return endpoint
 
 
 def machine(endpoint: str) -> Any:
@@ -159,14 +159,17 @@ def test_two_acquirers_at_the_same_moment_exactly_one_holds_at_a_time(
 
 
 # One deploy on "another machine": its own process, pid and client; holds the lock 0.5 s.
+# It says when it is ready (imports done, client made), then reads the instant to start at.
 PROCESS = """
 import json, sys, time
 import boto3
 from datetime import timedelta
 from layer_tasks.aws import deploy_lock
-endpoint, start, key = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+endpoint, key = sys.argv[1], sys.argv[2]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 lines = []
+print("ready", flush=True)
+start = float(sys.stdin.readline())
 time.sleep(max(0.0, start - time.time()))
 with deploy_lock.hold(s3, "lock-bucket", key, wait_seconds=20, stale_after=timedelta(hours=1),
                       log=lines.append, first_poll=0.05):
@@ -178,16 +181,26 @@ print(json.dumps({"got": got, "done": done, "lines": lines}))
 
 
 def test_two_processes_started_together_hold_the_lock_one_after_the_other(endpoint: str) -> None:
-    start = time.time() + 2.0  # both are waiting on the same instant by then
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", PROCESS, endpoint, str(start), KEY],
+            [sys.executable, "-c", PROCESS, endpoint, KEY],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(2)
     ]
+    # Both are ready (a fixed head start was not enough for two interpreters to import
+    # boto3 on a busy machine), then both wait on the same instant.
+    for proc in procs:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n", proc.communicate(timeout=60)[1]
+    start = time.time() + 0.5
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{start}\n")
+        proc.stdin.flush()
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support.cli import inv
+from support.cli import inv_here
 from support.fakes import make_settings, write_layer
 from support.faults import MotoServer, client
 
@@ -160,24 +160,24 @@ def test_diff_task(project: Path, server: MotoServer) -> None:
     _publish(settings, clients, "VALUE = 22\n", NEW_DISTS, T2)
     write_layer(settings, "VALUE = 4444\n", distributions=NEW_DISTS[:1])  # the local build
 
-    between = inv(project, "layer.diff", "--from", "1", "--to", "2", env=env)
+    between = inv_here(project, "layer.diff", "--from", "1", "--to", "2", env=env)
     assert between.returncode == 0, between.stderr
     assert between.stdout.splitlines()[0] == "diff version 1 -> version 2"
     assert "upgraded    numpy 1.26.4 -> 2.1.3" in between.stdout
 
-    default = inv(project, "layer.diff", "--json", env=env)
+    default = inv_here(project, "layer.diff", "--json", env=env)
     assert default.returncode == 0, default.stderr
     data = json.loads(default.stdout)
     assert (data["from"], data["to"]) == ("version 2", "local")
     assert [c["name"] for c in data["removed"]] == ["idna"]
 
     manifest_file = project / "dist" / "test-layer.manifest.json"
-    offline = inv(project, "layer.diff", "--from", str(manifest_file), "--to", "local")
+    offline = inv_here(project, "layer.diff", "--from", str(manifest_file), "--to", "local")
     assert offline.returncode == 0, offline.stderr  # no AWS asked: no endpoint given
     assert "no distribution added, removed or changed" in offline.stdout
 
     clients.s3.delete_object(Bucket=settings.bucket, Key=key1)
-    asked = inv(project, "layer.diff", "--from", "1", env=env)
+    asked = inv_here(project, "layer.diff", "--from", "1", env=env)
     assert asked.returncode == 1
     assert asked.stderr.strip().splitlines() == [
         asked.stderr.strip().splitlines()[-1]
@@ -187,7 +187,7 @@ def test_diff_task(project: Path, server: MotoServer) -> None:
     clients.s3.delete_object(
         Bucket=settings.bucket, Key=s3.manifest_key(s3.object_key("layers", "test-layer", T2))
     )
-    implied = inv(project, "layer.diff", env=env)
+    implied = inv_here(project, "layer.diff", env=env)
     assert implied.returncode == 0, implied.stderr
     assert len(implied.stdout.strip().splitlines()) == 1
     assert (
@@ -198,12 +198,12 @@ def test_diff_task(project: Path, server: MotoServer) -> None:
 def test_diff_task_without_a_build_fails_before_any_aws_call(project: Path) -> None:
     # An endpoint where nothing listens: any AWS call would fail with another message.
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
-    proc = inv(project, "layer.diff", env=env)
+    proc = inv_here(project, "layer.diff", env=env)
     assert proc.returncode == 1
     assert proc.stderr.strip() == (
         f"error: no manifest at {project / 'dist' / 'test-layer.manifest.json'}: "
         "run `inv layer.build` first"
     )
-    wrong = inv(project, "layer.diff", "--from", "v3", env=env)
+    wrong = inv_here(project, "layer.diff", "--from", "v3", env=env)
     assert wrong.returncode == 1
     assert wrong.stderr.startswith("error: 'v3' is not a version number, `latest`, `local`")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -17,12 +16,6 @@ REGION = "eu-west-1"
 
 def small_zip(body: str = "X = 1\n") -> bytes:
     return fakes.zip_bytes(body)
-
-
-@pytest.fixture
-def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with fakes.mocked_lambda(monkeypatch, REGION) as client:
-        yield client
 
 
 def publish(lam: Any, name: str, description: str = "") -> str:

@@ -3,7 +3,8 @@
 Two regions x two architectures: one bucket per region, one layer per architecture in
 each, the same CodeSha256 per architecture everywhere (the local zip's), an SSM
 parameter per target, the ARNs file; a region that fails leaves every local file as it
-was and is named; `--dry-run` prints every target's plan and changes nothing.
+was and is named; `--dry-run` prints every target's plan and changes nothing. ``inv``
+runs in this process (`support.cli.inv_here`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.cli import inv, make_project
+from support.cli import inv_here, make_project
 from support.faults import FaultInjector, MotoServer, client
 
 from layer_tasks.aws.session import Clients, make_clients
@@ -56,7 +57,7 @@ def outputs(project: Path) -> dict[str, bytes | None]:
 def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
     """Both architectures built once; each test copies the project and reuses the zips."""
     project = several_targets(tmp_path_factory.mktemp("multi") / "p", wheelhouse)
-    proc = inv(project, "layer.build")
+    proc = inv_here(project, "layer.build")
     assert proc.returncode == 0, proc.stderr
     return project
 
@@ -72,7 +73,7 @@ def project(built: Path, server: MotoServer, tmp_path: Path) -> Path:
 def test_two_regions_by_two_architectures(project: Path, server: MotoServer) -> None:
     env = {"AWS_ENDPOINT_URL": server.url}
 
-    first = inv(project, "layer.deploy", env=env)
+    first = inv_here(project, "layer.deploy", env=env)
 
     assert first.returncode == 0, first.stderr
     arns = json.loads((project / "dist" / "test-layer.arns.json").read_text())["layers"]
@@ -105,7 +106,7 @@ def test_two_regions_by_two_architectures(project: Path, server: MotoServer) -> 
 
     # Nothing changed: nothing is published, and no parameter is written again.
     before = outputs(project)
-    again = inv(project, "layer.deploy", env=env)
+    again = inv_here(project, "layer.deploy", env=env)
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("unchanged, version 1") == 4
     assert outputs(project) == before
@@ -120,7 +121,7 @@ def test_two_regions_by_two_architectures(project: Path, server: MotoServer) -> 
 def test_dry_run_prints_every_target_and_changes_nothing(project: Path, server: MotoServer) -> None:
     before = outputs(project)
 
-    proc = inv(project, "layer.deploy", "--dry-run", env={"AWS_ENDPOINT_URL": server.url})
+    proc = inv_here(project, "layer.deploy", "--dry-run", env={"AWS_ENDPOINT_URL": server.url})
 
     assert proc.returncode == 0, proc.stderr
     for arch in ARCHS:
@@ -173,7 +174,7 @@ def deploy_with_faults(
 def test_a_failing_region_is_named_and_no_local_file_changes(
     project: Path, server: MotoServer
 ) -> None:
-    assert inv(project, "layer.deploy", env={"AWS_ENDPOINT_URL": server.url}).returncode == 0
+    assert inv_here(project, "layer.deploy", env={"AWS_ENDPOINT_URL": server.url}).returncode == 0
     before = outputs(project)
     assert before[".layer-arn.txt"] is not None
     # Forced, so every target publishes; us-east-1's Lambda always answers 500.
@@ -222,7 +223,7 @@ def test_a_region_that_cannot_be_read_is_named_before_any_change(
 def test_a_forced_retry_after_its_publish_does_not_publish_again(
     project: Path, server: MotoServer
 ) -> None:
-    assert inv(project, "layer.deploy", env={"AWS_ENDPOINT_URL": server.url}).returncode == 0
+    assert inv_here(project, "layer.deploy", env={"AWS_ENDPOINT_URL": server.url}).returncode == 0
     # us-east-1's first PutParameter attempt fails past botocore's retries (5 attempts),
     # after its publish; the target is planned again and retried.
     faults = FaultInjector().add("PutParameter", "http503", times=5)
@@ -251,7 +252,7 @@ def test_skewed_version_numbers_are_aligned_or_reported(project: Path, server: M
     )
     env = {"AWS_ENDPOINT_URL": server.url}
 
-    reported = inv(project, "layer.deploy", "--dry-run", env=env)
+    reported = inv_here(project, "layer.deploy", "--dry-run", env=env)
     assert reported.returncode == 0, reported.stderr
     assert (
         "versions: test-layer: latest versions differ: us-east-1 is at 1, "
@@ -260,7 +261,7 @@ def test_skewed_version_numbers_are_aligned_or_reported(project: Path, server: M
 
     yaml = (project / "invoke.yaml").read_text() + "  align_versions: true\n"
     (project / "invoke.yaml").write_text(yaml)
-    aligned = inv(project, "layer.deploy", env=env)
+    aligned = inv_here(project, "layer.deploy", env=env)
 
     assert aligned.returncode == 0, aligned.stderr
     tag = "[x86_64 in ap-northeast-2]"
@@ -280,17 +281,17 @@ def test_build_reports_and_budget_work_per_architecture(project: Path) -> None:
         assert (manifest["name"], manifest["architecture"]) == (NAMES[arch], arch)
         assert manifest["code_sha256"] == local_sha(project, arch)
 
-    report = inv(project, "layer.size-report", "--json")
+    report = inv_here(project, "layer.size-report", "--json")
     assert report.returncode == 0, report.stderr
     assert [r["name"] for r in json.loads(report.stdout)] == [NAMES[a] for a in ARCHS]
-    budget = inv(project, "layer.budget")
+    budget = inv_here(project, "layer.budget")
     assert budget.returncode == 0, budget.stderr
     assert "budget ok (x86_64)" in budget.stdout and "budget ok (arm64)" in budget.stdout
 
-    one = inv(project, "layer.build", "--architecture", "arm64")
+    one = inv_here(project, "layer.build", "--architecture", "arm64")
     assert one.returncode == 0, one.stderr
     assert one.stdout.count(".zip:") == 1 and "test-layer-arm64.zip" in one.stdout
-    wrong = inv(project, "layer.build", "--architecture", "s390x")
+    wrong = inv_here(project, "layer.build", "--architecture", "s390x")
     assert wrong.returncode == 1
     assert wrong.stderr.strip().splitlines() == [
         "error: --architecture 's390x' is not one of layer.architectures (x86_64, arm64)"
@@ -302,10 +303,10 @@ def test_local_sandbox_keeps_its_own_arns_file_and_summary(project: Path, tmp_pa
     summary = tmp_path / "summary.md"
     env = {"GITHUB_STEP_SUMMARY": str(summary)}
     try:
-        proc = inv(project, "layer.deploy", "--local", env=env)
+        proc = inv_here(project, "layer.deploy", "--local", env=env)
         assert proc.returncode == 0, proc.stderr
     finally:
-        inv(project, "local.down")
+        inv_here(project, "local.down")
     sandbox_arns = project / ".state" / "sandbox" / "test-layer.arns.json"
     layers = json.loads(sandbox_arns.read_text())["layers"]
     assert len(layers) == 4
@@ -332,13 +333,13 @@ def test_alignment_counts_only_the_regions_that_publish(project: Path, server: M
     env = {"AWS_ENDPOINT_URL": server.url}
     # us-east-1 already holds this zip (version 1); ap-northeast-2 has nothing yet.
     set_regions(project, "us-east-1")
-    assert inv(project, "layer.deploy", env=env).returncode == 0
+    assert inv_here(project, "layer.deploy", env=env).returncode == 0
     set_regions(project, "us-east-1", "ap-northeast-2")  # the home region stays us-east-1
     (project / "invoke.yaml").write_text(
         (project / "invoke.yaml").read_text() + "  align_versions: true\n"
     )
 
-    proc = inv(project, "layer.deploy", env=env)
+    proc = inv_here(project, "layer.deploy", env=env)
 
     assert proc.returncode == 0, proc.stderr
     # Both end on version 1: us-east-1 unchanged, ap-northeast-2 publishes once, no filler.
@@ -362,7 +363,7 @@ def test_regions_and_architectures_from_the_environment(
         "INVOKE_LAYER_ARCHITECTURES": "x86_64,arm64",
     }
 
-    proc = inv(project, "layer.deploy", "--dry-run", env=env)
+    proc = inv_here(project, "layer.deploy", "--dry-run", env=env)
 
     assert proc.returncode == 0, proc.stderr
     for arch in ARCHS:
@@ -376,7 +377,7 @@ def test_an_architecture_flag_outside_a_one_item_list_builds_it(project: Path) -
     yaml = (project / "invoke.yaml").read_text().replace("[x86_64, arm64]", "[x86_64]")
     (project / "invoke.yaml").write_text(yaml)
 
-    proc = inv(project, "layer.build", "--architecture", "arm64")
+    proc = inv_here(project, "layer.build", "--architecture", "arm64")
 
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((project / "dist" / "test-layer.manifest.json").read_text())

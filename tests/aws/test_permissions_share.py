@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,10 +15,10 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    with fakes.mocked_lambda(monkeypatch, REGION) as client:
-        client.publish_layer_version(LayerName="deps", Content={"ZipFile": fakes.zip_bytes("")})
-        yield client
+def lam(lam: Any) -> Any:
+    """conftest's ``lam``, with version 1 of the layer "deps" to share."""
+    lam.publish_layer_version(LayerName="deps", Content={"ZipFile": fakes.zip_bytes("")})
+    return lam
 
 
 def statements(lam: Any) -> list[dict[str, Any]]:

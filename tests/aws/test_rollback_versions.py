@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from support import fakes
 
 from layer_tasks.config.settings import LayerSettings
@@ -34,17 +32,6 @@ def publish(
         CompatibleArchitectures=[arch],
     )
     return str(response["LayerVersionArn"])
-
-
-@pytest.fixture
-def lam(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_LAMBDA", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield boto3.client("lambda", region_name=REGION)
 
 
 def make_settings(tmp_path: Path, **extra: Any) -> LayerSettings:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from support.cli import inv, make_project, stray_files, write_requirements
+from support.cli import inv_here, make_project, stray_files, write_requirements
 from support.elf import compile_so, host_architecture, needs_gcc, other_architecture
 from support.wheels import make_wheel
 
@@ -58,7 +58,7 @@ def test_library_missing_from_the_layer_fails_the_build_in_one_line(tmp_path: Pa
         .read_text()
         .replace("architecture: x86_64", f"architecture: {host_architecture()}")
     )
-    proc = inv(project, "layer.build")
+    proc = inv_here(project, "layer.build")
     assert proc.returncode == 1
     # Progress lines, then one error line, last.
     lines = proc.stderr.strip().splitlines()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.cli import inv, make_project
+from support.cli import inv_here, make_project
 from support.wheels import make_wheel
 
 from layer_tasks.build.footprint import report_data
@@ -119,12 +119,12 @@ def test_two_builds_give_byte_identical_zips(tmp_path: Path, wheelhouse: Path) -
     shas = []
     for name in ("one", "two"):
         project = make_project(tmp_path / name, wheelhouse, "alpha==1.0", "epsilon==1.0")
-        proc = inv(project, "layer.build", env={"INVOKE_LAYER_BYTECODE": "all"})
+        proc = inv_here(project, "layer.build", env={"INVOKE_LAYER_BYTECODE": "all"})
         assert proc.returncode == 0, proc.stderr
         manifest = Manifest.load(project / "dist" / "test-layer.manifest.json")
         assert manifest.bytecode["files"] > 4
         shas.append(manifest.code_sha256)
-        proc = inv(project, "layer.build", "--force", env={"INVOKE_LAYER_BYTECODE": "all"})
+        proc = inv_here(project, "layer.build", "--force", env={"INVOKE_LAYER_BYTECODE": "all"})
         assert proc.returncode == 0, proc.stderr
         assert "0 compiled now" in proc.stderr, "the rebuild reuses the compiled bytecode"
         shas.append(Manifest.load(project / "dist" / "test-layer.manifest.json").code_sha256)

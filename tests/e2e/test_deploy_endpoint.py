@@ -11,14 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 from invoke.main import program
-from support.cli import inv
-from support.faults import MotoServer
-
-
-@pytest.fixture
-def endpoint(server: MotoServer) -> str:
-    server.reset()
-    return server.url
+from support.cli import inv_here
 
 
 def _outputs_elsewhere(project: Path, tmp_path: Path) -> dict[str, str]:
@@ -36,14 +29,14 @@ def test_deploy_via_aws_endpoint_url(project: Path, endpoint: str, tmp_path: Pat
     env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, **_outputs_elsewhere(project, tmp_path)}
     real_config = (project / ".chalice" / "config.json").read_bytes()
 
-    first = inv(project, "layer.deploy", base=env)
+    first = inv_here(project, "layer.deploy", base=env)
     assert first.returncode == 0, first.stderr
     arn = first.stdout.strip().splitlines()[-1]
     assert arn.endswith(":layer:test-layer:1")
-    second = inv(project, "layer.deploy", base=env)
+    second = inv_here(project, "layer.deploy", base=env)
     assert second.returncode == 0, second.stderr
     assert "unchanged, version 1" in second.stderr
-    listed = inv(project, "layer.versions", "--json", base=env)
+    listed = inv_here(project, "layer.versions", "--json", base=env)
     assert [v["version"] for v in json.loads(listed.stdout)["versions"]] == [1]
 
     # The state is in the server: read it back with a plain client.

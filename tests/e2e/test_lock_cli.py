@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support.cli import inv, make_split_project, write_requirements
+from support.cli import inv_here, make_split_project, write_requirements
 from support.faults import MotoServer
 from support.wheels import make_wheel
 
@@ -64,7 +64,7 @@ def newer_wheels(house: Path) -> None:
 
 
 def test_lock_holds_every_wheel_with_its_url_and_sha256(proj: Path, house: Path) -> None:
-    proc = ok(inv(proj, "layer.lock"))
+    proc = ok(inv_here(proj, "layer.lock"))
     out = proc.stdout
     assert f"{LOCK}: 3 wheels for python3.12 x86_64" in out and "new lock" in out
     # A find-links folder is this machine's: the lock says it will not build elsewhere.
@@ -92,9 +92,9 @@ def test_lock_holds_every_wheel_with_its_url_and_sha256(proj: Path, house: Path)
 def test_build_installs_exactly_the_lock_and_the_lock_is_in_the_build_key(
     proj: Path, house: Path
 ) -> None:
-    ok(inv(proj, "layer.lock"))
+    ok(inv_here(proj, "layer.lock"))
     newer_wheels(house)
-    build = ok(inv(proj, "layer.build", env=NO_VERIFY))
+    build = ok(inv_here(proj, "layer.build", env=NO_VERIFY))
     assert f"from {LOCK}" in build.stderr
     assert versions(proj) == {"alpha": "1.0", "beta": "2.0", "kappa": "1.0"}
     manifest = json.loads((proj / "dist" / "test-layer.manifest.json").read_text())
@@ -102,35 +102,35 @@ def test_build_installs_exactly_the_lock_and_the_lock_is_in_the_build_key(
     assert manifest["lock"] == {"file": LOCK, "sha256": lock_sha}
     # Without the lock the same requirements resolve to the newer wheels.
     (proj / LOCK).rename(proj / "aside.toml")
-    ok(inv(proj, "layer.build", env=NO_VERIFY))
+    ok(inv_here(proj, "layer.build", env=NO_VERIFY))
     assert versions(proj) == {"alpha": "1.0", "beta": "2.1", "kappa": "1.1"}
     assert json.loads((proj / "dist" / "test-layer.manifest.json").read_text())["lock"] == {}
     (proj / "aside.toml").rename(proj / LOCK)
-    ok(inv(proj, "layer.build", env=NO_VERIFY))
+    ok(inv_here(proj, "layer.build", env=NO_VERIFY))
     assert versions(proj) == {"alpha": "1.0", "beta": "2.0", "kappa": "1.0"}
     # A new lock is a new build key: no --force needed.
-    ok(inv(proj, "layer.lock", "--upgrade-package", "beta"))
-    rebuilt = ok(inv(proj, "layer.build", env=NO_VERIFY))
+    ok(inv_here(proj, "layer.lock", "--upgrade-package", "beta"))
+    rebuilt = ok(inv_here(proj, "layer.build", env=NO_VERIFY))
     assert "unchanged" not in rebuilt.stderr
     assert versions(proj)["beta"] == "2.1"
 
 
 def test_upgrade_and_upgrade_package(proj: Path, house: Path) -> None:
-    ok(inv(proj, "layer.lock"))
+    ok(inv_here(proj, "layer.lock"))
     newer_wheels(house)
-    same = ok(inv(proj, "layer.lock")).stdout
+    same = ok(inv_here(proj, "layer.lock")).stdout
     assert "no version changed" in same
 
     def locked() -> dict[str, str]:
         return {p.name: p.version for p in read_lock(proj / LOCK)}
 
     assert locked() == {"alpha": "1.0", "beta": "2.0", "kappa": "1.0"}
-    one = ok(inv(proj, "layer.lock", "--upgrade-package", "beta")).stdout
+    one = ok(inv_here(proj, "layer.lock", "--upgrade-package", "beta")).stdout
     assert "beta 2.0 -> 2.1" in one
     assert locked() == {"alpha": "1.0", "beta": "2.1", "kappa": "1.0"}
-    ok(inv(proj, "layer.lock", "--upgrade"))
+    ok(inv_here(proj, "layer.lock", "--upgrade"))
     assert locked() == {"alpha": "1.0", "beta": "2.1", "kappa": "1.1"}
-    error = one_error(inv(proj, "layer.lock", "--upgrade-package", "nope"))
+    error = one_error(inv_here(proj, "layer.lock", "--upgrade-package", "nope"))
     assert f"neither {LOCK} nor requirements-all.txt has such a package" in error
 
 
@@ -145,51 +145,53 @@ def test_upgrade_and_upgrade_package(proj: Path, house: Path) -> None:
 def test_stale_lock_is_one_line_naming_the_difference(
     proj: Path, house: Path, lines: tuple[str, ...], needle: str
 ) -> None:
-    ok(inv(proj, "layer.lock"))
+    ok(inv_here(proj, "layer.lock"))
     write_requirements(proj / "requirements-all.txt", house, *lines)
-    error = one_error(inv(proj, "layer.build", env=NO_VERIFY))
+    error = one_error(inv_here(proj, "layer.build", env=NO_VERIFY))
     assert f"{LOCK} is stale: requirements-all.txt {needle}" in error
     assert "inv layer.lock" in error
     assert not (proj / "dist").exists(), "a refused build changes nothing"
     # check-requirements says so too (the split files still match where they do).
     write_requirements(proj / "requirements-b.txt", house, *lines[1:])
-    checked = inv(proj, "layer.check-requirements")
+    checked = inv_here(proj, "layer.check-requirements")
     assert checked.returncode == 1 and needle in checked.stderr
     # Re-locking fixes it.
-    ok(inv(proj, "layer.lock"))
-    ok(inv(proj, "layer.build", env=NO_VERIFY))
+    ok(inv_here(proj, "layer.lock"))
+    ok(inv_here(proj, "layer.build", env=NO_VERIFY))
 
 
 def test_spelling_and_order_of_requirements_do_not_make_a_lock_stale(
     proj: Path, house: Path
 ) -> None:
-    ok(inv(proj, "layer.lock"))
+    ok(inv_here(proj, "layer.lock"))
     write_requirements(proj / "requirements-all.txt", house, "Kappa", "ALPHA == 1.0")
-    ok(inv(proj, "layer.build", env=NO_VERIFY))
+    ok(inv_here(proj, "layer.build", env=NO_VERIFY))
 
 
 def test_lock_for_another_target_is_stale(proj: Path) -> None:
-    ok(inv(proj, "layer.lock"))
-    error = one_error(inv(proj, "layer.build", env={**NO_VERIFY, "INVOKE_LAYER_PYTHON": "3.13"}))
+    ok(inv_here(proj, "layer.lock"))
+    error = one_error(
+        inv_here(proj, "layer.build", env={**NO_VERIFY, "INVOKE_LAYER_PYTHON": "3.13"})
+    )
     assert "was made for python3.12 x86_64" in error and "python3.13" in error
 
 
 @pytest.mark.parametrize("installer", ["uv", "pip"])
 def test_hash_mismatch_is_one_line_naming_the_file(proj: Path, house: Path, installer: str) -> None:
-    ok(inv(proj, "layer.lock"))
+    ok(inv_here(proj, "layer.lock"))
     # The same name and version, other bytes: as if the file were replaced after locking.
     with zipfile.ZipFile(house / "kappa-1.0-py3-none-any.whl", "a") as zf:
         zf.writestr("kappa/extra.py", "X = 1\n")
     env = {**NO_VERIFY, "INVOKE_LAYER_INSTALLER": installer}
-    error = one_error(inv(proj, "layer.build", env=env))
+    error = one_error(inv_here(proj, "layer.build", env=env))
     assert "hash mismatch for kappa-1.0-py3-none-any.whl" in error
     assert not (proj / "dist" / "test-layer.zip").exists()
 
 
 def test_pip_installer_installs_the_locked_wheels(proj: Path, house: Path) -> None:
-    ok(inv(proj, "layer.lock"))
+    ok(inv_here(proj, "layer.lock"))
     newer_wheels(house)
-    ok(inv(proj, "layer.build", env={**NO_VERIFY, "INVOKE_LAYER_INSTALLER": "pip"}))
+    ok(inv_here(proj, "layer.build", env={**NO_VERIFY, "INVOKE_LAYER_INSTALLER": "pip"}))
     assert versions(proj) == {"alpha": "1.0", "beta": "2.0", "kappa": "1.0"}
     with zipfile.ZipFile(proj / "dist" / "test-layer.zip") as zf:
         assert "python/beta/ARCH" in zf.namelist()  # the lock's beta 2.0, not 2.1
@@ -204,12 +206,12 @@ def test_deploy_warns_once_without_a_lock_and_not_with_one(
         "AWS_ENDPOINT_URL": server.url,
         "INVOKE_LAYER_ARN_FILE": str(tmp_path / "arn.txt"),
     }
-    unlocked = ok(inv(proj, "layer.deploy", "--dry-run", env=env))
+    unlocked = ok(inv_here(proj, "layer.deploy", "--dry-run", env=env))
     warnings = [line for line in unlocked.stderr.splitlines() if "no lock file" in line]
     assert warnings == [
         f"warning: no lock file ({LOCK}): dependencies that requirements-all.txt does not "
         "pin can change between builds; `inv layer.lock` pins every wheel"
     ]
-    ok(inv(proj, "layer.lock"))
-    locked = ok(inv(proj, "layer.deploy", "--dry-run", env=env))
+    ok(inv_here(proj, "layer.lock"))
+    locked = ok(inv_here(proj, "layer.deploy", "--dry-run", env=env))
     assert "no lock file" not in locked.stderr

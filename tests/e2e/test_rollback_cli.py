@@ -17,20 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from support.cli import INV
-from support.faults import MotoServer
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 NAME = "e2e-layer"
-
-
-@pytest.fixture(scope="module")
-def endpoint(server: MotoServer) -> str:
-    """The session's moto server, emptied once: this module's tests build on each other."""
-    server.reset()
-    return server.url
 
 
 def lambda_client(endpoint: str) -> Any:

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support.cli import inv, make_project
+from support.cli import inv_here, make_project
 from support.wheels import make_wheel
 
 from layer_tasks.report.import_cost import read_only_layer
@@ -37,7 +37,7 @@ def sleepy_project(tmp_path: Path, wheelhouse: Path) -> Path:
 
 def test_the_sleeping_distribution_costs_its_sleep_and_ranks_first(sleepy_project: Path) -> None:
     # A layer without bytecode: every import compiles its source, as before `bytecode`.
-    proc = inv(
+    proc = inv_here(
         sleepy_project,
         "layer.size-report",
         "--imports",
@@ -60,7 +60,7 @@ def test_the_sleeping_distribution_costs_its_sleep_and_ranks_first(sleepy_projec
     assert others["epsilon"]["unzipped_bytes"] > 0 and not others["epsilon"]["failures"]
     assert report["together"]["median_seconds"] >= SLEEP
 
-    text = inv(
+    text = inv_here(
         sleepy_project,
         "layer.size-report",
         "--imports",
@@ -80,13 +80,15 @@ def test_a_target_this_host_cannot_run_says_so_in_one_line(
     project = make_project(tmp_path / "p", wheelhouse, "alpha==1.0")
     env = {"INVOKE_LAYER_ARCHITECTURE": "arm64"}
     assert os.uname().machine == "x86_64"  # the arm64 build is for another CPU here
-    proc = inv(project, "layer.size-report", "--imports", env=env)
+    proc = inv_here(project, "layer.size-report", "--imports", env=env)
     assert proc.returncode == 0, proc.stderr
     assert (
         proc.stdout
         == f"imports not measured: this host ({os.uname().machine}) cannot run arm64 code\n"
     )
-    as_json = json.loads(inv(project, "layer.size-report", "--imports", "--json", env=env).stdout)
+    as_json = json.loads(
+        inv_here(project, "layer.size-report", "--imports", "--json", env=env).stdout
+    )
     assert as_json["measured"] is False and "cannot run arm64" in as_json["reason"]
 
 
@@ -105,7 +107,7 @@ def test_the_layer_is_read_only_with_the_zips_times_and_removed_after(tmp_path: 
 
 
 def test_repeat_below_one_is_an_error(sleepy_project: Path) -> None:
-    proc = inv(sleepy_project, "layer.size-report", "--imports", "--repeat", "0")
+    proc = inv_here(sleepy_project, "layer.size-report", "--imports", "--repeat", "0")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "error: --repeat must be at least 1, got 0"
     assert not (sleepy_project / "dist").exists()

@@ -13,7 +13,7 @@ import boto3
 import pytest
 import yaml
 from invoke.main import program
-from support.cli import inv_local
+from support.cli import inv_local_here
 from support.faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
 
 from layer_tasks.local import sandbox
@@ -61,7 +61,7 @@ def test_all_regions_through_the_local_sandbox(project: Path) -> None:
             )
             publish(lam, *bodies)
 
-        text = inv_local(project, "layer.versions", "--all-regions", "--local")
+        text = inv_local_here(project, "layer.versions", "--all-regions", "--local")
         assert text.returncode == 0, text.stderr
         lines = text.stdout.splitlines()
         assert lines[0] == f"layer {NAME} (x86_64)"
@@ -73,7 +73,7 @@ def test_all_regions_through_the_local_sandbox(project: Path) -> None:
         assert "Traceback" not in text.stderr
 
         data = json.loads(
-            inv_local(project, "layer.versions", "--all-regions", "--local", "--json").stdout
+            inv_local_here(project, "layer.versions", "--all-regions", "--local", "--json").stdout
         )
         x86 = data["layers"][0]["regions"]
         assert (x86[HOME]["latest"], x86[OTHER]["latest"]) == (3, 2)
@@ -81,7 +81,7 @@ def test_all_regions_through_the_local_sandbox(project: Path) -> None:
         assert [s["kind"] for s in data["layers"][0]["skew"]] == ["latest", "code_sha256"]
 
         # Without the flag: the home region's listing, as before.
-        plain = inv_local(project, "layer.versions", "--local", "--json")
+        plain = inv_local_here(project, "layer.versions", "--local", "--json")
         assert plain.returncode == 0, plain.stderr
         assert [v["version"] for v in json.loads(plain.stdout)["versions"]] == [3, 2, 1]
     finally:

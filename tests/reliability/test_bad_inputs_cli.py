@@ -1,7 +1,12 @@
 """Bad inputs from the hostile review (docs/bad-inputs.md, second block), run as a user
-types them: ``inv`` in a subprocess (`support.cli.inv`), so that the failures Invoke
-itself hits before any task runs (configuration files, ``INVOKE_*`` casts, task flags)
-go through the same net a user's shell sees.
+types them: ``inv`` with Invoke's own `Program`, so that the failures Invoke itself hits
+before any task runs (configuration files, ``INVOKE_*`` casts, task flags) go through
+the same net a user's shell sees.
+
+Every row runs in this process (`support.cli.inv_here`: the project folder, the
+environment, fds 1 and 2, an uncaught exception through ``sys.excepthook``); a few rows,
+one per kind of failure, run again in a real ``inv`` process (`support.cli.inv`), where
+the interpreter itself calls the start-up net.
 
 Each case must end in exit status 1, exactly one ``error:`` line on stderr matching the
 row, no traceback, every file of the project byte-identical (content and mode), and the
@@ -20,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support.cli import inv
+from support import collection
+from support.cli import inv, inv_here
 from support.fakes import write_layer
 from support.faults import MotoServer
 from support.snapshot import aws_state, project_files
@@ -523,17 +529,55 @@ ROWS += [
     ),
 ]
 
+# One row per kind of failure, also in a real process: a task's own error, a -f file
+# Invoke merges, an INVOKE_* cast, a task flag, and the YAML parser's RecursionError (the
+# depth it is hit at is the interpreter's own stack's).
+IN_A_PROCESS = [
+    "bucket-trailing-newline",
+    "runtime-file-layer-null",
+    "env-cast-int-fraction",
+    "flag-wrong-type",
+    "runtime-file-nested-deep",
+]
 
-@pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+
+# What Invoke reads before any code of ours runs (the start-up net that refuses these runs
+# as tasks.py is imported, once per process): only a real process shows it.
+PROCESS_ONLY = ["runtime-file-fifo", "runtime-file-too-large", "project-yaml-alias-bomb"]
+HERE = [row for row in ROWS if row.id not in PROCESS_ONLY]
+
+
+@pytest.mark.parametrize("row", HERE, ids=[row.id for row in HERE])
 def test_bad_input_from_the_command_line(
     row: Row, project: Path, settings: LayerSettings, server: MotoServer
+) -> None:
+    check(row, project, settings, server, inv_here)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [{row.id: row for row in ROWS}[id_] for id_ in IN_A_PROCESS + PROCESS_ONLY],
+    ids=IN_A_PROCESS + PROCESS_ONLY,
+)
+def test_bad_input_from_an_inv_process(
+    row: Row, project: Path, settings: LayerSettings, server: MotoServer
+) -> None:
+    check(row, project, settings, server, inv)
+
+
+def check(
+    row: Row,
+    project: Path,
+    settings: LayerSettings,
+    server: MotoServer,
+    run: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     server.reset()
     row.setup(project, settings)
     files_before = project_files(project)
     aws_before = aws_state(server.url, NAME)
 
-    proc = inv(project, *row.argv, env={"AWS_ENDPOINT_URL": server.url, **row.env})
+    proc = run(project, *row.argv, env={"AWS_ENDPOINT_URL": server.url, **row.env})
 
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 1, proc.stderr
@@ -570,7 +614,13 @@ def test_a_failure_that_is_not_a_known_input_keeps_its_traceback(
     assert not any(line.startswith("error:") for line in proc.stderr.splitlines())
 
 
-def _collected() -> list[str]:
+def _collected(config: pytest.Config) -> list[str]:
+    """The tests of reliability/ and unit/: as this session collected them where it
+    collected them all (the whole suite, under xdist in each worker too), else from a
+    ``pytest --collect-only`` of those folders."""
+    here = collection.collected_in(config, [TESTS / "reliability", TESTS / "unit"])
+    if here is not None:
+        return here
     proc = subprocess.run(
         [
             *(sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"),
@@ -586,14 +636,14 @@ def _collected() -> list[str]:
     return [line for line in proc.stdout.splitlines() if "::" in line]
 
 
-def test_catalogue_ids_and_collected_tests_agree() -> None:
+def test_catalogue_ids_and_collected_tests_agree(pytestconfig: pytest.Config) -> None:
     """docs/bad-inputs.md and the tests, read together: every id in the doc's tables is
     a collected test (a case id of a ``test_bad_input*`` test, or a test's name), and
     every case of every ``test_bad_input*`` test has a row."""
     ids = re.findall(r"^\| `([A-Za-z0-9_-]+)` \|", DOC.read_text(encoding="utf-8"), re.M)
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     cases, names = set(), set()
-    for node in _collected():
+    for node in _collected(pytestconfig):
         function, _, param = node.split("::")[-1].partition("[")
         names.add(function)
         if function.startswith("test_bad_input") and param:

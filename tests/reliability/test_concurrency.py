@@ -19,13 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from support.cli import INV, build_small_project, copy_project, stray_files
+from support.cli import INV, copy_project, stray_files
 from support.faults import MotoServer, client
-
-
-@pytest.fixture(scope="module")
-def small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return build_small_project(tmp_path_factory, wheelhouse)
 
 
 def start(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:

@@ -9,9 +9,10 @@ writes, that sends SIGKILL to its own process.
 
 After each kill: the Chalice config parses and is the old or the new one, the ARN file
 holds the old or the new ARN, and the only temporary file in the project is the one a
-killed atomic write was holding. The next deploy completes, leaves no temporary file,
-and converges on exactly one published version (a publish that happened before the
-kill is recognised by its CodeSha256 and not repeated).
+killed atomic write was holding. The next deploy (an ordinary one, so run in the
+test's own process) completes, leaves no temporary file, and converges on exactly one
+published version (a publish that happened before the kill is recognised by its
+CodeSha256 and not repeated).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from pathlib import Path
 import pytest
 from support.cli import (
     CHALICE_CONFIG,
-    build_small_project,
     copy_project,
     inv,
+    inv_here,
     make_project,
     stray_files,
 )
@@ -102,11 +103,6 @@ def hook_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return build_small_project(tmp_path_factory, wheelhouse)
-
-
-@pytest.fixture(scope="module")
 def built_big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A layer above the 16 MiB multipart threshold (one wheel of random bytes)."""
     house = tmp_path_factory.mktemp("bighouse")
@@ -145,14 +141,14 @@ def published(endpoint: str) -> list[dict[str, object]]:
 @pytest.mark.parametrize("point", [*POINTS, "mid-multipart-upload"])
 def test_kill_at_each_step_then_deploy_again_converges(
     point: str,
-    built: Path,
+    small_project: Path,
     built_big: Path,
     hook_dir: Path,
     server: MotoServer,
     tmp_path: Path,
 ) -> None:
     server.reset()
-    source = built_big if point == "mid-multipart-upload" else built
+    source = built_big if point == "mid-multipart-upload" else small_project
     project = copy_project(source, tmp_path / "project")
     env = {"AWS_ENDPOINT_URL": server.url, "PYTHONPATH": str(hook_dir)}
 
@@ -175,7 +171,8 @@ def test_kill_at_each_step_then_deploy_again_converges(
             covering and covering[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
         )
 
-    again = inv(project, "layer.deploy", env=env)
+    # The deploy after the crash is an ordinary one: in this process (no hook to load).
+    again = inv_here(project, "layer.deploy", env={"AWS_ENDPOINT_URL": server.url})
 
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().splitlines()[-1] == ARN

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.fakes import make_settings, write_layer
-from support.faults import FaultInjector, MotoServer, client, no_backoff
+from support.faults import FaultInjector, client, no_backoff
 
 from layer_tasks.aws.session import make_clients
 from layer_tasks.deploy import model
@@ -22,12 +22,10 @@ from layer_tasks.model.manifest import Manifest
 
 
 @pytest.fixture
-def endpoint(server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    server.reset()
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_LAMBDA"):
-        monkeypatch.delenv(var, raising=False)
+def endpoint(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The emptied moto server (conftest's ``endpoint``); botocore retries without sleeping."""
     no_backoff(monkeypatch)
-    return server.url
+    return endpoint
 
 
 def _deploy(

@@ -17,16 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import build_small_project, copy_project, inv
+from support.cli import copy_project, inv, inv_here
 from support.faults import MotoServer, client
 from support.snapshot import aws_state, project_files
 
 BUCKET = "test-layer-bucket"
-
-
-@pytest.fixture(scope="module")
-def small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return build_small_project(tmp_path_factory, wheelhouse)
 
 
 def bucket_settings(endpoint: str) -> dict[str, Any]:
@@ -103,7 +98,7 @@ def test_a_bad_input_changes_nothing_at_all(
     project = copy_project(small_project, tmp_path / "project")
     env = {"AWS_ENDPOINT_URL": server.url}
     # A first deploy: a published version, an ARN file, a bucket with its lifecycle rule.
-    first = inv(project, "layer.deploy", env=env)
+    first = inv_here(project, "layer.deploy", env=env)
     assert first.returncode == 0, first.stderr
     client(server.url, "s3", "eu-west-1").create_bucket(
         Bucket="elsewhere-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
@@ -112,7 +107,7 @@ def test_a_bad_input_changes_nothing_at_all(
     files, state = project_files(project), aws_state(server.url, "test-layer")
     bucket = bucket_settings(server.url)
 
-    proc = inv(project, "layer.deploy", "--force", env=env)
+    proc = inv_here(project, "layer.deploy", "--force", env=env)
 
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 1, proc.stderr

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from moto import mock_aws
-from support.cli import INV, build_small_project, copy_project
+from support.cli import INV, copy_project
 from support.fakes import make_settings, sha256_b64, write_layer
 from support.faults import KINDS, FaultInjector, MotoServer, client, no_backoff
 
@@ -34,11 +34,6 @@ from layer_tasks.deploy import run as dep
 
 SECRET = "SECRETKEYabcdef0123456789ZYXWVUtsrqponm"
 TOKEN = "SESSIONTOKEN" + "q1w2e3r4t5y6" * 12
-
-
-@pytest.fixture(scope="module")
-def small_project(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return build_small_project(tmp_path_factory, wheelhouse)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -1,12 +1,27 @@
-"""`inv` as a user types it, and throwaway projects on the offline wheelhouse."""
+"""`inv` as a user types it, and throwaway projects on the offline wheelhouse.
+
+Two ways to run ``inv ARGS`` in a project, with the same answer (a
+``subprocess.CompletedProcess``: exit status, stdout, stderr):
+
+- `inv`: a real ``inv`` process. For what only a process shows: the start-up error net
+  as the interpreter calls it, signals, two deploys at once, a process killed midway.
+- `inv_here`: the same `invoke.Program` in this process, in the project folder, with the
+  same environment, the file descriptors 1 and 2 captured (what the task's own
+  subprocesses print too), an uncaught exception handed to ``sys.excepthook`` with exit
+  status 1, as the interpreter does. No interpreter start and no ``import tasks`` per
+  call: the suite's CLI cases run in a fraction of the time.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -34,12 +49,101 @@ def inv(
     )
 
 
+def inv_here(
+    project: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    base: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`inv` in this process: the same arguments, environment and answer."""
+    from invoke import Program, __version__
+
+    # A new Program per run, made as invoke.main's `program` (the `inv` binary) is.
+    program = Program(
+        name="Invoke", binary="inv[oke]", binary_names=["invoke", "inv"], version=__version__
+    )
+    environ = {**(os.environ if base is None else base), **(env or {})}
+    with _as_a_process(project, environ) as answer:
+        try:
+            program.run(["inv", *args])
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            if isinstance(stop.code, str):
+                print(stop.code, file=sys.stderr)
+        except Exception:  # what the interpreter does with an uncaught exception
+            sys.excepthook(*sys.exc_info())
+            code = 1
+    return subprocess.CompletedProcess(["inv", *args], code, answer["stdout"], answer["stderr"])
+
+
+@contextlib.contextmanager
+def _as_a_process(cwd: Path, environ: Mapping[str, str]) -> Iterator[dict[str, str]]:
+    """For the block: ``cwd``, exactly ``environ``, fds 1 and 2 (and sys.stdout/err on
+    them, text as a Python process has it) into files; then everything as it was, and
+    the captured text in the mapping yielded."""
+    answer: dict[str, str] = {}
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_path, saved_tasks = list(sys.path), sys.modules.get("tasks")
+    saved_streams = sys.stdout, sys.stderr
+    for stream in saved_streams:
+        stream.flush()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        saved_fds = os.dup(1), os.dup(2)
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            with (
+                open(os.dup(1), "wb") as raw_out,
+                open(os.dup(2), "wb") as raw_err,
+                io.TextIOWrapper(raw_out, encoding="utf-8", write_through=True) as text_out,
+                io.TextIOWrapper(
+                    raw_err, encoding="utf-8", errors="backslashreplace", write_through=True
+                ) as text_err,
+            ):
+                sys.stdout, sys.stderr = text_out, text_err
+                os.environ.clear()
+                os.environ.update(environ)
+                os.chdir(cwd)
+                try:
+                    yield answer
+                finally:
+                    sys.stdout, sys.stderr = saved_streams
+        finally:
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            os.close(saved_fds[0])
+            os.close(saved_fds[1])
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+            sys.path[:] = saved_path
+            if saved_tasks is None:
+                sys.modules.pop("tasks", None)
+            else:
+                sys.modules["tasks"] = saved_tasks
+        for key, file in (("stdout", out), ("stderr", err)):
+            file.seek(0)
+            # As subprocess.run(text=True) reads a pipe: universal newlines.
+            text = file.read().decode("utf-8")
+            answer[key] = text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _local_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    return env
+
+
 def inv_local(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``inv ARGS`` with no AWS credentials, region or INVOKE_ settings at all: what
     ``--local`` needs it must bring itself, for its run only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "INVOKE_"))}
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    return inv(project, *args, base=env)
+    return inv(project, *args, base=_local_env())
+
+
+def inv_local_here(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`inv_local` in this process (see `inv_here`)."""
+    return inv_here(project, *args, base=_local_env())
 
 
 def write_requirements(path: Path, wheelhouse: Path, *lines: str) -> Path:

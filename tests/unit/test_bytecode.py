@@ -207,6 +207,9 @@ IMPORTS = [
 
 
 @pytest.mark.slow
+# Each case runs CANONICAL in python<version> itself (a subprocess); pytest's Python only
+# starts it and reads its JSON answer, so one run covers every interpreter from any host.
+@pytest.mark.once
 @pytest.mark.parametrize("version", sorted(PYTHONS))
 def test_canonical_pyc_does_not_depend_on_the_process(version: str, tmp_path: Path) -> None:
     """The bytes are the same in a fresh process and after much else was compiled and

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,22 @@ needs_312 = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def installed(tmp_path: Path, wheelhouse: Path) -> Path:
-    req = tmp_path / "req.txt"
+@pytest.fixture(scope="session")
+def installed_once(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """alpha (with beta) and epsilon, installed by uv for python3.12 x86_64 once per session."""
+    root = tmp_path_factory.mktemp("verify-install")
+    req = root / "req.txt"
     req.write_text(f"--no-index\n--find-links {wheelhouse}\nalpha==1.0\nepsilon==1.0\n")
-    tree = tmp_path / "tree"
+    tree = root / "tree"
     tree.mkdir()
     run_install("uv", req, tree, Target("3.12", "x86_64", (2, 34)), IndexConfig())
     return tree
+
+
+@pytest.fixture
+def installed(tmp_path: Path, installed_once: Path) -> Path:
+    """A copy of that install, for this test to read or break (as pip's tests copy theirs)."""
+    return Path(shutil.copytree(installed_once, tmp_path / "tree", symlinks=True))
 
 
 def test_top_level_modules_from_records(installed: Path) -> None:
