@@ -17,6 +17,7 @@ from layer_tasks.report import step_summary
 from layer_tasks.report.region_versions import AllRegionsReport, read_all_regions
 from layer_tasks.report.step_summary import RegionResult
 from layer_tasks.report.versions import VersionsReport, code_size_line, find_version, list_versions
+from layer_tasks.tasks import _app
 from layer_tasks.tasks._aws import open_aws, region_clients
 from layer_tasks.tasks._common import layer_task, settings_from
 
@@ -54,6 +55,7 @@ def deploy(
 ) -> Outcome:
     """Build (or reuse), ensure bucket + lifecycle, upload, publish, write ARN file + config."""
     wanted = settings_from(c, function=function)
+    app = _app.find(wanted)  # the real project's, not the sandbox copy's
     settings, clients = open_aws(wanted, local, every_target=True)
     for each in settings.per_architecture():
         if warning := unpinned_warning(each):
@@ -65,6 +67,7 @@ def deploy(
         dry_run=dry_run,
         log=_log,
         clients_for=region_clients(wanted, local),
+        app=app,
     )
     several = len(settings.architectures) > 1
     results = [
@@ -94,6 +97,7 @@ def deploy(
 def publish(c: Context, force: bool = False, local: bool = False) -> Outcome:
     """Upload and publish the already built zip; write the ARN file (config untouched)."""
     wanted = settings_from(c)
+    app = _app.find(wanted)
     settings, clients = open_aws(wanted, local, every_target=True)
     outcome = run_deploy(
         settings,
@@ -103,6 +107,7 @@ def publish(c: Context, force: bool = False, local: bool = False) -> Outcome:
         update_config=False,
         log=_log,
         clients_for=region_clients(wanted, local),
+        app=app,
     )
     print(outcome.arn)
     return outcome
