@@ -116,9 +116,9 @@ def infer(
         )
     if python not in PYTHON_GLIBC:
         raise LayerError(
-            f"Chalice deploys for the Python that runs it, {python} here, which is not a "
-            f"Lambda runtime ({', '.join(PYTHON_GLIBC)}): run init with one of those, or "
-            "pass --python"
+            f"Lambda has no python{python} runtime ({', '.join(PYTHON_GLIBC)}), and Chalice "
+            "deploys for the Python that runs it: run init (and chalice) with one of those, "
+            "or pass --python 3.12"
         )
     if not region:
         raise LayerError(
@@ -185,7 +185,8 @@ def _append(existing: str, addition: str) -> str:
 
 def _invoke_yaml(
     root: Path, inferred: Inferred, tool_version: str, load_yaml: Callable[[str], Any]
-) -> FileChange:
+) -> tuple[FileChange, dict[str, Any]]:
+    """The change to invoke.yaml, and the ``layer:`` section it will hold."""
     path = root / "invoke.yaml"
     section = layer_section(inferred, tool_version)
     keys = inferred.keys()
@@ -197,7 +198,7 @@ def _invoke_yaml(
                 f"this project's Invoke configuration is {other}, and init writes only "
                 f"invoke.yaml: add a layer: section there yourself ({suggestion})"
             )
-        return FileChange(path, "create", section, "the layer's settings")
+        return FileChange(path, "create", section, "the layer's settings"), keys
     text = _read_text(path)
     try:
         data = load_yaml(text) if text.strip() else {}
@@ -221,7 +222,7 @@ def _invoke_yaml(
                 f"{path} already has a layer: section, without {', '.join(missing)}; init adds "
                 f"files and lines but never edits yours: add them under layer: ({listed})"
             )
-        return FileChange(path, "unchanged", note="the layer's settings")
+        return FileChange(path, "unchanged", note="the layer's settings"), layer
     addition = _append(text, "\n" + section)
     try:
         joined = load_yaml(text + addition)
@@ -233,11 +234,11 @@ def _invoke_yaml(
             f"{path} ends in a way that a layer: section appended to it would not be read as "
             f"part of it: add the section yourself (layer: {suggestion})"
         )
-    return FileChange(path, "append", addition, "the layer's settings")
+    return FileChange(path, "append", addition, "the layer's settings"), keys
 
 
-def _requirements(root: Path) -> FileChange:
-    path = root / LAYER_REQUIREMENTS
+def _requirements(root: Path, name: str) -> FileChange:
+    path = Path(name) if Path(name).is_absolute() else root / name
     if path.exists():
         return FileChange(path, "unchanged", note="the layer's packages")
     text = (
@@ -341,11 +342,12 @@ def plan_files(
     """Every file's change, each checked; a `LayerError` before any write."""
     if ci and ci not in CI_CHOICES:
         raise LayerError(f"--ci {ci!r} is not supported; use {', '.join(CI_CHOICES)}")
-    changes = [
-        _invoke_yaml(root, inferred, tool_version, load_yaml),
-        _requirements(root),
-        _gitignore(root, folders),
-    ]
+    settings, layer = _invoke_yaml(root, inferred, tool_version, load_yaml)
+    # The layer's requirements file: the one the layer: section names (a user's own
+    # section may name another than init would).
+    requirements = layer.get("requirements")
+    name = requirements if isinstance(requirements, str) and requirements else LAYER_REQUIREMENTS
+    changes = [settings, _requirements(root, name), _gitignore(root, folders)]
     if ci:
         changes.append(_workflow(root, inferred))
     return changes
@@ -364,7 +366,7 @@ def apply(changes: Sequence[FileChange]) -> None:
 def report(changes: Sequence[FileChange], inferred: Inferred, root: Path) -> list[str]:
     """What init did (or that it did nothing), then the next three commands."""
     done = [c for c in changes if c.changes]
-    names = ", ".join(c.path.relative_to(root).as_posix() for c in changes)
+    names = ", ".join(_shown(c.path, root) for c in changes)
     if not done:
         lines = [f"init: nothing to change: {names} already hold it"]
     else:
@@ -373,18 +375,27 @@ def report(changes: Sequence[FileChange], inferred: Inferred, root: Path) -> lis
         ]
         for c in changes:
             verb = {"create": "created", "append": "added to", "unchanged": "unchanged"}[c.kind]
-            lines.append(f"  {c.path.relative_to(root).as_posix()}: {verb} ({c.note})")
+            lines.append(f"  {_shown(c.path, root)}: {verb} ({c.note})")
         if changes[0].changes:  # invoke.yaml: what its layer: section now says
             keys = ", ".join(f"{k} {v}" for k, v in inferred.keys().items())
             lines.append(f"  layer: {keys}")
-    empty = not _has_requirements(root / LAYER_REQUIREMENTS)
+    layer_file = changes[1].path  # the layer's requirements (plan_files)
+    empty = not _has_requirements(layer_file)
     lines += [
-        "next:" + (f" (first put the layer's packages into {LAYER_REQUIREMENTS})" if empty else ""),
+        "next:"
+        + (f" (first put the layer's packages into {_shown(layer_file, root)})" if empty else ""),
         "  layer-tasks deploy --local   # the whole pipeline against a local sandbox",
         f"  layer-tasks deploy           # publish to AWS; stages.{inferred.stage}.layers gets the ARN",
         f"  chalice deploy --stage {inferred.stage}",
     ]
     return lines
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _has_requirements(path: Path) -> bool:

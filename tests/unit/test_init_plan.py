@@ -166,7 +166,7 @@ def test_questions_where_nothing_can_be_inferred(tmp_path: Path) -> None:
         _infer(tmp_path, stage="qa")
     with pytest.raises(LayerError, match="which AWS region"):
         _infer(tmp_path, stage="dev", region="")
-    with pytest.raises(LayerError, match=r"3\.9 here, which is not a Lambda runtime"):
+    with pytest.raises(LayerError, match=r"Lambda has no python3\.9 runtime"):
         _infer(tmp_path, stage="dev", python="3.9")
     chalice_config(tmp_path, app_name="---")
     with pytest.raises(LayerError, match="no app_name to name the layer after"):
