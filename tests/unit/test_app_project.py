@@ -87,15 +87,16 @@ def test_static_imports_of_app_py_and_chalicelib(tmp_path: Path) -> None:
 
 
 def test_app_modules_are_the_imports_that_are_modules_of_the_layer(tmp_path: Path) -> None:
-    for rel in (
+    sources = (
         "alpha/__init__.py",
         "alpha/cli.py",
         "alpha/core.py",
         "solo.py",
         "ns/pkg/__init__.py",
-    ):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("")
+    )
+    for path in map(tmp_path.joinpath, sources):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
     (tmp_path / "fast.cpython-312-x86_64-linux-gnu.so").write_bytes(b"")
     (tmp_path / "stray").mkdir()  # in the tree, but no RECORD lists it
     (tmp_path / "stray" / "__init__.py").write_text("")
