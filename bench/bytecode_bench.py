@@ -1,12 +1,14 @@
 """Cold-start import time of the layer with and without its bytecode, in one run.
 
     python bench/bytecode_bench.py [--requirements requirements-all.txt] [--repeat 5]
-                                   [--modes none,imported,all] [--json OUT]
+                                   [--modes none,imported,imported+app,all] [--json OUT]
 
 Builds the layer once per ``layer.bytecode`` mode (``inv layer.build --force``, this
-repository's prune rules), extracts each zip into a read-only folder, and times, as a
-Lambda cold start would see it (``python3.12 -I -S -B``, the layer's ``python/`` first
-on ``sys.path``, nothing writable):
+repository's prune rules); ``imported+app`` is ``imported`` in a Chalice app whose
+``app.py`` imports what the seed app imports (issue 19: the build compiles what those
+imports load too). Extracts each zip into a read-only folder, and times, as a Lambda
+cold start would see it (``python3.12 -I -S -B``, the layer's ``python/`` first on
+``sys.path``, nothing writable):
 
   - importing every top-level module of the layer (a namespace package such as
     ``google`` counts as its subpackages), each in try/except, in one process;
@@ -47,6 +49,23 @@ APP_IMPORTS = [
     "dateutil.parser",
     "dotenv",
 ]
+# app.py of the Chalice app for `imported+app`: the seed app's imports, as its code has them.
+APP_PY = """\
+from chalice import Chalice
+import google.generativeai as genai
+import sqlalchemy
+from sqlalchemy.orm import Session, declarative_base
+import pydantic
+import numpy as np
+import requests
+import psycopg2
+from pgvector.sqlalchemy import Vector
+from dateutil import parser
+import dotenv
+
+app = Chalice(app_name="bench")
+"""
+CHALICE_CONFIG = '{"version": "2.0", "app_name": "bench", "stages": {"prod": {}}}\n'
 IMPORT_SCRIPT = """
 import importlib, json, sys
 sys.path.insert(0, sys.argv[1])
@@ -101,7 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requirements", default=str(REPO / "requirements-all.txt"))
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--modes", default="none,imported,all")
+    parser.add_argument("--modes", default="none,imported,imported+app,all")
     parser.add_argument("--json", dest="json_out", default="")
     args = parser.parse_args()
     modes = args.modes.split(",")
@@ -117,11 +136,17 @@ def main() -> None:
     project.mkdir()
     layer = yaml.safe_load((REPO / "invoke.yaml").read_text())["layer"]
     layer.update(
-        name="bench-layer", requirements="requirements.txt", dist_dir="dist", state_dir=".state"
+        name="bench-layer",
+        # The layer's own file: requirements.txt would be the Chalice app's.
+        requirements="requirements-layer.txt",
+        dist_dir="dist",
+        state_dir=".state",
     )
     (project / "invoke.yaml").write_text(yaml.safe_dump({"layer": layer}))
     (project / "tasks.py").write_text("from layer_tasks.tasks import ns\n")
-    shutil.copy(args.requirements, project / "requirements.txt")
+    shutil.copy(args.requirements, project / "requirements-layer.txt")
+    (project / ".chalice").mkdir()
+    (project / ".chalice" / "config.json").write_text(CHALICE_CONFIG)
     inv = [
         sys.executable,
         "-c",
@@ -131,9 +156,15 @@ def main() -> None:
     sizes, trees = {}, {}
     for mode in modes:
         print(f"bench: building with bytecode: {mode}", file=sys.stderr)
+        bytecode, _, with_app = mode.partition("+")
+        app_py = project / "app.py"
+        if with_app:
+            app_py.write_text(APP_PY)
+        else:
+            app_py.unlink(missing_ok=True)  # no app.py: no app, as before issue 19
         proc = subprocess.run(
             [*inv, "layer.build", "--force"], cwd=project, capture_output=True, text=True,
-            env={**os.environ, "INVOKE_LAYER_BYTECODE": mode}, check=False,
+            env={**os.environ, "INVOKE_LAYER_BYTECODE": bytecode}, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
             sys.exit(f"bench: build failed:\n{proc.stderr[-3000:]}")
