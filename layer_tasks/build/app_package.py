@@ -64,14 +64,11 @@ def measure_app(settings: LayerSettings, app: App, *, log: Log = print) -> AppPa
                 settings.installer, app.requirements, tree, target, index,
                 limits=IndexLimits(settings.index_timeout, settings.index_retries), log=log,
             )  # fmt: skip
-        except LayerError as exc:
-            raise LayerError(
-                exc.message.replace(
-                    "cannot install the layer for",
-                    f"cannot install the app's {app.requirements} for",
-                    1,
-                )
-            ) from None
+        except LayerError as exc:  # the installer's reason, said of the app's file
+            message = exc.message.replace(
+                "cannot install the layer for", f"cannot install the app's {app.requirements} for"
+            ).replace("a layer takes binary wheels only", "the app is measured from binary wheels")
+            raise LayerError(message) from None
         dists, _, _ = distributions_footprint(tree, read_records(tree))
     finally:
         shutil.rmtree(tree, ignore_errors=True)

@@ -513,6 +513,14 @@ ROWS += [
         env={"INVOKE_LAYER_BUDGET_MB": "0.01953125"},  # 20 KiB
     ),
     Row(
+        "app-requirements-sdist-only",
+        ["layer.build"],
+        r"^error: cannot install the app's .*/requirements\.txt for python3\.12 x86_64 \(glibc "
+        r"2\.34\): Because gamma==1\.0 has no usable wheels .* \(the app is measured from binary "
+        r"wheels: pin a version that has a wheel for this target\)$",
+        _app("gamma==1.0"),
+    ),
+    Row(
         "allow-duplicates-not-a-name",
         ["layer.build"],
         r"^error: layer\.allow_duplicates entry 'requests ok' is not a distribution name: use "
