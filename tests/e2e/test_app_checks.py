@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from invoke.main import program
 from support.chalice_app import add_app, make_app_project
-from support.cli import write_requirements
+from support.cli import make_project, write_requirements
+from support.wheels import make_wheel
 
 from layer_tasks.build.app_package import measure_app
 from layer_tasks.build.pipeline import build_layer
@@ -140,3 +141,40 @@ def test_without_requirements_txt_the_app_is_its_code(tmp_path: Path, wheelhouse
     package = _app(settings)
     assert package.distributions == () and package.requirements_bytes == 0
     assert [label for label, _ in package.parts()] == ["app.py", "chalicelib/"]
+
+
+PROXY = """\
+import sys
+import types
+
+
+class _Proxy(types.ModuleType):  # as cryptography's deprecation wrapper: no __spec__
+    def __init__(self, module):
+        super().__init__(module.__name__)
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+sys.modules[__name__] = _Proxy(sys.modules[__name__])
+"""
+
+
+@pytest.mark.skipif(find_interpreter("3.12") is None, reason="no python3.12 on this host")
+def test_a_module_that_puts_a_wrapper_in_sys_modules_keeps_its_bytecode(tmp_path: Path) -> None:
+    """cryptography.hazmat.primitives.serialization replaces itself in sys.modules with a
+    proxy that has no __spec__: imported all the same, so its pyc ships (it was dropped as
+    if its import had failed, and compiled at every cold start)."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(
+        wheels, "wrapped", "1.0", {"wrapped/__init__.py": PROXY, "wrapped/plain.py": "X = 1\n"}
+    )
+    project = tmp_path / "p"
+    make_project(project, wheels, "wrapped==1.0")
+    result = build_layer(_settings(project), log=print)
+    with zipfile.ZipFile(result.zip_path) as zf:
+        pycs = sorted(n for n in zf.namelist() if n.endswith(".pyc"))
+    assert pycs == ["python/wrapped/__pycache__/__init__.cpython-312.pyc"]
+    assert result.manifest.bytecode["proven"] is True
