@@ -154,6 +154,7 @@ def main() -> None:
     ]
 
     sizes, trees = {}, {}
+    pycs: dict[str, set[str]] = {}
     for mode in modes:
         print(f"bench: building with bytecode: {mode}", file=sys.stderr)
         bytecode, _, with_app = mode.partition("+")
@@ -178,6 +179,7 @@ def main() -> None:
         opt = work / f"opt-{mode}"
         with zipfile.ZipFile(project / "dist" / "bench-layer.zip") as zf:
             zf.extractall(opt)
+            pycs[mode] = {n for n in zf.namelist() if n.endswith(".pyc")}
         make_read_only(opt)
         trees[mode] = opt / "python"
 
@@ -214,6 +216,15 @@ def main() -> None:
             for label, by_mode in times.items()
         },
     }
+    if "imported" in pycs and "imported+app" in pycs:
+        # What compiling the app's imports adds, per top-level package (or namespace/sub).
+        added = sorted(pycs["imported+app"] - pycs["imported"])
+        by_package: dict[str, int] = {}
+        for name in added:
+            parts = name.split("/")[1:]  # python/<top>/...
+            key = "/".join(parts[:2]) if parts[0] == "google" else parts[0]
+            by_package[key] = by_package.get(key, 0) + 1
+        results["app_added_pycs"] = {"count": len(added), "by_package": by_package}
     print_table(results, modes)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2) + "\n")
@@ -239,6 +250,10 @@ def print_table(results: dict, modes: list[str]) -> None:  # type: ignore[type-a
             cells.append(f"{t:.2f} ({ratio:.1f}x)")
         print(f"| {mode} | " + " | ".join(cells)
               + f" | {z['unzipped_bytes']:,} | {z['zip_bytes']:,} | {z['pyc_files']:,} |")  # fmt: skip
+    if "app_added_pycs" in results:
+        added = results["app_added_pycs"]
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(added["by_package"].items()))
+        print(f"\nimported+app ships {added['count']} .pyc more than imported: {parts}")
     for label in labels:
         info = base[label]
         print(
