@@ -1,12 +1,14 @@
 """Cold-start import time of the layer with and without its bytecode, in one run.
 
     python bench/bytecode_bench.py [--requirements requirements-all.txt] [--repeat 5]
-                                   [--modes none,imported,all] [--json OUT]
+                                   [--modes none,imported,imported+app,all] [--json OUT]
 
 Builds the layer once per ``layer.bytecode`` mode (``inv layer.build --force``, this
-repository's prune rules), extracts each zip into a read-only folder, and times, as a
-Lambda cold start would see it (``python3.12 -I -S -B``, the layer's ``python/`` first
-on ``sys.path``, nothing writable):
+repository's prune rules); ``imported+app`` is ``imported`` in a Chalice app whose
+``app.py`` imports what the seed app imports (issue 19: the build compiles what those
+imports load too). Extracts each zip into a read-only folder, and times, as a Lambda
+cold start would see it (``python3.12 -I -S -B``, the layer's ``python/`` first on
+``sys.path``, nothing writable):
 
   - importing every top-level module of the layer (a namespace package such as
     ``google`` counts as its subpackages), each in try/except, in one process;
@@ -47,6 +49,23 @@ APP_IMPORTS = [
     "dateutil.parser",
     "dotenv",
 ]
+# app.py of the Chalice app for `imported+app`: the seed app's imports, as its code has them.
+APP_PY = """\
+from chalice import Chalice
+import google.generativeai as genai
+import sqlalchemy
+from sqlalchemy.orm import Session, declarative_base
+import pydantic
+import numpy as np
+import requests
+import psycopg2
+from pgvector.sqlalchemy import Vector
+from dateutil import parser
+import dotenv
+
+app = Chalice(app_name="bench")
+"""
+CHALICE_CONFIG = '{"version": "2.0", "app_name": "bench", "stages": {"prod": {}}}\n'
 IMPORT_SCRIPT = """
 import importlib, json, sys
 sys.path.insert(0, sys.argv[1])
@@ -101,7 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requirements", default=str(REPO / "requirements-all.txt"))
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--modes", default="none,imported,all")
+    parser.add_argument("--modes", default="none,imported,imported+app,all")
     parser.add_argument("--json", dest="json_out", default="")
     args = parser.parse_args()
     modes = args.modes.split(",")
@@ -117,11 +136,17 @@ def main() -> None:
     project.mkdir()
     layer = yaml.safe_load((REPO / "invoke.yaml").read_text())["layer"]
     layer.update(
-        name="bench-layer", requirements="requirements.txt", dist_dir="dist", state_dir=".state"
+        name="bench-layer",
+        # The layer's own file: requirements.txt would be the Chalice app's.
+        requirements="requirements-layer.txt",
+        dist_dir="dist",
+        state_dir=".state",
     )
     (project / "invoke.yaml").write_text(yaml.safe_dump({"layer": layer}))
     (project / "tasks.py").write_text("from layer_tasks.tasks import ns\n")
-    shutil.copy(args.requirements, project / "requirements.txt")
+    shutil.copy(args.requirements, project / "requirements-layer.txt")
+    (project / ".chalice").mkdir()
+    (project / ".chalice" / "config.json").write_text(CHALICE_CONFIG)
     inv = [
         sys.executable,
         "-c",
@@ -129,11 +154,18 @@ def main() -> None:
     ]
 
     sizes, trees = {}, {}
+    pycs: dict[str, set[str]] = {}
     for mode in modes:
         print(f"bench: building with bytecode: {mode}", file=sys.stderr)
+        bytecode, _, with_app = mode.partition("+")
+        app_py = project / "app.py"
+        if with_app:
+            app_py.write_text(APP_PY)
+        else:
+            app_py.unlink(missing_ok=True)  # no app.py: no app, as before issue 19
         proc = subprocess.run(
             [*inv, "layer.build", "--force"], cwd=project, capture_output=True, text=True,
-            env={**os.environ, "INVOKE_LAYER_BYTECODE": mode}, check=False,
+            env={**os.environ, "INVOKE_LAYER_BYTECODE": bytecode}, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
             sys.exit(f"bench: build failed:\n{proc.stderr[-3000:]}")
@@ -147,6 +179,7 @@ def main() -> None:
         opt = work / f"opt-{mode}"
         with zipfile.ZipFile(project / "dist" / "bench-layer.zip") as zf:
             zf.extractall(opt)
+            pycs[mode] = {n for n in zf.namelist() if n.endswith(".pyc")}
         make_read_only(opt)
         trees[mode] = opt / "python"
 
@@ -183,6 +216,15 @@ def main() -> None:
             for label, by_mode in times.items()
         },
     }
+    if "imported" in pycs and "imported+app" in pycs:
+        # What compiling the app's imports adds, per top-level package (or namespace/sub).
+        added = sorted(pycs["imported+app"] - pycs["imported"])
+        by_package: dict[str, int] = {}
+        for name in added:
+            parts = name.split("/")[1:]  # python/<top>/...
+            key = "/".join(parts[:2]) if parts[0] == "google" else parts[0]
+            by_package[key] = by_package.get(key, 0) + 1
+        results["app_added_pycs"] = {"count": len(added), "by_package": by_package}
     print_table(results, modes)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(results, indent=2) + "\n")
@@ -208,6 +250,10 @@ def print_table(results: dict, modes: list[str]) -> None:  # type: ignore[type-a
             cells.append(f"{t:.2f} ({ratio:.1f}x)")
         print(f"| {mode} | " + " | ".join(cells)
               + f" | {z['unzipped_bytes']:,} | {z['zip_bytes']:,} | {z['pyc_files']:,} |")  # fmt: skip
+    if "app_added_pycs" in results:
+        added = results["app_added_pycs"]
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(added["by_package"].items()))
+        print(f"\nimported+app ships {added['count']} .pyc more than imported: {parts}")
     for label in labels:
         info = base[label]
         print(

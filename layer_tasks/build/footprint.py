@@ -24,6 +24,7 @@ from layer_tasks.config.settings import (
     UNZIPPED_LIMIT_BYTES,
     LayerSettings,
 )
+from layer_tasks.model.app import AppPackage
 from layer_tasks.model.manifest import Distribution, Manifest
 
 
@@ -127,8 +128,9 @@ def naturalsize(n: int) -> str:
 
 @dataclass(frozen=True)
 class Budget:
-    used_bytes: int  # layer unzipped + reserve
+    used_bytes: int  # layer unzipped + the app's own package + reserve
     budget_bytes: int
+    app_bytes: int = 0  # the Chalice app's package (its code and requirements.txt)
 
     @property
     def margin(self) -> int:
@@ -139,34 +141,56 @@ class Budget:
         return self.margin < 0
 
 
-def budget_for(manifest: Manifest, settings: LayerSettings) -> Budget:
-    return Budget(manifest.unzipped_bytes + settings.reserve_bytes, settings.budget_bytes)
+def budget_for(
+    manifest: Manifest, settings: LayerSettings, app: AppPackage | None = None
+) -> Budget:
+    app_bytes = app.total_bytes if app is not None else 0
+    return Budget(
+        manifest.unzipped_bytes + app_bytes + settings.reserve_bytes,
+        settings.budget_bytes,
+        app_bytes,
+    )
 
 
-def over_budget_message(manifest: Manifest, settings: LayerSettings) -> str | None:
-    """One line for an over-budget layer (naming the five largest distributions), else None."""
-    budget = budget_for(manifest, settings)
+def app_share(app: AppPackage) -> str:
+    """``the app's package 1.2 MiB (app.py 3.0 KiB, requirements.txt 1.1 MiB)``."""
+    parts = ", ".join(f"{label} {naturalsize(size)}" for label, size in app.parts())
+    return f"the app's package {naturalsize(app.total_bytes)} ({parts})"
+
+
+def over_budget_message(
+    manifest: Manifest, settings: LayerSettings, app: AppPackage | None = None
+) -> str | None:
+    """One line for an over-budget layer (naming the five largest distributions and the
+    app's share), else None."""
+    budget = budget_for(manifest, settings, app)
     if not budget.over:
         return None
     largest = ", ".join(
         f"{d.name} {naturalsize(d.unzipped_bytes)}" for d in manifest.distributions[:5]
     )
+    with_app = f" + {app_share(app)}" if app is not None else ""
     reserve = f" + reserve {naturalsize(settings.reserve_bytes)}" if settings.reserve_bytes else ""
+    fix = " or the app's requirements.txt" if app is not None else ""
     return (
-        f"layer {manifest.name} is {naturalsize(manifest.unzipped_bytes)} unzipped{reserve}, "
-        f"{naturalsize(-budget.margin)} over the budget of {naturalsize(budget.budget_bytes)} "
-        f"({budget.budget_bytes:,} bytes); largest: {largest}. Prune more (layer.prune, "
-        "layer.prune_custom) or drop a requirement"
+        f"layer {manifest.name} is {naturalsize(manifest.unzipped_bytes)} unzipped{with_app}"
+        f"{reserve}, {naturalsize(-budget.margin)} over the budget of "
+        f"{naturalsize(budget.budget_bytes)} ({budget.budget_bytes:,} bytes); largest: "
+        f"{largest}. Prune more (layer.prune, layer.prune_custom) or drop a requirement "
+        f"from the layer{fix}"
     )
 
 
 def report_data(
-    manifest: Manifest, settings: LayerSettings, top: int | None = None
+    manifest: Manifest,
+    settings: LayerSettings,
+    top: int | None = None,
+    app: AppPackage | None = None,
 ) -> dict[str, Any]:
     total = manifest.unzipped_bytes
     dists = list(manifest.distributions)
     shown = dists[:top] if top else dists
-    budget = budget_for(manifest, settings)
+    budget = budget_for(manifest, settings, app)
     # Added by the build after the per-distribution sizes were taken, so a line of its
     # own: distributions + other + bytecode = unzipped.
     bytecode = manifest.bytecode or {}
@@ -211,12 +235,33 @@ def report_data(
             "reserve_bytes": settings.reserve_bytes,
             "margin_bytes": budget.margin,
             "over": budget.over,
+            **({"app_bytes": budget.app_bytes} if app is not None else {}),
         },
+        # The Chalice app beside the layer, when there is one: its package counts with
+        # the layer against the same limit.
+        **({"app": _app_data(app)} if app is not None else {}),
     }
 
 
-def report_json(manifest: Manifest, settings: LayerSettings, top: int | None = None) -> str:
-    return json.dumps(report_data(manifest, settings, top), indent=2) + "\n"
+def _app_data(app: AppPackage) -> dict[str, Any]:
+    return {
+        "folder": str(app.app.root),
+        "bytes": app.total_bytes,
+        "parts": dict(app.parts()),
+        "requirements": [
+            {"name": d.name, "version": d.version, "unzipped_bytes": d.unzipped_bytes}
+            for d in app.distributions
+        ],
+    }
+
+
+def report_json(
+    manifest: Manifest,
+    settings: LayerSettings,
+    top: int | None = None,
+    app: AppPackage | None = None,
+) -> str:
+    return json.dumps(report_data(manifest, settings, top, app), indent=2) + "\n"
 
 
 def _headroom(limit: int, used: int, what: str) -> str:
@@ -227,8 +272,13 @@ def _headroom(limit: int, used: int, what: str) -> str:
     return f"{naturalsize(used)} of {naturalsize(limit)} {what} ({pct:.1f}%), OVER by {naturalsize(-left)}"
 
 
-def report_text(manifest: Manifest, settings: LayerSettings, top: int | None = None) -> str:
-    data = report_data(manifest, settings, top)
+def report_text(
+    manifest: Manifest,
+    settings: LayerSettings,
+    top: int | None = None,
+    app: AppPackage | None = None,
+) -> str:
+    data = report_data(manifest, settings, top, app)
     rows = [("distribution", "version", "unzipped", "share", "files")]
     for d in data["distributions"]:
         rows.append(
@@ -277,13 +327,21 @@ def report_text(manifest: Manifest, settings: LayerSettings, top: int | None = N
                 for rule, n in sorted(data["pruned"].items(), key=lambda kv: -kv[1])
             )
         )
+    with_app = data["unzipped_bytes"]
+    if app is not None:
+        parts = ", ".join(f"{label} {naturalsize(size)}" for label, size in app.parts())
+        lines.append(f"app              {naturalsize(app.total_bytes)} ({parts or 'empty'})")
+        with_app += app.total_bytes
     lines += [
-        f"unzipped limit   {_headroom(UNZIPPED_LIMIT_BYTES, data['unzipped_bytes'], 'function + layers')}",
+        f"unzipped limit   {_headroom(UNZIPPED_LIMIT_BYTES, with_app, 'function + layers')}",
         f"direct upload    {_headroom(DIRECT_UPLOAD_LIMIT_BYTES, data['zip_bytes'], 'zipped')}"
         + ("; deploy uploads through S3" if data["zip_bytes"] > DIRECT_UPLOAD_LIMIT_BYTES else ""),
     ]
     b = data["budget"]
-    reserve = f" (layer + reserve {naturalsize(b['reserve_bytes'])})" if b["reserve_bytes"] else ""
+    counted = ["layer", *(["app"] if app is not None else [])]
+    if b["reserve_bytes"]:
+        counted.append(f"reserve {naturalsize(b['reserve_bytes'])}")
+    reserve = f" ({' + '.join(counted)})" if len(counted) > 1 else ""
     state = "OVER" if b["over"] else "ok"
     lines.append(
         f"budget           {state}: margin {naturalsize(abs(b['margin_bytes']))}"

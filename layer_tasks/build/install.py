@@ -194,6 +194,14 @@ def pip_index_config(python: str = sys.executable, cache_dir: Path | None = None
     return config
 
 
+def settings_index(installer: str, state_dir: Path) -> IndexConfig:
+    """The index settings a build gives ``installer``: pip reads its own configuration;
+    uv gets pip's index settings translated (cached under ``state_dir``)."""
+    if installer != "uv":
+        return IndexConfig()
+    return pip_index_config(cache_dir=state_dir / "cache")
+
+
 def _ask_pip(python: str) -> IndexConfig:
     try:
         proc = subprocess.run(

@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from layer_tasks import __version__
+from layer_tasks.build.app_package import app_modules, check_duplicates
 from layer_tasks.build.archive import code_sha256, deflate_backend, write_layer_zip
 from layer_tasks.build.install import (
     IndexConfig,
     IndexLimits,
     Target,
-    pip_index_config,
     run_install,
+    settings_index,
 )
 from layer_tasks.build.pycompile import PYC_FORMAT
 from layer_tasks.build.pylock import (
@@ -52,6 +53,7 @@ from layer_tasks.build.verify import (
 )
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
+from layer_tasks.model.app import AppPackage
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.util.fsutil import atomic_write_text, ensure_folder, remove_in_background
 
@@ -74,16 +76,18 @@ class BuildResult:
 
 
 def _index_config(settings: LayerSettings) -> IndexConfig:
-    # pip reads its own configuration; uv gets pip's index settings translated.
-    if settings.installer != "uv":
-        return IndexConfig()
-    return pip_index_config(cache_dir=settings.state_dir / "cache")
+    return settings_index(settings.installer, settings.state_dir)
 
 
 def build_key(
-    settings: LayerSettings, reqs: RequirementSet, index: IndexConfig, lock_sha256: str = ""
+    settings: LayerSettings,
+    reqs: RequirementSet,
+    index: IndexConfig,
+    lock_sha256: str = "",
+    app: AppPackage | None = None,
 ) -> str:
-    """A hash of every input that can change the zip's bytes (and of the verify setting)."""
+    """A hash of every input that can change the zip's bytes (and of the verify setting).
+    The app's imports join the check (and so the bytecode) where there are any."""
     inputs = {
         "tool": __version__,
         "requirements": reqs.sha256,
@@ -106,6 +110,8 @@ def build_key(
         # A new patch release of the target Python can marshal code differently.
         "bytecode_python": _bytecode_python(settings),
     }
+    if app is not None and app.app.imports:
+        inputs["app_imports"] = list(app.app.imports)
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -264,8 +270,19 @@ def _check_and_compile(
     return check, bytecode, prove_layer_bytecode(settings, check, bytecode, log)
 
 
-def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = print) -> BuildResult:
-    """Build ``<dist_dir>/<name>.zip`` and its manifest, or reuse an unchanged build."""
+def build_layer(
+    settings: LayerSettings,
+    *,
+    force: bool = False,
+    log: Log = print,
+    app: AppPackage | None = None,
+) -> BuildResult:
+    """Build ``<dist_dir>/<name>.zip`` and its manifest, or reuse an unchanged build.
+
+    With ``app`` (the Chalice app beside the layer, measured for this target): a
+    distribution both install fails the build before the zip is written, and the app's
+    imports that are modules of the layer are imported by the check too (their
+    bytecode is the ``imported`` set's)."""
     reqs = read_requirements(settings.requirements)
     require_non_empty(reqs)
     for output in (settings.zip_path, settings.manifest_path):
@@ -274,7 +291,7 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     ensure_folder(settings.state_dir, "layer.state_dir")
     index = _index_config(settings)
     lock_digest = lock_sha256(settings)
-    key = build_key(settings, reqs, index, lock_digest)
+    key = build_key(settings, reqs, index, lock_digest, app)
     cached = None if force else reusable_build(settings, key)
     # Only a build reads the lock, and fails here, before any change, when it is stale.
     # Reuse needs no check of it: its bytes, the requirements and the target are all in
@@ -282,18 +299,19 @@ def build_layer(settings: LayerSettings, *, force: bool = False, log: Log = prin
     locked = lock_for_build(settings, reqs) if cached is None else None
     prepare_dist_dir(settings.dist_dir)
     if cached is not None:
+        check_duplicates(cached.distributions, app, settings)
         log(f"build: unchanged, reusing {settings.zip_path} (--force rebuilds)")
         ensure_sbom(settings, cached)
         return BuildResult(settings.zip_path, settings.manifest_path, cached, reused=True)
     if locked is not None and locked.sha256 != lock_digest:  # rewritten since it was hashed
-        key = build_key(settings, reqs, index, locked.sha256)
+        key = build_key(settings, reqs, index, locked.sha256, app)
 
     folders = _work_folders(settings)
     work = folders[0].parent
     # "install/" held a second, unpruned install in earlier versions: removed if left over.
     clearing = remove_in_background((*folders, work / "install"), work / ".trash")
     try:
-        return _build(settings, reqs, index, key, log, locked)
+        return _build(settings, reqs, index, key, log, locked, app)
     finally:
         clearing.join()
 
@@ -311,6 +329,7 @@ def _build(
     key: str,
     log: Log,
     locked: LockFile | None = None,
+    app: AppPackage | None = None,
 ) -> BuildResult:
     from layer_tasks.build.elf_check import check_elf_tree
     from layer_tasks.build.footprint import distribution_name, distributions_footprint
@@ -361,6 +380,8 @@ def _build(
     )
     records = read_records(stage)
     modules = top_level_modules(stage, records)
+    from_app = _app_imports(stage, records, modules, app, log)
+    modules += from_app
     dist_names = [distribution_name(stage / info)[0] for info in sorted(records)]
 
     done = _timed(log, "prune")
@@ -382,6 +403,7 @@ def _build(
     done(
         f"{installed_bytes:,} bytes installed, {sum(pruned.values()):,} removed, {unzipped:,} left"
     )
+    check_duplicates(dists, app, settings)  # before the zip: nothing changed yet
 
     elf = None
     if settings.verify:
@@ -463,6 +485,7 @@ def _build(
             "distributions": len(check.distributions),
             "warnings": sorted(check.failures),
             "skipped_reason": check.skipped_reason,
+            **({"app_modules": from_app} if from_app else {}),
         },
         elf=elf.as_manifest() if elf else {},
         lock={"file": locked.path.name, "sha256": locked.sha256} if locked else {},
@@ -473,13 +496,35 @@ def _build(
     return BuildResult(settings.zip_path, settings.manifest_path, manifest, reused=False)
 
 
-def current_manifest(settings: LayerSettings) -> Manifest | None:
-    """The manifest of the current build, if its zip is still the one it describes."""
+def current_manifest(settings: LayerSettings, app: AppPackage | None = None) -> Manifest | None:
+    """The manifest of the current build, if its zip is still the one it describes
+    (and was built with ``app``'s imports)."""
     try:
         reqs = read_requirements(settings.requirements)
     except LayerError:
         return None
     # A stale or broken lock gives a key no build was made with (see build_layer).
     index = _index_config(settings)
-    key = build_key(settings, reqs, index, lock_sha256(settings))
+    key = build_key(settings, reqs, index, lock_sha256(settings), app)
     return reusable_build(settings, key)
+
+
+def _app_imports(
+    tree: Path,
+    records: dict[str, list[str]],
+    modules: list[str],
+    app: AppPackage | None,
+    log: Log,
+) -> list[str]:
+    """The app's imports that are modules of the layer and not already imported by the
+    check (a top-level module), for the check to import too."""
+    if app is None or not app.app.imports:
+        return []
+    found = app_modules(tree, records, app.app.imports)
+    extra = [name for name in found if name not in modules]
+    if found:
+        log(
+            f"app: {len(found)} of its imports are modules of the layer"
+            + (f", the check also imports {', '.join(extra)}" if extra else "")
+        )
+    return extra

@@ -38,6 +38,7 @@ sys.path[:] = [p for p in sys.path if p]  # no '' (the cwd): only the tree and t
 external = sys.modules.get("_frozen_importlib_external")
 from_source = []
 placed = {}  # tree-relative source -> [its pyc, tree-relative; compiled now (not cached)]
+names = {}  # tree-relative source placed -> the module name it was imported as
 place_errors = []
 if external is not None and hasattr(external, "SourceLoader"):
     import _imp, marshal
@@ -118,6 +119,7 @@ if ship:
     def get_code(self, fullname):
         path = self.get_filename(fullname)
         if path.startswith(inside) and path.endswith(".py") and path[len(inside):] not in placed:
+            names[path[len(inside):]] = fullname
             try:
                 place(path, path[len(inside):])
             except OSError as exc:
@@ -163,6 +165,11 @@ for module in list(sys.modules.values()):
     if isinstance(origin, str) and origin.startswith(inside) and origin.endswith(".py"):
         if getattr(spec, "cached", None):
             loaded.add(origin[len(inside):])
+for rel, name in names.items():
+    # A module that put another object in its place in sys.modules (cryptography's
+    # deprecation proxies: a module without __spec__) was imported all the same.
+    if rel in placed and sys.modules.get(name) is not None:
+        loaded.add(rel)
 for rel in [rel for rel in placed if rel not in loaded]:
     # Its import failed (it is not in sys.modules): not part of the imported set.
     os.unlink(os.path.join(tree, placed.pop(rel)[0]))

@@ -127,6 +127,9 @@ DEFAULTS: dict[str, Any] = {
     # The package index: seconds without an answer, and retries, for uv and pip.
     "index_timeout": 15,
     "index_retries": 2,
+    # issue 19: distributions that both the layer and the Chalice app's requirements.txt
+    # may install (each then ships twice, in the function and in the layer), by name.
+    "allow_duplicates": [],
 }
 
 
@@ -342,6 +345,23 @@ def _accounts(value: Any) -> tuple[str, ...]:
     return _str_list("share_with", value)
 
 
+# issue 19. A distribution's name (PEP 508 / core metadata), ASCII only.
+_DISTRIBUTION_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def _distribution_names(key: str, value: Any) -> frozenset[str]:
+    """A list of distribution names, each in its canonical form (PEP 503: ``Foo_Bar`` and
+    ``foo-bar`` are one distribution)."""
+    names = _str_list(key, value)
+    for name in names:
+        if not _DISTRIBUTION_RE.fullmatch(name):
+            raise LayerError(
+                f"layer.{key} entry {name!r} is not a distribution name: use letters, digits, "
+                "'.', '-' or '_' (e.g. requests)"
+            )
+    return frozenset(re.sub(r"[-_.]+", "-", name).lower() for name in names)
+
+
 def _template(key: str, value: str, fields: Sequence[str]) -> str:
     """A ``str.format`` template that uses only ``fields``, each plainly (``{name}``)."""
     allowed = ", ".join("{" + f + "}" for f in fields)
@@ -527,6 +547,8 @@ class LayerSettings:
     publish_concurrency: int = 4
     align_versions: bool = False
     ssm_parameter: str = ""
+    # issue 19: canonical names (PEP 503) the app and the layer may both install.
+    allow_duplicates: frozenset[str] = frozenset()
     # Not keys: set by `for_architecture`. The configured name (the lock file, the ARNs
     # file), and the stem of the zip and manifest file names.
     family: str = ""
@@ -771,6 +793,8 @@ class LayerSettings:
             align_versions=_bool("align_versions", merged["align_versions"]),
             ssm_parameter=ssm_parameter,
             bucket_template=bucket,
+            # issue 19
+            allow_duplicates=_distribution_names("allow_duplicates", merged["allow_duplicates"]),
         )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from layer_tasks.deploy.plan import Plan, ShowDiff
 from layer_tasks.errors import LayerError
+from layer_tasks.model.app import App
 from layer_tasks.model.arns import parse_layer_arn
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report.diff import LayerDiff
@@ -65,6 +66,7 @@ class Options:
     dry_run: bool = False
     update_config: bool = True
     when: dt.datetime | None = None  # the time in the S3 key (tests fix it)
+    app: App | None = None  # the Chalice app beside the layer (project.app), if any
 
 
 class TargetsFailed(LayerError):

@@ -77,7 +77,11 @@ def deploy_targets(
     per_arch = settings.per_architecture()
     built = {
         arch.architecture: load_or_build(
-            arch, build=options.build, dry_run=options.dry_run, log=_tagged(log, arch.architecture)
+            arch,
+            build=options.build,
+            dry_run=options.dry_run,
+            log=_tagged(log, arch.architecture),
+            app=options.app,
         )
         for arch in per_arch
     }

@@ -19,6 +19,7 @@ from typing import Any
 from layer_tasks.aws import deploy_lock, lambda_, s3
 from layer_tasks.aws.sbom_upload import sbom_key
 from layer_tasks.config.settings import LayerSettings
+from layer_tasks.model.app import AppPackage
 from layer_tasks.model.arns import replace_layer_versions
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report.diff import LayerDiff
@@ -307,6 +308,8 @@ class Found:
     lifecycle_names: tuple[str, ...] = ()
     fillers: int = 0  # versions published first to catch up (layer.align_versions)
     ssm_before: str | None = None  # the SSM parameter's value (layer.ssm_parameter)
+    # The Chalice app's own package for this target, counted in the budget; None: no app.
+    app: AppPackage | None = None
 
 
 def unchanged_version(found: Found) -> lambda_.LayerVersion | None:

@@ -12,6 +12,7 @@ from layer_tasks.deploy.model import Log, Options, Outcome
 from layer_tasks.deploy.multi import deploy_targets
 from layer_tasks.deploy.single import deploy_one
 from layer_tasks.errors import LayerError
+from layer_tasks.model.app import App
 
 
 def deploy(
@@ -25,12 +26,15 @@ def deploy(
     log: Log = print,
     when: dt.datetime | None = None,
     clients_for: Callable[[str], Clients] | None = None,
+    app: App | None = None,
 ) -> Outcome:
     """The whole pipeline; with ``dry_run`` only the plan (printed through ``log``).
 
     Several architectures or regions: `multi.deploy_targets`, with
-    ``clients_for(region)`` making the clients of each region but the home one."""
-    options = Options(build, force, dry_run, update_config, when)
+    ``clients_for(region)`` making the clients of each region but the home one. With
+    ``app`` (the Chalice app beside the layer), each target's survey measures its
+    package, refuses a distribution both would install and counts it in the budget."""
+    options = Options(build, force, dry_run, update_config, when, app)
     if len(settings.architectures) > 1 or len(settings.regions) > 1:
         if clients_for is None:
             raise LayerError("a deploy to several regions needs clients for each")

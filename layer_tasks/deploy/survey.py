@@ -20,6 +20,7 @@ from layer_tasks.config.settings import LayerSettings, validate_bucket_name
 from layer_tasks.deploy.model import Log, Options
 from layer_tasks.deploy.plan import Found, unchanged_version
 from layer_tasks.errors import LayerError
+from layer_tasks.model.app import App, AppPackage
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.project import arn_file, chalice_config
 from layer_tasks.report.compare import deploy_diff
@@ -37,31 +38,45 @@ def _load_existing_build(settings: LayerSettings) -> Manifest:
     return manifest
 
 
-def _check_budget(manifest: Manifest, settings: LayerSettings) -> None:
+def _check_budget(manifest: Manifest, settings: LayerSettings, app: AppPackage | None) -> None:
     from layer_tasks.build.footprint import over_budget_message
 
-    message = over_budget_message(manifest, settings)
+    message = over_budget_message(manifest, settings, app)
     if message:
         raise LayerError(f"{message} (nothing was uploaded)")
 
 
-def load_or_build(settings: LayerSettings, *, build: bool, dry_run: bool, log: Log) -> Found:
-    """Build, reuse or load the zip: a `Found` with only the build fields set."""
+def load_or_build(
+    settings: LayerSettings, *, build: bool, dry_run: bool, log: Log, app: App | None = None
+) -> Found:
+    """Build, reuse or load the zip: a `Found` with only the build fields set (and the
+    app's package for this target, after the check that no distribution is in both)."""
+    from layer_tasks.build.app_package import check_duplicates, measure_app
+
+    package = measure_app(settings, app, log=log) if app is not None else None
     if not build:
         manifest: Manifest | None = _load_existing_build(settings)
         step = "existing zip"
     elif dry_run:
         from layer_tasks.build.pipeline import current_manifest
 
-        manifest = current_manifest(settings)
+        manifest = current_manifest(settings, package)
         step = "reuse" if manifest is not None else "rebuild"
     else:
         from layer_tasks.build.pipeline import build_layer
 
-        result = build_layer(settings, log=log)
+        result = build_layer(settings, log=log, app=package)
         manifest, step = result.manifest, "reuse" if result.reused else "rebuild"
+    if manifest is not None:
+        check_duplicates(manifest.distributions, package, settings)
     return Found(
-        build=step, manifest=manifest, region="", plain_http=False, latest=None, bucket=None
+        build=step,
+        manifest=manifest,
+        region="",
+        plain_http=False,
+        latest=None,
+        bucket=None,
+        app=package,
     )
 
 
@@ -92,9 +107,11 @@ def survey(
     validate_bucket_name(settings.bucket)
     for entry in settings.share_with:
         permissions.grant_for(entry)  # a malformed principal fails before any build
-    found = built or load_or_build(settings, build=options.build, dry_run=options.dry_run, log=log)
+    found = built or load_or_build(
+        settings, build=options.build, dry_run=options.dry_run, log=log, app=options.app
+    )
     if found.manifest is not None:
-        _check_budget(found.manifest, settings)
+        _check_budget(found.manifest, settings, found.app)
     # The outputs are read and checked first: a broken ARN file or config, or one that
     # cannot be written, fails before any upload.
     arn_before = config_before = None

@@ -202,8 +202,10 @@ def down(state_dir: Path) -> Sandbox | None:
         return sandbox
 
 
-def local_settings(settings: LayerSettings) -> LayerSettings:
-    """The settings with the ARN file and Chalice config swapped for sandbox copies.
+def local_settings(settings: LayerSettings, chain_region: str = "") -> LayerSettings:
+    """The settings with the ARN file and Chalice config swapped for sandbox copies, in
+    the region a real deploy would use: ``layer.region`` (the home one of ``regions``),
+    else ``chain_region`` (what boto3's chain names), else us-east-1.
 
     The real config is copied the first time so the demo starts from the project's
     stages; a project without one gets a minimal config.
@@ -233,7 +235,7 @@ def local_settings(settings: LayerSettings) -> LayerSettings:
         settings,
         bucket=bucket,
         bucket_template=bucket,
-        region=settings.region or DEFAULT_REGION,
+        region=settings.region or chain_region or DEFAULT_REGION,
         arn_file=folder / settings.arn_file.name,
         arns_file=folder / settings.arns_path.name,
         chalice_config=config,

@@ -58,6 +58,20 @@ def read_stage_layers(path: Path, stage: str) -> list[str]:
     return _stage_layers(_stage(data, stage, target, create=False), stage, target)
 
 
+def app_and_stages(path: Path) -> tuple[str, list[str]]:
+    """``app_name`` ("" when absent) and the stage names of the config at ``path``."""
+    target = _resolve(Path(path))
+    data, _ = _load(target)
+    stages = data.get("stages")
+    if not isinstance(stages, dict) or not stages:
+        raise LayerError(
+            f'Chalice config {target} has no stages; add one, e.g. "stages": {{"dev": '
+            '{"api_gateway_stage": "api"}}'
+        )
+    name = data.get("app_name")
+    return (name if isinstance(name, str) else ""), [str(stage) for stage in stages]
+
+
 def all_referenced_arns(path: Path) -> set[str]:
     """Every layer version ARN the config mentions, wherever it is.
 

@@ -203,10 +203,13 @@ def _limits(data: Mapping[str, Any]) -> str:
     limits, budget = data["limits"], data["budget"]
     unzipped, zipped = int(data["unzipped_bytes"]), int(data["zip_bytes"])
     reserve = int(budget.get("reserve_bytes", 0))
+    app = int(budget.get("app_bytes", 0))  # the Chalice app's own package, when there is one
     limit, direct = int(limits["unzipped_limit_bytes"]), int(limits["direct_upload_limit_bytes"])
-    used = unzipped + reserve
+    used = unzipped + app + reserve
     over = used > limit
     segments = [("layer, unzipped", unzipped, "#2b6cb0")]
+    if app:
+        segments.append(("the app's package (code, requirements.txt)", app, "#805ad5"))
     if reserve:
         segments.append(("reserve_mb (function code, other layers)", reserve, "#a0aec0"))
     marks = [(f"Lambda limit {naturalsize(limit)}", limit, "#c53030")]
@@ -220,6 +223,7 @@ def _limits(data: Mapping[str, Any]) -> str:
         )
     head = (
         f"Unzipped: {naturalsize(unzipped)}"
+        + (f" + app {naturalsize(app)}" if app else "")
         + (f" + reserve {naturalsize(reserve)}" if reserve else "")
         + f" = {used:,} of {limit:,} bytes ({_pct(used, limit)})"
         + (

@@ -57,10 +57,13 @@ def _margin(limit: int, used: int, over: str = "❌ over by") -> str:
     return f"{state} {naturalsize(abs(left))} ({left:+,} bytes)"
 
 
-def _sizes(manifest: Manifest, settings: LayerSettings) -> list[str]:
+def _sizes(manifest: Manifest, settings: LayerSettings, app_bytes: int = 0) -> list[str]:
+    """``app_bytes``: the Chalice app's own package, counted with the layer."""
     reserve = settings.reserve_bytes
-    used = manifest.unzipped_bytes + reserve
-    with_reserve = f" + reserve {naturalsize(reserve)}" if reserve else ""
+    used = manifest.unzipped_bytes + app_bytes + reserve
+    with_reserve = (f" + app {naturalsize(app_bytes)}" if app_bytes else "") + (
+        f" + reserve {naturalsize(reserve)}" if reserve else ""
+    )
     rows = [
         "| | size | limit | margin |",
         "|---|---:|---:|---|",
@@ -83,8 +86,10 @@ def _title(what: str, manifest: Manifest) -> str:
     return f"### Layer {manifest.name} ({manifest.runtime}, {manifest.architecture}): {what}"
 
 
-def size_markdown(manifest: Manifest, settings: LayerSettings, top: int = 5) -> str:
-    lines = [_title("size", manifest), "", *_sizes(manifest, settings), ""]
+def size_markdown(
+    manifest: Manifest, settings: LayerSettings, top: int = 5, app_bytes: int = 0
+) -> str:
+    lines = [_title("size", manifest), "", *_sizes(manifest, settings, app_bytes), ""]
     largest = ", ".join(
         f"{d.name} {naturalsize(d.unzipped_bytes)}" for d in manifest.distributions[:top]
     )
@@ -95,10 +100,11 @@ def size_markdown(manifest: Manifest, settings: LayerSettings, top: int = 5) -> 
     return "\n".join(lines) + "\n"
 
 
-def budget_markdown(manifest: Manifest, settings: LayerSettings) -> str:
-    used = manifest.unzipped_bytes + settings.reserve_bytes
+def budget_markdown(manifest: Manifest, settings: LayerSettings, app_bytes: int = 0) -> str:
+    used = manifest.unzipped_bytes + app_bytes + settings.reserve_bytes
     verdict = "over budget" if used > settings.budget_bytes else "within budget"
-    return "\n".join([_title(verdict, manifest), "", *_sizes(manifest, settings)]) + "\n"
+    sizes = _sizes(manifest, settings, app_bytes)
+    return "\n".join([_title(verdict, manifest), "", *sizes]) + "\n"
 
 
 @dataclass(frozen=True)

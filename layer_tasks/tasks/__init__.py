@@ -7,7 +7,7 @@ from types import ModuleType
 from invoke import Collection
 
 from layer_tasks.config.settings import INVOKE_DEFAULTS
-from layer_tasks.tasks import _startup, audit, aws, build, config, diff, local, lock
+from layer_tasks.tasks import _startup, audit, aws, build, config, diff, init, local, lock
 from layer_tasks.util import redact
 
 # Before any task runs: no log record or traceback of this process shows a secret.
@@ -25,7 +25,7 @@ def _collection(name: str, *modules: ModuleType) -> Collection:
     return coll
 
 
-layer = _collection("layer", build, aws, config, audit, diff, lock)
+layer = _collection("layer", build, aws, config, audit, diff, lock, init)
 # Every key has a default here, so INVOKE_LAYER_<KEY> overrides work for each one.
 layer.configure({"layer": INVOKE_DEFAULTS})
 

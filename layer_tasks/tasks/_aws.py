@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from layer_tasks.aws.session import Clients, make_clients
+from layer_tasks.aws.session import Clients, make_clients, make_session
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.local import sandbox
 from layer_tasks.model.arns import check_function_target, check_kms_key
@@ -39,6 +39,14 @@ def region_clients(
     return lambda region: _open(replace(settings, region=region), local, read_only)[1]
 
 
+def _chain_region(settings: LayerSettings) -> str:
+    """The region boto3's chain names (AWS_REGION, AWS_DEFAULT_REGION, the profile), for
+    a sandbox that should look like the real deploy; "" when it names none."""
+    if settings.region:
+        return settings.region
+    return str(make_session(settings).region_name or "")
+
+
 def _open(
     settings: LayerSettings, local: bool, read_only: bool = False
 ) -> tuple[LayerSettings, Clients]:
@@ -48,7 +56,7 @@ def _open(
     if started:
         print(f"local sandbox started on {box.endpoint} (stop it with `inv local.down`)")
     endpoint = sandbox.check_local_endpoint(box.endpoint)
-    local_settings = sandbox.local_settings(settings)
+    local_settings = sandbox.local_settings(settings, _chain_region(settings))
     clients = make_clients(
         local_settings,
         endpoint_url=endpoint,

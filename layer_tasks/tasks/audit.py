@@ -10,6 +10,7 @@ from typing import Any
 from invoke import Context
 
 from layer_tasks.errors import LayerError
+from layer_tasks.tasks import _app
 from layer_tasks.tasks._common import layer_task, settings_from
 
 
@@ -31,12 +32,13 @@ def audit(c: Context, json: bool = False, ignore: Any = None, service: str = "py
         raise LayerError(f"--service must be pypi or osv, got {service!r}")
     # Every architecture installs the same distributions: the stage's layer stands for all.
     settings = settings_from(c).stage_layer()
-    manifest = current_manifest(settings)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    # The build a Chalice app's layer has (its imports are an input of the build).
+    app = _app.measured(settings, _app.find(settings), log)
+    manifest = current_manifest(settings, app)
     if manifest is None:
         print("no current build: building first", file=sys.stderr, flush=True)
-        manifest = build_layer(
-            settings, log=lambda m: print(m, file=sys.stderr, flush=True)
-        ).manifest
+        manifest = build_layer(settings, log=log, app=app).manifest
     pins = pins_from_manifest(manifest)
     print(
         f"auditing {len(pins)} distributions of {manifest.name} with pip-audit ({service})",

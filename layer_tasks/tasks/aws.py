@@ -9,6 +9,7 @@ from invoke import Context
 
 from layer_tasks.config.settings import validate_bucket_name
 from layer_tasks.errors import LayerError
+from layer_tasks.tasks import _app
 from layer_tasks.tasks._common import layer_task, settings_from
 
 # Each task imports what it uses when it runs: boto3, botocore and the deploy code load
@@ -59,6 +60,7 @@ def deploy(
     from layer_tasks.tasks._aws import open_aws, region_clients
 
     wanted = settings_from(c, function=function)
+    app = _app.find(wanted)  # the real project's, not the sandbox copy's
     settings, clients = open_aws(wanted, local, every_target=True, read_only=dry_run)
     for each in settings.per_architecture():
         if warning := unpinned_warning(each):
@@ -70,6 +72,7 @@ def deploy(
         dry_run=dry_run,
         log=_log,
         clients_for=region_clients(wanted, local, read_only=dry_run),
+        app=app,
     )
     several = len(settings.architectures) > 1
     results = [
@@ -102,6 +105,7 @@ def publish(c: Context, force: bool = False, local: bool = False) -> Outcome:
     from layer_tasks.tasks._aws import open_aws, region_clients
 
     wanted = settings_from(c)
+    app = _app.find(wanted)
     settings, clients = open_aws(wanted, local, every_target=True)
     outcome = run_deploy(
         settings,
@@ -111,6 +115,7 @@ def publish(c: Context, force: bool = False, local: bool = False) -> Outcome:
         update_config=False,
         log=_log,
         clients_for=region_clients(wanted, local),
+        app=app,
     )
     print(outcome.arn)
     return outcome

@@ -10,12 +10,14 @@ from invoke import Context, Task
 
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
+from layer_tasks.tasks import _app
 from layer_tasks.tasks._common import layer_task, settings_from
 
 # Each task imports what it uses when it runs: `inv --list` and a no-change build must
 # not pay for the pipeline's, the reports' or the lock's imports (see bench/startup_bench.py).
 if TYPE_CHECKING:
     from layer_tasks.build.pipeline import BuildResult
+    from layer_tasks.model.app import AppPackage
     from layer_tasks.model.manifest import Manifest
 
 
@@ -42,13 +44,21 @@ def per_architecture(
     return one.per_architecture()
 
 
-def _manifest_or_build(settings: LayerSettings) -> Manifest:
+def _with_app(layers: list[LayerSettings]) -> list[tuple[LayerSettings, AppPackage | None]]:
+    """Each layer's settings with the Chalice app's package for its target (or None)."""
+    app = _app.find(layers[0]) if layers else None
+    return [(settings, _app.measured(settings, app, _log)) for settings in layers]
+
+
+def _manifest_or_build(settings: LayerSettings, app: AppPackage | None = None) -> Manifest:
+    from layer_tasks.build.app_package import check_duplicates
     from layer_tasks.build.pipeline import build_layer, current_manifest
 
-    manifest = current_manifest(settings)
+    manifest = current_manifest(settings, app)
     if manifest is None:
         _log("no current build: building first")
-        manifest = build_layer(settings, log=_log).manifest
+        return build_layer(settings, log=_log, app=app).manifest
+    check_duplicates(manifest.distributions, app, settings)
     return manifest
 
 
@@ -74,10 +84,11 @@ def build(
     from layer_tasks.build.pipeline import build_layer
 
     results = []
-    for settings in per_architecture(
+    layers = per_architecture(
         c, architecture, requirements=requirements, python=python, installer=installer
-    ):
-        result = build_layer(settings, force=force, log=_log)
+    )
+    for settings, app in _with_app(layers):
+        result = build_layer(settings, force=force, log=_log, app=app)
         m = result.manifest
         print(
             f"{result.zip_path}: {naturalsize(m.zip_bytes)} zipped, "
@@ -146,18 +157,19 @@ def size_report(
                 also_read=[Path(runtime)] if runtime else [],
             )
     texts = []
-    for settings, page in zip(layers, pages, strict=True):
-        manifest = _manifest_or_build(settings)
+    for (settings, app), page in zip(_with_app(layers), pages, strict=True):
+        manifest = _manifest_or_build(settings, app)
         if page is not None:
-            write_html(page, report_data(manifest, settings, top or None))
+            write_html(page, report_data(manifest, settings, top or None, app))
             _log(f"size report: wrote {page}")
         if imports:
             report = measure_imports(settings.zip_path, manifest, repeat=repeat)
             texts.append(report.to_json() if json else report.text())
         else:
             render = report_json if json else report_text
-            texts.append(render(manifest, settings, top or None))
-            step_summary.write(step_summary.size_markdown(manifest, settings))
+            texts.append(render(manifest, settings, top or None, app))
+            app_bytes = app.total_bytes if app else 0
+            step_summary.write(step_summary.size_markdown(manifest, settings, app_bytes=app_bytes))
         if several and not json:
             texts[-1] = f"== {settings.name} ({settings.architecture}) ==\n{texts[-1]}"
     # Several architectures: one JSON array, or the text reports one after another.
@@ -173,24 +185,29 @@ def _page(html: str, arch: str, several: bool) -> Path | None:
 
 @layer_task
 def budget(c: Context) -> None:
-    """Fail (exit 1) when the layer's unzipped size plus reserve_mb exceeds budget_mb."""
-    from layer_tasks.build.footprint import budget_for, naturalsize, over_budget_message
+    """Fail (exit 1) when the layer's unzipped size, the app's package and reserve_mb exceed budget_mb."""
+    from layer_tasks.build.footprint import app_share, budget_for, naturalsize, over_budget_message
     from layer_tasks.report import step_summary
 
     layers = per_architecture(c)
     over = []
-    for settings in layers:
-        manifest = _manifest_or_build(settings)
-        message = over_budget_message(manifest, settings)
-        step_summary.write(step_summary.budget_markdown(manifest, settings))
+    for settings, app in _with_app(layers):
+        manifest = _manifest_or_build(settings, app)
+        message = over_budget_message(manifest, settings, app)
+        app_bytes = app.total_bytes if app else 0
+        step_summary.write(step_summary.budget_markdown(manifest, settings, app_bytes))
         if message:
             over.append(f"{settings.architecture}: {message}" if len(layers) > 1 else message)
             continue
-        b = budget_for(manifest, settings)
+        b = budget_for(manifest, settings, app)
         which = f" ({settings.architecture})" if len(layers) > 1 else ""
+        counted = (
+            f" (layer {naturalsize(manifest.unzipped_bytes)} + {app_share(app)})" if app else ""
+        )
         print(
             f"budget ok{which}: {naturalsize(b.used_bytes)} used of "
-            f"{naturalsize(b.budget_bytes)}, margin {naturalsize(b.margin)} ({b.margin:,} bytes)"
+            f"{naturalsize(b.budget_bytes)}{counted}, margin {naturalsize(b.margin)} "
+            f"({b.margin:,} bytes)"
         )
     if over:
         raise LayerError("; ".join(over))

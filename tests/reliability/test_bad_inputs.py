@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from invoke.main import program
+from support.chalice_app import add_app
 from support.cli import write_requirements
 from support.fakes import write_layer
 from support.faults import FaultInjector, MotoServer, client, inject_everywhere, no_backoff
@@ -439,6 +440,158 @@ ROWS = [
         r"access denied on PublishLayerVersion: grant it to this identity",
         _built_and_fault("PublishLayerVersion", "access-denied"),
         after_upload=True,
+    ),
+]
+
+# --- issue 19: the Chalice app beside the layer, and init --------------------------------
+# The project is also a Chalice app (support.chalice_app): app.py, chalicelib/ and its own
+# requirements.txt on the wheelhouse.
+
+
+def _app(*requirements: str, built: bool = False) -> Callable[[Ctx], None]:
+    """A Chalice app whose requirements.txt lists ``requirements``; with ``built``, its
+    layer is built (with the app) already, so a deploy reuses it."""
+
+    def setup(c: Ctx) -> None:
+        add_app(c.project, c.wheelhouse, *requirements)
+        if built:
+            program.run(["inv", "layer.build"])
+
+    return setup
+
+
+def _fresh(*more: Callable[[Path], None]) -> Callable[[Ctx], None]:
+    """A Chalice app with no invoke.yaml yet, as init finds it."""
+
+    def setup(c: Ctx) -> None:
+        (c.project / "invoke.yaml").unlink()
+        add_app(c.project, None)
+        for step in more:
+            step(c.project)
+
+    return setup
+
+
+def _one_stage(project: Path) -> None:
+    config = project / ".chalice" / "config.json"
+    data = json.loads(config.read_text())
+    data["stages"] = {"dev": data["stages"]["dev"]}
+    config.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _file(rel: str, text: str) -> Callable[[Path], None]:
+    def step(project: Path) -> None:
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text, encoding="utf-8")
+
+    return step
+
+
+def _no_chalice(project: Path) -> None:
+    (project / ".chalice" / "config.json").unlink()
+
+
+DUPLICATE = (
+    r"^error: the layer and the app's .*/requirements\.txt both install alpha \([0-9.]+ KiB in "
+    r"the layer\), beta \([0-9.]+ KiB in the layer\): Chalice puts requirements\.txt into the "
+    r"function, so [0-9.]+ KiB would ship twice\. Remove them from one of the two \(the "
+    r"layer's is requirements-all\.txt\), or allow them by name in layer\.allow_duplicates$"
+)
+
+ROWS += [
+    Row("app-duplicate-build", ["layer.build"], DUPLICATE, _app("alpha==1.0")),
+    Row("app-duplicate-deploy", ["layer.deploy"], DUPLICATE, _app("alpha==1.0")),
+    Row("app-duplicate-budget", ["layer.budget"], DUPLICATE, _app("alpha==1.0")),
+    Row(
+        "app-over-budget-deploy",
+        ["layer.deploy"],
+        r"^error: layer test-layer is [0-9.]+ KiB unzipped \+ the app's package [0-9.]+ KiB "
+        r"\(app\.py [0-9.]+ Bytes, chalicelib/ [0-9.]+ Bytes, requirements\.txt [0-9.]+ "
+        r"(Bytes|KiB)\), [0-9.]+ KiB over the budget of 20\.0 KiB .* or drop a requirement "
+        r"from the layer or the app's requirements\.txt \(nothing was uploaded\)$",
+        _app("delta==1.0", built=True),
+        env={"INVOKE_LAYER_BUDGET_MB": "0.01953125"},  # 20 KiB
+    ),
+    Row(
+        "app-requirements-sdist-only",
+        ["layer.build"],
+        r"^error: cannot install the app's .*/requirements\.txt for python3\.12 x86_64 \(glibc "
+        r"2\.34\): Because gamma==1\.0 has no usable wheels .* \(the app is measured from binary "
+        r"wheels: pin a version that has a wheel for this target\)$",
+        _app("gamma==1.0"),
+    ),
+    Row(
+        "allow-duplicates-not-a-name",
+        ["layer.build"],
+        r"^error: layer\.allow_duplicates entry 'requests ok' is not a distribution name: use "
+        r"letters, digits, '\.', '-' or '_' \(e\.g\. requests\) \(set by "
+        r"INVOKE_LAYER_ALLOW_DUPLICATES\)$",
+        env={"INVOKE_LAYER_ALLOW_DUPLICATES": "requests ok"},
+    ),
+    Row(
+        "init-outside-chalice-project",
+        ["layer.init"],
+        r"^error: no Chalice project here: looked for .*/\.chalice/config\.json "
+        r"\(layer\.chalice_config\) and found nothing; run init in your app's folder",
+        _fresh(_no_chalice),
+    ),
+    Row(
+        "init-several-stages",
+        ["layer.init"],
+        r"^error: .*/\.chalice/config\.json has several stages \(dev, prod\): which one uses "
+        r"the layer\? pass --stage NAME$",
+        _fresh(),
+    ),
+    Row(
+        "init-unknown-stage",
+        ["layer.init", "--stage", "qa"],
+        r"^error: stage 'qa' is not in .*/\.chalice/config\.json \(stages: dev, prod\): pass "
+        r"one of them$",
+        _fresh(),
+    ),
+    Row(
+        "init-no-region",
+        ["layer.init"],
+        r"^error: which AWS region\? none is set: pass --region \(e\.g\. --region eu-west-1\), "
+        r"or set AWS_REGION or a profile's region; the layer and its bucket live there$",
+        _fresh(_one_stage),
+        env={"AWS_REGION": None, "AWS_DEFAULT_REGION": None},
+    ),
+    Row(
+        "init-region-invalid",
+        ["layer.init", "--stage", "dev", "--region", "us_east!1"],
+        r"^error: --region 'us_east!1' is not an AWS region name \(e\.g\. us-east-1\)$",
+        _fresh(),
+    ),
+    Row(
+        "init-python-not-lambda",
+        ["layer.init", "--stage", "dev", "--python", "3.9"],
+        r"^error: Lambda has no python3\.9 runtime \(3\.10, 3\.11, 3\.12, 3\.13, 3\.14\), and "
+        r"Chalice deploys for the Python that runs it: run init \(and chalice\) with one of "
+        r"those, or pass --python 3\.12$",
+        _fresh(),
+    ),
+    Row(
+        "init-layer-section-incomplete",
+        ["layer.init", "--stage", "dev"],
+        r"^error: .*/invoke\.yaml already has a layer: section, without name, requirements, "
+        r"python, stage, region; init adds files and lines but never edits yours: add them "
+        r'under layer: \(name: "demo-deps"; ',
+        _fresh(_file("invoke.yaml", "layer:\n  bucket: my-own-bucket\n")),
+    ),
+    Row(
+        "init-invoke-yaml-flow-mapping",
+        ["layer.init", "--stage", "dev"],
+        r"^error: .*/invoke\.yaml ends in a way that a layer: section appended to it would not "
+        r"be read as part of it: add the section yourself",
+        _fresh(_file("invoke.yaml", "{run: {echo: true}}")),
+    ),
+    Row(
+        "init-workflow-not-inits",
+        ["layer.init", "--stage", "dev", "--ci", "github"],
+        r"^error: .*/\.github/workflows/layer-tasks\.yml exists and is not the workflow init "
+        r"writes; init never edits a file: remove it, or leave out --ci$",
+        _fresh(_file(".github/workflows/layer-tasks.yml", "name: ours\n")),
     ),
 ]
 
