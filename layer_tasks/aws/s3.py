@@ -31,10 +31,10 @@ from layer_tasks.aws.errors import (
 )
 from layer_tasks.aws.errors import WrongRegion as _Redirected
 from layer_tasks.aws.hooks import IfNoneMatch
+from layer_tasks.config.platform import MiB
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 
-MiB = 1024 * 1024
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,

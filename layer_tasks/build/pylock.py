@@ -34,7 +34,8 @@ from packaging.utils import canonicalize_name
 
 from layer_tasks.build.install import IndexConfig, Target, failure_line, uv_binary
 from layer_tasks.build.requirements import RequirementSet, read_requirements
-from layer_tasks.config.settings import ARCHITECTURES, PYTHON_GLIBC, LayerSettings
+from layer_tasks.config.platform import ARCHITECTURES, PYTHON_GLIBC
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.util.fsutil import atomic_write_text
 

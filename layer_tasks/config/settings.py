@@ -18,27 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from layer_tasks.config.platform import ARCHITECTURES, PYTHON_GLIBC, MiB, lambda_runtime
 from layer_tasks.errors import LayerError
 from layer_tasks.util.globs import glob_regex
 
-# Lambda's Python runtimes and the glibc of the Amazon Linux each runs on.
-# python3.10/3.11: Amazon Linux 2 (glibc 2.26); python3.12+: Amazon Linux 2023 (glibc 2.34).
-PYTHON_GLIBC: dict[str, tuple[int, int]] = {
-    "3.10": (2, 26),
-    "3.11": (2, 26),
-    "3.12": (2, 34),
-    "3.13": (2, 34),
-    "3.14": (2, 34),
-}
-ARCHITECTURES = ("x86_64", "arm64")
 INSTALLERS = ("uv", "pip")
 BYTECODE_MODES = ("imported", "all", "none")
-
-# Lambda limits (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
-UNZIPPED_LIMIT_BYTES = 262_144_000  # function + all layers, unzipped ("250 MB")
-DIRECT_UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # zipped, direct upload ("50 MB")
-MAX_LAYERS_PER_FUNCTION = 5
-MB = 1024 * 1024  # budget_mb is in the same MiB Lambda uses: 250 -> 262,144,000 bytes
 
 # Built-in prune rules and whether each is on by default (see prune.BUILTIN_RULES).
 DEFAULT_PRUNE: dict[str, bool] = {
@@ -582,7 +567,7 @@ class LayerSettings:
     @property
     def runtime(self) -> str:
         """The Lambda runtime identifier, e.g. ``python3.12``."""
-        return f"python{self.python}"
+        return lambda_runtime(self.python)
 
     @property
     def glibc(self) -> tuple[int, int]:
@@ -590,11 +575,11 @@ class LayerSettings:
 
     @property
     def budget_bytes(self) -> int:
-        return int(self.budget_mb * MB)
+        return int(self.budget_mb * MiB)
 
     @property
     def reserve_bytes(self) -> int:
-        return int(self.reserve_mb * MB)
+        return int(self.reserve_mb * MiB)
 
     @property
     def zip_path(self) -> Path:

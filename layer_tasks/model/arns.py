@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from layer_tasks.config.settings import MAX_LAYERS_PER_FUNCTION
+from layer_tasks.config.platform import MAX_LAYERS_PER_FUNCTION
 from layer_tasks.errors import LayerError
 
 # Partitions: aws, aws-cn, aws-us-gov, and the isolated ones (aws-iso, aws-iso-b, ...).
