@@ -9,16 +9,35 @@ the task modules ever sees an Invoke ``Context``.
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from layer_tasks.config.platform import ARCHITECTURES, PYTHON_GLIBC, MiB, lambda_runtime
+from layer_tasks.config.validate import (
+    as_account_ids,
+    as_bool,
+    as_choice,
+    as_int,
+    as_mib,
+    as_positive,
+    as_str,
+    as_str_list,
+    as_template,
+    as_text,
+    unique,
+    validate_account_id,
+    validate_bucket_name,
+    validate_function,
+    validate_layer_name,
+    validate_prefix,
+    validate_region,
+    validate_ssm_parameter,
+    validate_stage,
+)
 from layer_tasks.errors import LayerError
 from layer_tasks.util.globs import glob_regex
 
@@ -129,246 +148,13 @@ def _for_invoke(value: Any) -> Any:
 # overridden from the environment; None means "the default in DEFAULTS".
 INVOKE_DEFAULTS: dict[str, Any] = {key: _for_invoke(value) for key, value in DEFAULTS.items()}
 
-# Every pattern below is used with `fullmatch` and ASCII classes only: `$` also matches
-# before a trailing newline ('name\n' passed), and `\d` matches any Unicode digit
-# ('us-east-\u0661'), neither of which AWS accepts.
-_LAYER_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,140}")
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_IPV4_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
-_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
-# S3's "safe characters" for object keys.
-_PREFIX_SEGMENT_RE = re.compile(r"[A-Za-z0-9!_.*'()-]+")
-# Lambda's FunctionName: a name, a partial ARN (account:function:name) or a full ARN,
-# with an optional version or alias qualifier.
-_FUNCTION_RE = re.compile(
-    r"(arn:aws[a-z-]*:lambda:[a-z]{2}(-[a-z]+)+-[0-9]:)?([0-9]{12}:)?(function:)?"
-    r"[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?"
-)
-_STAGE_RE = re.compile(r"[A-Za-z0-9_-]+")
-# SSM parameter names: a-zA-Z0-9_.- with '/' levels; a hierarchy starts with '/'.
-_SSM_RE = re.compile(r"(/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+")
-_INT_RE = re.compile(r"[+-]?[0-9]+")
-_FLOAT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-
-
-def validate_layer_name(name: str) -> str:
-    if not _LAYER_NAME_RE.fullmatch(name):
-        raise LayerError(
-            f"layer.name {name!r} is not a valid Lambda layer name: use 1-140 letters, "
-            "digits, '-' or '_'"
-        )
-    return name
-
-
-def validate_bucket_name(bucket: str) -> str:
-    """S3's general-purpose bucket naming rules, checked before any AWS call."""
-    if not bucket:
-        raise LayerError(
-            "no S3 bucket configured: set layer.bucket in invoke.yaml or INVOKE_LAYER_BUCKET"
-        )
-    problem = None
-    if not _BUCKET_RE.fullmatch(bucket):
-        problem = (
-            "use 3-63 lowercase letters, digits, '.' or '-', starting and ending "
-            "with a letter or digit"
-        )
-    elif ".." in bucket or ".-" in bucket or "-." in bucket:
-        problem = "adjacent '.', '.-' or '-.' are not allowed"
-    elif _IPV4_RE.fullmatch(bucket):
-        problem = "it must not look like an IP address"
-    elif bucket.startswith(("xn--", "sthree-", "amzn-s3-demo-")):
-        problem = "the prefixes 'xn--', 'sthree-' and 'amzn-s3-demo-' are reserved"
-    elif bucket.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")):
-        problem = "that suffix is reserved by S3"
-    if problem:
-        raise LayerError(f"layer.bucket {bucket!r} is not a valid S3 bucket name: {problem}")
-    return bucket
-
-
-def validate_region(region: str, what: str = "layer.region") -> str:
-    """An AWS region name, checked before botocore sees it (it raises InvalidRegionError)."""
-    if not _REGION_RE.fullmatch(region):
-        raise LayerError(f"{what} {region!r} is not an AWS region name (e.g. us-east-1)")
-    return region
-
-
-def validate_function(function: str) -> str:
-    """``layer.function`` (or ``--function``): empty, or a name or ARN Lambda accepts."""
-    if function and not _FUNCTION_RE.fullmatch(function):
-        raise LayerError(
-            f"layer.function {function!r} is not a Lambda function name or ARN: use 1-64 "
-            "letters, digits, '-' or '_', or the function's ARN"
-        )
-    return function
-
-
-def validate_prefix(prefix: str) -> str:
-    """The S3 key prefix: ``a/b/c`` made of S3-safe characters; empty means the bucket root."""
-    if prefix and not all(
-        _PREFIX_SEGMENT_RE.fullmatch(part) and part not in (".", "..") for part in prefix.split("/")
-    ):
-        raise LayerError(
-            f"layer.prefix {prefix!r} is not a safe S3 key prefix: use segments of letters, "
-            "digits and !-_.*'() joined by single '/', no '.' or '..' segment, and no '/' "
-            "at either end (e.g. layers or team/layers)"
-        )
-    return prefix
-
-
-def _int(key: str, value: Any, minimum: int | None = None) -> int:
-    # Strings come from INVOKE_LAYER_*; int() alone would take ' 7', '1_0' and '\u0667'.
-    if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, str) and _INT_RE.fullmatch(value.strip()))
-    ):
-        raise LayerError(f"layer.{key} must be a whole number, got {value!r}")
-    number = int(value)
-    if minimum is not None and number < minimum:
-        raise LayerError(f"layer.{key} must be at least {minimum}, got {number}")
-    return number
-
-
-def _number(key: str, value: Any) -> float:
-    # YAML's .inf and 1.0e400 are floats too: infinity and NaN are refused here, not
-    # later as an OverflowError when MiB become bytes.
-    if isinstance(value, bool) or not (
-        isinstance(value, (int, float))
-        or (isinstance(value, str) and _FLOAT_RE.fullmatch(value.strip()))
-    ):
-        raise LayerError(f"layer.{key} must be a number of MiB, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float
-        number = math.inf
-    if not math.isfinite(number) or number < 0:
-        raise LayerError(f"layer.{key} must be a finite number of MiB, zero or more, got {value!r}")
-    return number
-
-
-def _positive(key: str, value: Any, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise LayerError(f"layer.{key} must be a number of {unit}, got {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise LayerError(f"layer.{key} must be a number of {unit}, got {value!r}") from None
-    if not 0 < number < float("inf"):
-        raise LayerError(f"layer.{key} must be a number of {unit} above zero, got {value!r}")
-    return number
-
-
-def _bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in (
-        "1",
-        "true",
-        "yes",
-        "on",
-        "0",
-        "false",
-        "no",
-        "off",
-    ):
-        return value.lower() in ("1", "true", "yes", "on")
-    raise LayerError(f"layer.{key} must be true or false, got {value!r}")
-
-
-def _text(key: str, value: str) -> str:
-    # A lone surrogate (YAML "\ud800") is not text: it fails later, far from here, as
-    # a UnicodeEncodeError when it becomes a path or a request.
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise LayerError(
-            f"layer.{key} holds {value[exc.start]!r} at position {exc.start}, a lone "
-            "surrogate that is not text: remove the \\u escape"
-        ) from None
-    return value
-
-
-def _choice(
-    key: str, merged: Mapping[str, Any], choices: Sequence[str], what: str, joiner: str = ", "
-) -> str:
-    """``merged[key]`` when it is one of ``choices``, whole; else one line naming them."""
-    value = _str(key, merged[key])
-    if value not in choices:
-        raise LayerError(f"layer.{key} {value!r} is not {what}; use {joiner.join(choices)}")
-    return value
-
-
-def _str(key: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise LayerError(f"layer.{key} must be a string, got {value!r}")
-    return _text(key, value)
-
-
-def _str_list(key: str, value: Any) -> tuple[str, ...]:
-    if value in (None, ""):
-        return ()
-    if isinstance(value, str):
-        # Comma-separated, so that one string (e.g. from YAML) also works.
-        return tuple(part.strip() for part in _text(key, value).split(",") if part.strip())
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(_text(key, v) for v in value)
-    raise LayerError(f"layer.{key} must be a list of strings, got {value!r}")
-
-
-def _accounts(value: Any) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            if isinstance(item, int) and not isinstance(item, bool):
-                raise LayerError(
-                    f"layer.share_with entry {item!r} is a number: quote account IDs "
-                    "('012345678901'), because YAML reads an unquoted ID with a leading 0 "
-                    "as an octal number, which is another account"
-                )
-    return _str_list("share_with", value)
-
-
-def _template(key: str, value: str, fields: Sequence[str]) -> str:
-    """A ``str.format`` template that uses only ``fields``, each plainly (``{name}``)."""
-    allowed = ", ".join("{" + f + "}" for f in fields)
-    try:
-        parsed = list(string.Formatter().parse(value))
-    except ValueError:
-        raise LayerError(f"layer.{key} {value!r} is not a template: use {allowed}") from None
-    for _, name, spec, conversion in parsed:
-        if name is not None and (name not in fields or spec or conversion):
-            raise LayerError(f"layer.{key} {value!r} uses {{{name}}}: use only {allowed}")
-    return value
-
-
-def _unique(key: str, items: tuple[str, ...]) -> tuple[str, ...]:
-    seen = [item for i, item in enumerate(items) if item in items[:i]]
-    if seen:
-        raise LayerError(f"layer.{key} names {seen[0]!r} twice")
-    return items
-
-
-def validate_ssm_parameter(name: str) -> str:
-    """An SSM parameter name (after the template is filled in)."""
-    if (
-        len(name) > 1011
-        or not _SSM_RE.fullmatch(name)
-        or name.lstrip("/").lower().startswith(("aws", "ssm"))
-        or name.count("/") > 15
-    ):
-        raise LayerError(
-            f"layer.ssm_parameter gives {name!r}, which is not an SSM parameter name: use "
-            "letters, digits and _.- in up to 15 '/'-separated levels starting with '/', "
-            "not beginning with aws or ssm (e.g. /layers/{name}/{python}/{arch})"
-        )
-    return name
-
 
 def _regions(merged: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
     """The home region and the region list: ``region`` must be one of ``regions``."""
-    region = _str("region", merged["region"])
+    region = as_str("region", merged["region"])
     if region:
         validate_region(region)
-    regions = _unique("regions", _str_list("regions", merged["regions"]))
+    regions = unique("regions", as_str_list("regions", merged["regions"]))
     for item in regions:
         validate_region(item, "layer.regions entry")
     if regions and region and region not in regions:
@@ -380,7 +166,7 @@ def _regions(merged: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
 
 
 def _architectures(merged: Mapping[str, Any]) -> tuple[str, ...]:
-    archs = _unique("architectures", _str_list("architectures", merged["architectures"]))
+    archs = unique("architectures", as_str_list("architectures", merged["architectures"]))
     for arch in archs:
         if arch not in ARCHITECTURES:
             raise LayerError(
@@ -389,13 +175,17 @@ def _architectures(merged: Mapping[str, Any]) -> tuple[str, ...]:
             )
     if archs:
         return archs
-    return (_choice("architecture", merged, ARCHITECTURES, "a Lambda architecture", " or "),)
+    return (
+        as_choice(
+            "architecture", merged["architecture"], ARCHITECTURES, "a Lambda architecture", " or "
+        ),
+    )
 
 
 def _bucket(merged: Mapping[str, Any], region: str, regions: tuple[str, ...]) -> str:
     """``bucket`` as a template with ``{region}``; each region's name is checked now
     (without a region yet, us-east-1 stands in: boto3's chain names it later)."""
-    bucket = _template("bucket", _str("bucket", merged["bucket"]), ("region",))
+    bucket = as_template("bucket", as_str("bucket", merged["bucket"]), ("region",))
     if len(regions) > 1 and "{region}" not in bucket and bucket:
         bucket += "-{region}"  # one bucket per region: a layer is published from its region
     for each in regions or (region or "us-east-1",):
@@ -423,7 +213,7 @@ def _prune(value: Any) -> dict[str, bool]:
     merged = dict(DEFAULT_PRUNE)
     for rule, enabled in value.items():
         if enabled is not None:
-            merged[rule] = _bool(f"prune.{rule}", enabled)
+            merged[rule] = as_bool(f"prune.{rule}", enabled)
     return merged
 
 
@@ -446,8 +236,8 @@ def _prune_custom(value: Any) -> tuple[CustomRule, ...]:
                 f"layer.prune_custom.{name} has unknown key(s) {', '.join(extra)}; "
                 "use 'patterns' and 'keep'"
             )
-        patterns = _str_list(f"prune_custom.{name}.patterns", body.get("patterns"))
-        keep = _str_list(f"prune_custom.{name}.keep", body.get("keep"))
+        patterns = as_str_list(f"prune_custom.{name}.patterns", body.get("patterns"))
+        keep = as_str_list(f"prune_custom.{name}.keep", body.get("keep"))
         for pattern in patterns + keep:
             if pattern.startswith("/") or ".." in Path(pattern).parts:
                 raise LayerError(
@@ -616,13 +406,13 @@ class LayerSettings:
         merged = {**DEFAULTS, **{k: v for k, v in dict(raw).items() if v is not None}}
 
         def path(key: str) -> Path:
-            text = _str(key, merged[key])
+            text = as_str(key, merged[key])
             if not text:
                 raise LayerError(f"layer.{key} must not be empty")
             p = Path(os.path.expanduser(text))
             return p if p.is_absolute() else base / p
 
-        python = _text("python", str(merged["python"]).strip())
+        python = as_text("python", str(merged["python"]).strip())
         if python not in PYTHON_GLIBC:
             # YAML reads python: 3.10 as the number 3.1.
             quote = (
@@ -636,14 +426,16 @@ class LayerSettings:
                 f"{', '.join(PYTHON_GLIBC)}{quote}"
             )
         architectures = _architectures(merged)
-        stage_architecture = _str("stage_architecture", merged["stage_architecture"])
+        stage_architecture = as_str("stage_architecture", merged["stage_architecture"])
         if stage_architecture and stage_architecture not in architectures:
             raise LayerError(
                 f"layer.stage_architecture {stage_architecture!r} is not one of the layer's "
                 f"architectures ({', '.join(architectures)})"
             )
-        name = validate_layer_name(_str("name", merged["name"]))
-        arch_name = _template("arch_name", _str("arch_name", merged["arch_name"]), ("name", "arch"))
+        name = validate_layer_name(as_str("name", merged["name"]))
+        arch_name = as_template(
+            "arch_name", as_str("arch_name", merged["arch_name"]), ("name", "arch")
+        )
         names = [name] + [arch_name.format(name=name, arch=a) for a in architectures[1:]]
         for layer in names[1:]:
             validate_layer_name(layer)
@@ -652,8 +444,8 @@ class LayerSettings:
                 f"layer.arch_name {arch_name!r} gives the same layer name to two "
                 "architectures: put {arch} in it"
             )
-        ssm_parameter = _template(
-            "ssm_parameter", _str("ssm_parameter", merged["ssm_parameter"]),
+        ssm_parameter = as_template(
+            "ssm_parameter", as_str("ssm_parameter", merged["ssm_parameter"]),
             ("name", "python", "arch"),
         )  # fmt: skip
         for arch in architectures:
@@ -664,42 +456,29 @@ class LayerSettings:
                 f"layer.ssm_parameter {ssm_parameter!r} must contain {{arch}} with several "
                 "architectures: each layer needs a parameter of its own"
             )
-        installer = _str("installer", merged["installer"])
+        installer = as_str("installer", merged["installer"])
         if installer not in INSTALLERS:
             raise LayerError(f"layer.installer {installer!r} is not supported; use uv or pip")
         region, regions = _regions(merged)
         bucket = _bucket(merged, region, regions)
-        prefix = validate_prefix(_str("prefix", merged["prefix"]))
-        level = _int("compression_level", merged["compression_level"], 0)
+        prefix = validate_prefix(as_str("prefix", merged["prefix"]))
+        level = as_int("compression_level", merged["compression_level"], 0)
         if level > 9:
             raise LayerError(f"layer.compression_level must be 0-9, got {level}")
-        retry_mode = _str("retry_mode", merged["retry_mode"])
+        retry_mode = as_str("retry_mode", merged["retry_mode"])
         if retry_mode not in ("standard", "adaptive"):
             raise LayerError(f"layer.retry_mode must be standard or adaptive, got {retry_mode!r}")
-        stage = _str("stage", merged["stage"])
-        if not stage:
-            raise LayerError("layer.stage must not be empty")
-        if not _STAGE_RE.fullmatch(stage):
-            # Chalice names each function <app>-<stage>: Lambda's name characters only.
-            raise LayerError(
-                f"layer.stage {stage!r} is not a Chalice stage name: use letters, digits, "
-                "'-' or '_'"
-            )
-        bucket_owner = _str("bucket_owner", merged["bucket_owner"])
-        if bucket_owner and not re.fullmatch(r"[0-9]{12}", bucket_owner, re.ASCII):
-            raise LayerError(
-                f"layer.bucket_owner {bucket_owner!r} is not a 12-digit AWS account ID "
-                "(quote it in YAML, or its leading zeros are lost)"
-            )
-        bytecode = _choice("bytecode", merged, BYTECODE_MODES, "a bytecode mode")
-        license_info = _str("license_info", merged["license_info"])
+        stage = validate_stage(as_str("stage", merged["stage"]))
+        bucket_owner = validate_account_id(as_str("bucket_owner", merged["bucket_owner"]))
+        bytecode = as_choice("bytecode", merged["bytecode"], BYTECODE_MODES, "a bytecode mode")
+        license_info = as_str("license_info", merged["license_info"])
         if len(license_info) > 512:
             raise LayerError("layer.license_info must be at most 512 characters")
         timeouts = {
-            key: _positive(key, merged[key], "seconds")
+            key: as_positive(key, merged[key], "seconds")
             for key in ("connect_timeout", "read_timeout", "upload_read_timeout", "index_timeout")
         }
-        deadline = _positive("deadline_minutes", merged["deadline_minutes"], "minutes")
+        deadline = as_positive("deadline_minutes", merged["deadline_minutes"], "minutes")
         longest = timeouts["connect_timeout"] + max(
             timeouts["read_timeout"], timeouts["upload_read_timeout"]
         )
@@ -711,7 +490,7 @@ class LayerSettings:
         return cls(
             name=name,
             requirements=path("requirements"),
-            split_requirements=_str("split_requirements", merged["split_requirements"]),
+            split_requirements=as_str("split_requirements", merged["split_requirements"]),
             python=python,
             architecture=architectures[0],
             installer=installer,
@@ -723,37 +502,37 @@ class LayerSettings:
             arn_file=path("arn_file"),
             dist_dir=path("dist_dir"),
             state_dir=path("state_dir"),
-            lifecycle_days=_int("lifecycle_days", merged["lifecycle_days"], 1),
-            budget_mb=_number("budget_mb", merged["budget_mb"]),
-            reserve_mb=_number("reserve_mb", merged["reserve_mb"]),
+            lifecycle_days=as_int("lifecycle_days", merged["lifecycle_days"], 1),
+            budget_mb=as_mib("budget_mb", merged["budget_mb"]),
+            reserve_mb=as_mib("reserve_mb", merged["reserve_mb"]),
             compression_level=level,
-            workers=_int("workers", merged["workers"], 0),
-            verify=_bool("verify", merged["verify"]),
+            workers=as_int("workers", merged["workers"], 0),
+            verify=as_bool("verify", merged["verify"]),
             prune=_prune(merged["prune"]),
             prune_custom=_prune_custom(merged["prune_custom"]),
-            kms_key_id=_str("kms_key_id", merged["kms_key_id"]),
+            kms_key_id=as_str("kms_key_id", merged["kms_key_id"]),
             bucket_owner=bucket_owner,
             license_info=license_info,
-            share_with=_accounts(merged["share_with"]),
-            function=validate_function(_str("function", merged["function"])),
+            share_with=as_account_ids("share_with", merged["share_with"]),
+            function=validate_function(as_str("function", merged["function"])),
             retry_mode=retry_mode,
-            max_attempts=_int("max_attempts", merged["max_attempts"], 1),
-            lock_wait_seconds=_int("lock_wait_seconds", merged["lock_wait_seconds"], 0),
-            lock_timeout_minutes=_int("lock_timeout_minutes", merged["lock_timeout_minutes"], 1),
+            max_attempts=as_int("max_attempts", merged["max_attempts"], 1),
+            lock_wait_seconds=as_int("lock_wait_seconds", merged["lock_wait_seconds"], 0),
+            lock_timeout_minutes=as_int("lock_timeout_minutes", merged["lock_timeout_minutes"], 1),
             connect_timeout=timeouts["connect_timeout"],
             read_timeout=timeouts["read_timeout"],
             upload_read_timeout=timeouts["upload_read_timeout"],
             index_timeout=timeouts["index_timeout"],
             deadline_minutes=deadline,
-            index_retries=_int("index_retries", merged["index_retries"], 0),
+            index_retries=as_int("index_retries", merged["index_retries"], 0),
             base_dir=base,
             bytecode=bytecode,
             architectures=architectures,
             arch_name=arch_name,
             stage_architecture=stage_architecture or architectures[0],
             regions=regions,
-            publish_concurrency=_int("publish_concurrency", merged["publish_concurrency"], 1),
-            align_versions=_bool("align_versions", merged["align_versions"]),
+            publish_concurrency=as_int("publish_concurrency", merged["publish_concurrency"], 1),
+            align_versions=as_bool("align_versions", merged["align_versions"]),
             ssm_parameter=ssm_parameter,
             bucket_template=bucket,
         )

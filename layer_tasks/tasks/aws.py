@@ -9,7 +9,7 @@ from invoke import Context
 
 from layer_tasks.aws import deploy_lock, s3
 from layer_tasks.build.pylock import unpinned_warning
-from layer_tasks.config.settings import validate_bucket_name
+from layer_tasks.config.validate import validate_bucket_name
 from layer_tasks.deploy.model import Outcome
 from layer_tasks.deploy.run import deploy as run_deploy
 from layer_tasks.errors import LayerError

@@ -13,6 +13,8 @@ from layer_tasks.config.settings import (
     LayerSettings,
     check_environment,
     name_env_source,
+)
+from layer_tasks.config.validate import (
     validate_bucket_name,
     validate_function,
     validate_layer_name,

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from layer_tasks.config.settings import DEFAULTS, LayerSettings, validate_bucket_name
+from layer_tasks.config.settings import DEFAULTS, LayerSettings
+from layer_tasks.config.validate import validate_bucket_name
 from layer_tasks.errors import LayerError
 
 
