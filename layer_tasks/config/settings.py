@@ -1,17 +1,22 @@
-"""Layer settings: the defaults every ``layer.*`` key has, and their validation.
+"""Layer settings: every ``layer.*`` key, its one default, and the value they make.
 
 Invoke only applies an ``INVOKE_LAYER_<KEY>`` environment override to a key that
-already exists in the configuration, so every key is declared here with a default
-(`DEFAULTS`, which ``tasks/env.py`` registers on the ``layer`` collection).
-`LayerSettings.from_mapping` turns the merged ``c.layer`` mapping into a typed, validated
-value; nothing below the task modules ever sees an Invoke ``Context``.
+already exists in the configuration, so every key has a default here (`DEFAULTS`, which
+``tasks/env.py`` registers on the ``layer`` collection). `LayerSettings.from_mapping`
+turns the merged ``c.layer`` mapping into a typed, validated value; nothing below
+the task modules ever sees an Invoke ``Context``.
+
+Each default is written once, in `DEFAULTS`, as a user would write it in ``invoke.yaml``
+(a path as text, a list as ``""``). The `LayerSettings` field of a key has no default:
+`from_mapping` is the one place a value, the user's or the default, becomes a field.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -133,51 +138,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def _regions(merged: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
-    """The home region and the region list: ``region`` must be one of ``regions``."""
-    region = as_str("region", merged["region"])
-    if region:
-        validate_region(region)
-    regions = unique("regions", as_str_list("regions", merged["regions"]))
-    for item in regions:
-        validate_region(item, "layer.regions entry")
-    if regions and region and region not in regions:
-        raise LayerError(
-            f"layer.region {region!r} (the home region) is not in layer.regions "
-            f"({', '.join(regions)}): add it, or leave layer.region empty to use the first"
-        )
-    return region or (regions[0] if regions else ""), regions
-
-
-def _architectures(merged: Mapping[str, Any]) -> tuple[str, ...]:
-    archs = unique("architectures", as_str_list("architectures", merged["architectures"]))
-    for arch in archs:
-        if arch not in ARCHITECTURES:
-            raise LayerError(
-                f"layer.architectures entry {arch!r} is not a Lambda architecture; "
-                f"use {' or '.join(ARCHITECTURES)}"
-            )
-    if archs:
-        return archs
-    return (
-        as_choice(
-            "architecture", merged["architecture"], ARCHITECTURES, "a Lambda architecture", " or "
-        ),
-    )
-
-
-def _bucket(merged: Mapping[str, Any], region: str, regions: tuple[str, ...]) -> str:
-    """``bucket`` as a template with ``{region}``; each region's name is checked now
-    (without a region yet, us-east-1 stands in: boto3's chain names it later)."""
-    bucket = as_template("bucket", as_str("bucket", merged["bucket"]), ("region",))
-    if len(regions) > 1 and "{region}" not in bucket and bucket:
-        bucket += "-{region}"  # one bucket per region: a layer is published from its region
-    for each in regions or (region or "us-east-1",):
-        if bucket:
-            validate_bucket_name(bucket.format(region=each))
-    return bucket
-
-
 @dataclass(frozen=True)
 class CustomRule:
     name: str
@@ -185,69 +145,28 @@ class CustomRule:
     keep: tuple[str, ...] = ()
 
 
-def _prune(value: Any) -> dict[str, bool]:
-    if not isinstance(value, Mapping):
-        raise LayerError(f"layer.prune must be a mapping of rule name to true/false, got {value!r}")
-    unknown = sorted(set(value) - set(DEFAULT_PRUNE))
-    if unknown:
-        raise LayerError(
-            f"layer.prune has unknown rule(s) {', '.join(unknown)}; built-in rules are "
-            f"{', '.join(DEFAULT_PRUNE)} (put your own globs under layer.prune_custom)"
-        )
-    merged = dict(DEFAULT_PRUNE)
-    for rule, enabled in value.items():
-        if enabled is not None:
-            merged[rule] = as_bool(f"prune.{rule}", enabled)
-    return merged
-
-
-def _prune_custom(value: Any) -> tuple[CustomRule, ...]:
-    if value in (None, ""):
-        return ()
-    if not isinstance(value, Mapping):
-        raise LayerError(
-            "layer.prune_custom must map a rule name to {patterns: [...], keep: [...]}"
-        )
-    rules = []
-    for name, body in value.items():
-        if isinstance(body, (list, tuple)):
-            body = {"patterns": body}
-        if not isinstance(body, Mapping) or not body.get("patterns"):
-            raise LayerError(f"layer.prune_custom.{name} needs a non-empty 'patterns' list")
-        extra = sorted(set(body) - {"patterns", "keep"})
-        if extra:
-            raise LayerError(
-                f"layer.prune_custom.{name} has unknown key(s) {', '.join(extra)}; "
-                "use 'patterns' and 'keep'"
-            )
-        patterns = as_str_list(f"prune_custom.{name}.patterns", body.get("patterns"))
-        keep = as_str_list(f"prune_custom.{name}.keep", body.get("keep"))
-        for pattern in patterns + keep:
-            if pattern.startswith("/") or ".." in Path(pattern).parts:
-                raise LayerError(
-                    f"layer.prune_custom.{name}: pattern {pattern!r} must be relative to the "
-                    "layer's python/ folder and must not contain '..'"
-                )
-            try:
-                glob_regex(pattern)  # a bad glob ([z-a]) fails here, before any work
-            except LayerError as exc:
-                raise LayerError(f"layer.prune_custom.{name}: {exc}") from None
-        rules.append(CustomRule(str(name), patterns, keep))
-    return tuple(rules)
-
-
 @dataclass(frozen=True)
 class LayerSettings:
-    """Validated ``layer.*`` configuration. Paths are absolute."""
+    """Validated ``layer.*`` configuration. Paths are absolute.
+
+    One field per key of `DEFAULTS`, in the same order, none with a default of its own.
+    """
 
     name: str
     requirements: Path
     split_requirements: str
     python: str
-    architecture: str
+    architecture: str  # the first of architectures
+    architectures: tuple[str, ...]  # never empty: (architecture,) unless configured
+    arch_name: str
+    stage_architecture: str  # one of architectures
     installer: str
-    bucket: str
+    bucket: str  # may hold {region} until `for_region`
     region: str
+    regions: tuple[str, ...]  # empty: the one region boto3's chain resolves
+    publish_concurrency: int
+    align_versions: bool
+    ssm_parameter: str
     prefix: str
     stage: str
     chalice_config: Path
@@ -260,6 +179,7 @@ class LayerSettings:
     compression_level: int
     workers: int
     verify: bool
+    bytecode: str
     prune: dict[str, bool]
     prune_custom: tuple[CustomRule, ...]
     kms_key_id: str
@@ -271,26 +191,20 @@ class LayerSettings:
     max_attempts: int
     lock_wait_seconds: int
     lock_timeout_minutes: int
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    upload_read_timeout: float = 120.0
-    deadline_minutes: float = 15.0
-    index_timeout: float = 15.0
-    index_retries: int = 2
-    base_dir: Path = field(default_factory=Path.cwd)
-    bytecode: str = "imported"
-    architectures: tuple[str, ...] = ("x86_64",)
-    arch_name: str = "{name}-{arch}"
-    stage_architecture: str = "x86_64"
-    regions: tuple[str, ...] = ()  # empty: the one region boto3's chain resolves
-    publish_concurrency: int = 4
-    align_versions: bool = False
-    ssm_parameter: str = ""
-    # Not keys: set by `for_architecture`. The configured name (the lock file, the ARNs
-    # file), and the stem of the zip and manifest file names.
+    connect_timeout: float
+    read_timeout: float
+    upload_read_timeout: float
+    deadline_minutes: float
+    index_timeout: float
+    index_retries: int
+    # Not keys: the folder relative paths were resolved from, and ``bucket`` as
+    # configured (`for_region` fills {region} into a copy's ``bucket``).
+    base_dir: Path
+    bucket_template: str
+    # Set by `for_architecture`: the configured name (the lock file, the ARNs file),
+    # and the stem of the zip and manifest file names.
     family: str = ""
     artifact: str = ""
-    bucket_template: str = ""  # ``bucket`` as configured, before {region} is filled in
     arns_file: Path | None = None  # None: beside the zips (the sandbox keeps its own)
 
     def layer_name(self, arch: str) -> str:
@@ -381,142 +295,292 @@ class LayerSettings:
     def from_mapping(cls, raw: Mapping[str, Any], base_dir: Path | None = None) -> LayerSettings:
         """Validate the merged ``layer`` config; raise `LayerError` naming the bad key."""
         base = (base_dir or Path.cwd()).resolve()
-        unknown = sorted(set(raw) - set(DEFAULTS))
-        if unknown:
-            raise LayerError(
-                f"unknown layer setting(s) {', '.join(unknown)} in invoke.yaml; "
-                f"known keys are {', '.join(DEFAULTS)}"
-            )
-        merged = {**DEFAULTS, **{k: v for k, v in dict(raw).items() if v is not None}}
-
-        def path(key: str) -> Path:
-            text = as_str(key, merged[key])
-            if not text:
-                raise LayerError(f"layer.{key} must not be empty")
-            p = Path(os.path.expanduser(text))
-            return p if p.is_absolute() else base / p
-
-        python = as_text("python", str(merged["python"]).strip())
-        if python not in PYTHON_GLIBC:
-            # YAML reads python: 3.10 as the number 3.1.
-            quote = (
-                f" (quote it, e.g. '3.10': YAML reads an unquoted version as the number "
-                f"{merged['python']!r})"
-                if isinstance(merged["python"], float)
-                else ""
-            )
-            raise LayerError(
-                f"layer.python {python!r} is not a Lambda Python runtime; use one of "
-                f"{', '.join(PYTHON_GLIBC)}{quote}"
-            )
+        merged = _with_defaults(raw)
+        python = _python(merged)
         architectures = _architectures(merged)
-        stage_architecture = as_str("stage_architecture", merged["stage_architecture"])
-        if stage_architecture and stage_architecture not in architectures:
-            raise LayerError(
-                f"layer.stage_architecture {stage_architecture!r} is not one of the layer's "
-                f"architectures ({', '.join(architectures)})"
-            )
-        name = validate_layer_name(as_str("name", merged["name"]))
-        arch_name = as_template(
-            "arch_name", as_str("arch_name", merged["arch_name"]), ("name", "arch")
-        )
-        names = [name] + [arch_name.format(name=name, arch=a) for a in architectures[1:]]
-        for layer in names[1:]:
-            validate_layer_name(layer)
-        if len(set(names)) < len(names):
-            raise LayerError(
-                f"layer.arch_name {arch_name!r} gives the same layer name to two "
-                "architectures: put {arch} in it"
-            )
-        ssm_parameter = as_template(
-            "ssm_parameter", as_str("ssm_parameter", merged["ssm_parameter"]),
-            ("name", "python", "arch"),
-        )  # fmt: skip
-        for arch in architectures:
-            if ssm_parameter:
-                validate_ssm_parameter(ssm_parameter.format(name=name, python=python, arch=arch))
-        if ssm_parameter and len(architectures) > 1 and "{arch}" not in ssm_parameter:
-            raise LayerError(
-                f"layer.ssm_parameter {ssm_parameter!r} must contain {{arch}} with several "
-                "architectures: each layer needs a parameter of its own"
-            )
-        installer = as_str("installer", merged["installer"])
-        if installer not in INSTALLERS:
-            raise LayerError(f"layer.installer {installer!r} is not supported; use uv or pip")
+        stage_architecture = _stage_architecture(merged, architectures)
+        name, arch_name = _layer_names(merged, architectures)
+        ssm_parameter = _ssm_parameter(merged, name, python, architectures)
         region, regions = _regions(merged)
         bucket = _bucket(merged, region, regions)
-        prefix = validate_prefix(as_str("prefix", merged["prefix"]))
-        level = as_int("compression_level", merged["compression_level"], 0)
-        if level > 9:
-            raise LayerError(f"layer.compression_level must be 0-9, got {level}")
-        retry_mode = as_str("retry_mode", merged["retry_mode"])
-        if retry_mode not in ("standard", "adaptive"):
-            raise LayerError(f"layer.retry_mode must be standard or adaptive, got {retry_mode!r}")
-        stage = validate_stage(as_str("stage", merged["stage"]))
-        bucket_owner = validate_account_id(as_str("bucket_owner", merged["bucket_owner"]))
-        bytecode = as_choice("bytecode", merged["bytecode"], BYTECODE_MODES, "a bytecode mode")
-        license_info = as_str("license_info", merged["license_info"])
-        if len(license_info) > 512:
-            raise LayerError("layer.license_info must be at most 512 characters")
-        timeouts = {
-            key: as_positive(key, merged[key], "seconds")
-            for key in ("connect_timeout", "read_timeout", "upload_read_timeout", "index_timeout")
-        }
-        deadline = as_positive("deadline_minutes", merged["deadline_minutes"], "minutes")
-        longest = timeouts["connect_timeout"] + max(
-            timeouts["read_timeout"], timeouts["upload_read_timeout"]
-        )
-        if deadline * 60 < longest:
-            raise LayerError(
-                f"layer.deadline_minutes ({deadline:g} min) is shorter than one AWS request may "
-                f"take (connect_timeout + the longer read timeout = {longest:g} s): raise it"
-            )
+        checked: dict[str, Any] = {key: check(key, merged[key]) for key, check in _CHECKS.items()}
+        _check_deadline(checked)
+        checked.update(_paths(merged, base))
         return cls(
             name=name,
-            requirements=path("requirements"),
-            split_requirements=as_str("split_requirements", merged["split_requirements"]),
             python=python,
             architecture=architectures[0],
-            installer=installer,
-            bucket=bucket,
-            region=region,
-            prefix=prefix,
-            stage=stage,
-            chalice_config=path("chalice_config"),
-            arn_file=path("arn_file"),
-            dist_dir=path("dist_dir"),
-            state_dir=path("state_dir"),
-            lifecycle_days=as_int("lifecycle_days", merged["lifecycle_days"], 1),
-            budget_mb=as_mib("budget_mb", merged["budget_mb"]),
-            reserve_mb=as_mib("reserve_mb", merged["reserve_mb"]),
-            compression_level=level,
-            workers=as_int("workers", merged["workers"], 0),
-            verify=as_bool("verify", merged["verify"]),
-            prune=_prune(merged["prune"]),
-            prune_custom=_prune_custom(merged["prune_custom"]),
-            kms_key_id=as_str("kms_key_id", merged["kms_key_id"]),
-            bucket_owner=bucket_owner,
-            license_info=license_info,
-            share_with=as_account_ids("share_with", merged["share_with"]),
-            function=validate_function(as_str("function", merged["function"])),
-            retry_mode=retry_mode,
-            max_attempts=as_int("max_attempts", merged["max_attempts"], 1),
-            lock_wait_seconds=as_int("lock_wait_seconds", merged["lock_wait_seconds"], 0),
-            lock_timeout_minutes=as_int("lock_timeout_minutes", merged["lock_timeout_minutes"], 1),
-            connect_timeout=timeouts["connect_timeout"],
-            read_timeout=timeouts["read_timeout"],
-            upload_read_timeout=timeouts["upload_read_timeout"],
-            index_timeout=timeouts["index_timeout"],
-            deadline_minutes=deadline,
-            index_retries=as_int("index_retries", merged["index_retries"], 0),
-            base_dir=base,
-            bytecode=bytecode,
             architectures=architectures,
             arch_name=arch_name,
-            stage_architecture=stage_architecture or architectures[0],
-            regions=regions,
-            publish_concurrency=as_int("publish_concurrency", merged["publish_concurrency"], 1),
-            align_versions=as_bool("align_versions", merged["align_versions"]),
+            stage_architecture=stage_architecture,
             ssm_parameter=ssm_parameter,
+            region=region,
+            regions=regions,
+            bucket=bucket,
             bucket_template=bucket,
+            base_dir=base,
+            **checked,
         )
+
+
+# --- from_mapping, step by step --------------------------------------------------------
+# Each step checks its key(s) and returns the field(s); a message always names the key.
+
+
+def _with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Every key: ``raw``'s value, or the default where it has none (or None)."""
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise LayerError(
+            f"unknown layer setting(s) {', '.join(unknown)} in invoke.yaml; "
+            f"known keys are {', '.join(DEFAULTS)}"
+        )
+    return {**DEFAULTS, **{k: v for k, v in dict(raw).items() if v is not None}}
+
+
+def _python(merged: Mapping[str, Any]) -> str:
+    python = as_text("python", str(merged["python"]).strip())
+    if python not in PYTHON_GLIBC:
+        # YAML reads python: 3.10 as the number 3.1.
+        quote = (
+            f" (quote it, e.g. '3.10': YAML reads an unquoted version as the number "
+            f"{merged['python']!r})"
+            if isinstance(merged["python"], float)
+            else ""
+        )
+        raise LayerError(
+            f"layer.python {python!r} is not a Lambda Python runtime; use one of "
+            f"{', '.join(PYTHON_GLIBC)}{quote}"
+        )
+    return python
+
+
+def _architectures(merged: Mapping[str, Any]) -> tuple[str, ...]:
+    archs = unique("architectures", as_str_list("architectures", merged["architectures"]))
+    for arch in archs:
+        if arch not in ARCHITECTURES:
+            raise LayerError(
+                f"layer.architectures entry {arch!r} is not a Lambda architecture; "
+                f"use {' or '.join(ARCHITECTURES)}"
+            )
+    if archs:
+        return archs
+    architecture = as_choice(
+        "architecture", merged["architecture"], ARCHITECTURES, "a Lambda architecture", " or "
+    )
+    return (architecture,)
+
+
+def _stage_architecture(merged: Mapping[str, Any], architectures: tuple[str, ...]) -> str:
+    """One of ``architectures``; empty means the first."""
+    stage_architecture = as_str("stage_architecture", merged["stage_architecture"])
+    if stage_architecture and stage_architecture not in architectures:
+        raise LayerError(
+            f"layer.stage_architecture {stage_architecture!r} is not one of the layer's "
+            f"architectures ({', '.join(architectures)})"
+        )
+    return stage_architecture or architectures[0]
+
+
+def _layer_names(merged: Mapping[str, Any], architectures: tuple[str, ...]) -> tuple[str, str]:
+    """``name`` and ``arch_name``: each architecture's layer name valid, and its own."""
+    name = validate_layer_name(as_str("name", merged["name"]))
+    arch_name = as_template("arch_name", as_str("arch_name", merged["arch_name"]), ("name", "arch"))
+    names = [name] + [arch_name.format(name=name, arch=a) for a in architectures[1:]]
+    for layer in names[1:]:
+        validate_layer_name(layer)
+    if len(set(names)) < len(names):
+        raise LayerError(
+            f"layer.arch_name {arch_name!r} gives the same layer name to two "
+            "architectures: put {arch} in it"
+        )
+    return name, arch_name
+
+
+def _ssm_parameter(
+    merged: Mapping[str, Any], name: str, python: str, architectures: tuple[str, ...]
+) -> str:
+    """A template whose every filled-in name is an SSM parameter name, one per layer."""
+    ssm_parameter = as_template(
+        "ssm_parameter", as_str("ssm_parameter", merged["ssm_parameter"]),
+        ("name", "python", "arch"),
+    )  # fmt: skip
+    if not ssm_parameter:
+        return ""
+    for arch in architectures:
+        validate_ssm_parameter(ssm_parameter.format(name=name, python=python, arch=arch))
+    if len(architectures) > 1 and "{arch}" not in ssm_parameter:
+        raise LayerError(
+            f"layer.ssm_parameter {ssm_parameter!r} must contain {{arch}} with several "
+            "architectures: each layer needs a parameter of its own"
+        )
+    return ssm_parameter
+
+
+def _regions(merged: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The home region and the region list: ``region`` must be one of ``regions``."""
+    region = as_str("region", merged["region"])
+    if region:
+        validate_region(region)
+    regions = unique("regions", as_str_list("regions", merged["regions"]))
+    for item in regions:
+        validate_region(item, "layer.regions entry")
+    if regions and region and region not in regions:
+        raise LayerError(
+            f"layer.region {region!r} (the home region) is not in layer.regions "
+            f"({', '.join(regions)}): add it, or leave layer.region empty to use the first"
+        )
+    return region or (regions[0] if regions else ""), regions
+
+
+def _bucket(merged: Mapping[str, Any], region: str, regions: tuple[str, ...]) -> str:
+    """``bucket`` as a template with ``{region}``; each region's name is checked now
+    (without a region yet, us-east-1 stands in: boto3's chain names it later)."""
+    bucket = as_template("bucket", as_str("bucket", merged["bucket"]), ("region",))
+    if len(regions) > 1 and "{region}" not in bucket and bucket:
+        bucket += "-{region}"  # one bucket per region: a layer is published from its region
+    for each in regions or (region or "us-east-1",):
+        if bucket:
+            validate_bucket_name(bucket.format(region=each))
+    return bucket
+
+
+def _prune(key: str, value: Any) -> dict[str, bool]:
+    if not isinstance(value, Mapping):
+        raise LayerError(f"layer.{key} must be a mapping of rule name to true/false, got {value!r}")
+    unknown = sorted(set(value) - set(DEFAULT_PRUNE))
+    if unknown:
+        raise LayerError(
+            f"layer.{key} has unknown rule(s) {', '.join(unknown)}; built-in rules are "
+            f"{', '.join(DEFAULT_PRUNE)} (put your own globs under layer.prune_custom)"
+        )
+    merged = dict(DEFAULT_PRUNE)
+    for rule, enabled in value.items():
+        if enabled is not None:
+            merged[rule] = as_bool(f"{key}.{rule}", enabled)
+    return merged
+
+
+def _prune_custom(key: str, value: Any) -> tuple[CustomRule, ...]:
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, Mapping):
+        raise LayerError(f"layer.{key} must map a rule name to {{patterns: [...], keep: [...]}}")
+    rules = []
+    for name, body in value.items():
+        if isinstance(body, (list, tuple)):
+            body = {"patterns": body}
+        if not isinstance(body, Mapping) or not body.get("patterns"):
+            raise LayerError(f"layer.{key}.{name} needs a non-empty 'patterns' list")
+        extra = sorted(set(body) - {"patterns", "keep"})
+        if extra:
+            raise LayerError(
+                f"layer.{key}.{name} has unknown key(s) {', '.join(extra)}; "
+                "use 'patterns' and 'keep'"
+            )
+        patterns = as_str_list(f"{key}.{name}.patterns", body.get("patterns"))
+        keep = as_str_list(f"{key}.{name}.keep", body.get("keep"))
+        for pattern in patterns + keep:
+            if pattern.startswith("/") or ".." in Path(pattern).parts:
+                raise LayerError(
+                    f"layer.{key}.{name}: pattern {pattern!r} must be relative to the "
+                    "layer's python/ folder and must not contain '..'"
+                )
+            try:
+                glob_regex(pattern)  # a bad glob ([z-a]) fails here, before any work
+            except LayerError as exc:
+                raise LayerError(f"layer.{key}.{name}: {exc}") from None
+        rules.append(CustomRule(str(name), patterns, keep))
+    return tuple(rules)
+
+
+_PATHS = ("requirements", "chalice_config", "arn_file", "dist_dir", "state_dir")
+
+
+def _paths(merged: Mapping[str, Any], base: Path) -> dict[str, Path]:
+    """The path keys, absolute: ``~`` expanded, a relative one taken from ``base``."""
+
+    def path(key: str) -> Path:
+        text = as_str(key, merged[key])
+        if not text:
+            raise LayerError(f"layer.{key} must not be empty")
+        return base / os.path.expanduser(text)  # an absolute path stays as it is
+
+    return {key: path(key) for key in _PATHS}
+
+
+def _check_deadline(checked: Mapping[str, Any]) -> None:
+    """The deadline must leave room for one AWS request at its slowest."""
+    deadline = checked["deadline_minutes"]
+    longest = checked["connect_timeout"] + max(
+        checked["read_timeout"], checked["upload_read_timeout"]
+    )
+    if deadline * 60 < longest:
+        raise LayerError(
+            f"layer.deadline_minutes ({deadline:g} min) is shorter than one AWS request may "
+            f"take (connect_timeout + the longer read timeout = {longest:g} s): raise it"
+        )
+
+
+def _compression_level(key: str, value: Any) -> int:
+    level = as_int(key, value, 0)
+    if level > 9:
+        raise LayerError(f"layer.{key} must be 0-9, got {level}")
+    return level
+
+
+def _retry_mode(key: str, value: Any) -> str:
+    retry_mode = as_str(key, value)
+    if retry_mode not in ("standard", "adaptive"):
+        raise LayerError(f"layer.{key} must be standard or adaptive, got {retry_mode!r}")
+    return retry_mode
+
+
+def _license_info(key: str, value: Any) -> str:
+    license_info = as_str(key, value)
+    if len(license_info) > 512:
+        raise LayerError(f"layer.{key} must be at most 512 characters")
+    return license_info
+
+
+Check = Callable[[str, Any], Any]
+
+
+def _str_then(validate: Callable[[str], str]) -> Check:
+    """A string (None: empty), then ``validate``d."""
+    return lambda key, value: validate(as_str(key, value))
+
+
+# The keys that are each checked on its own, in the order of `DEFAULTS`: value -> field.
+_CHECKS: dict[str, Check] = {
+    "split_requirements": as_str,
+    "installer": partial(as_choice, choices=INSTALLERS, what="supported", joiner=" or "),
+    "publish_concurrency": partial(as_int, minimum=1),
+    "align_versions": as_bool,
+    "prefix": _str_then(validate_prefix),
+    "stage": _str_then(validate_stage),
+    "lifecycle_days": partial(as_int, minimum=1),
+    "budget_mb": as_mib,
+    "reserve_mb": as_mib,
+    "compression_level": _compression_level,
+    "workers": partial(as_int, minimum=0),
+    "verify": as_bool,
+    "bytecode": partial(as_choice, choices=BYTECODE_MODES, what="a bytecode mode"),
+    "prune": _prune,
+    "prune_custom": _prune_custom,
+    "kms_key_id": as_str,
+    "bucket_owner": _str_then(validate_account_id),
+    "license_info": _license_info,
+    "share_with": as_account_ids,
+    "function": _str_then(validate_function),
+    "retry_mode": _retry_mode,
+    "max_attempts": partial(as_int, minimum=1),
+    "lock_wait_seconds": partial(as_int, minimum=0),
+    "lock_timeout_minutes": partial(as_int, minimum=1),
+    "connect_timeout": partial(as_positive, unit="seconds"),
+    "read_timeout": partial(as_positive, unit="seconds"),
+    "upload_read_timeout": partial(as_positive, unit="seconds"),
+    "deadline_minutes": partial(as_positive, unit="minutes"),
+    "index_timeout": partial(as_positive, unit="seconds"),
+    "index_retries": partial(as_int, minimum=0),
+}
