@@ -36,7 +36,8 @@ import yaml
 from layer_tasks.build.elf_check import check_elf_tree, elf_files
 from layer_tasks.build.install import IndexConfig, Target, run_install
 from layer_tasks.build.prune import apply_prune, plan_prune
-from layer_tasks.config.settings import PYTHON_GLIBC, LayerSettings
+from layer_tasks.config.platform import PYTHON_GLIBC
+from layer_tasks.config.settings import LayerSettings
 
 REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")

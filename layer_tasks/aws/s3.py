@@ -31,11 +31,11 @@ from layer_tasks.aws.errors import (
     boundary,
 )
 from layer_tasks.aws.hooks import IfNoneMatch
+from layer_tasks.config.platform import MiB
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.util.redact import for_storage
 
-MiB = 1024 * 1024
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,

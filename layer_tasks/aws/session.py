@@ -25,7 +25,8 @@ from layer_tasks.aws import errors, values_check
 from layer_tasks.aws.deadline import Deadline
 from layer_tasks.aws.errors import boundary
 from layer_tasks.aws.hooks import ExpectedOwner, name_failed_operation
-from layer_tasks.config.settings import LayerSettings, validate_region
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import validate_region
 from layer_tasks.util import redact
 
 

@@ -19,11 +19,8 @@ from typing import Any
 import humanize
 
 from layer_tasks.build.verify import _NOT_MODULES
-from layer_tasks.config.settings import (
-    DIRECT_UPLOAD_LIMIT_BYTES,
-    UNZIPPED_LIMIT_BYTES,
-    LayerSettings,
-)
+from layer_tasks.config.platform import DIRECT_UPLOAD_LIMIT_BYTES, UNZIPPED_LIMIT_BYTES
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.model.app import AppPackage
 from layer_tasks.model.manifest import Distribution, Manifest
 

@@ -39,7 +39,8 @@ from layer_tasks.build.install import (
     uv_python,
 )
 from layer_tasks.build.requirements import RequirementSet, read_requirements
-from layer_tasks.config.settings import ARCHITECTURES, PYTHON_GLIBC, LayerSettings
+from layer_tasks.config.platform import ARCHITECTURES, PYTHON_GLIBC
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.util import redact
 from layer_tasks.util.fsutil import atomic_write_text

@@ -18,13 +18,13 @@ from typing import Any
 
 from layer_tasks.aws import deploy_lock, lambda_, s3
 from layer_tasks.aws.sbom_upload import sbom_key
+from layer_tasks.config.platform import DIRECT_UPLOAD_LIMIT_BYTES
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.model.app import AppPackage
 from layer_tasks.model.arns import replace_layer_versions
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report.diff import LayerDiff
 
-DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024
 NEW_ARN = "<the new version's ARN>"
 
 
@@ -478,7 +478,7 @@ def _publish_params(settings: LayerSettings, found: Found) -> dict[str, Any]:
 
 def _notes(found: Found) -> list[str]:
     notes = list(found.notes)
-    if found.manifest is not None and found.manifest.zip_bytes > DIRECT_UPLOAD_LIMIT:
+    if found.manifest is not None and found.manifest.zip_bytes > DIRECT_UPLOAD_LIMIT_BYTES:
         notes.append(
             f"zip is {found.manifest.zip_bytes:,} bytes, over the 50 MB direct-upload limit: "
             "publishing from S3 is what makes that work"

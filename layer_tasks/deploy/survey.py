@@ -16,7 +16,8 @@ from layer_tasks.aws import functions, lambda_, permissions, s3, ssm
 from layer_tasks.aws.session import Clients
 from layer_tasks.build.archive import code_sha256
 from layer_tasks.build.sbom import sbom_beside
-from layer_tasks.config.settings import LayerSettings, validate_bucket_name
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import validate_bucket_name
 from layer_tasks.deploy.model import Log, Options
 from layer_tasks.deploy.plan import Found, unchanged_version
 from layer_tasks.errors import LayerError

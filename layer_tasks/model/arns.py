@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from layer_tasks.config.settings import MAX_LAYERS_PER_FUNCTION
+from layer_tasks.config.platform import MAX_LAYERS_PER_FUNCTION
 from layer_tasks.errors import LayerError
 
 # Lambda's version numbers are 64-bit (LayerVersionNumber and a function version: Long).

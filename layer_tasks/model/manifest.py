@@ -12,6 +12,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from layer_tasks.config.platform import lambda_runtime
 from layer_tasks.errors import LayerError
 from layer_tasks.util.bounds import check_json_depth, read_bounded
 from layer_tasks.util.fsutil import atomic_write_text
@@ -61,7 +62,7 @@ class Manifest:
 
     @property
     def runtime(self) -> str:
-        return f"python{self.python}"
+        return lambda_runtime(self.python)
 
     def to_json(self) -> str:
         data = asdict(self)

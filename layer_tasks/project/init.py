@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layer_tasks.config.settings import PYTHON_GLIBC, LayerSettings
+from layer_tasks.config.platform import PYTHON_GLIBC
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.project.chalice_config import app_and_stages
 from layer_tasks.util.bounds import read_bounded

@@ -13,11 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layer_tasks.build.footprint import naturalsize
-from layer_tasks.config.settings import (
-    DIRECT_UPLOAD_LIMIT_BYTES,
-    UNZIPPED_LIMIT_BYTES,
-    LayerSettings,
-)
+from layer_tasks.config.platform import DIRECT_UPLOAD_LIMIT_BYTES, UNZIPPED_LIMIT_BYTES
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report.diff import LayerDiff

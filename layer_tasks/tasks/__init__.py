@@ -6,8 +6,8 @@ from types import ModuleType
 
 from invoke import Collection
 
-from layer_tasks.config.settings import INVOKE_DEFAULTS
 from layer_tasks.tasks import _startup, audit, aws, build, config, diff, init, local, lock
+from layer_tasks.tasks.env import INVOKE_DEFAULTS
 from layer_tasks.util import redact
 
 # Before any task runs: no log record or traceback of this process shows a secret.

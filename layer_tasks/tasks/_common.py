@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 from invoke import Context, Exit, task
 
-from layer_tasks.config.settings import LayerSettings, check_environment, name_env_source
+from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
+from layer_tasks.tasks.env import check_environment, name_env_source
 from layer_tasks.util.redact import redact
 from layer_tasks.util.terminal import (
     INTERRUPTED,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from invoke import Context
 
-from layer_tasks.config.settings import validate_bucket_name
+from layer_tasks.config.validate import validate_bucket_name
 from layer_tasks.errors import LayerError
 from layer_tasks.tasks import _app
 from layer_tasks.tasks._common import layer_task, settings_from

@@ -32,7 +32,7 @@ def init(
 
     from layer_tasks import __version__
     from layer_tasks.aws.session import make_session
-    from layer_tasks.config.settings import validate_region
+    from layer_tasks.config.validate import validate_region
     from layer_tasks.project import init as setup
 
     settings = settings_from(c)

@@ -14,7 +14,8 @@ import yaml
 
 from layer_tasks.build.pipeline import build_layer
 from layer_tasks.build.verify import check_tree, find_interpreter
-from layer_tasks.config.settings import UNZIPPED_LIMIT_BYTES, LayerSettings
+from layer_tasks.config.platform import UNZIPPED_LIMIT_BYTES
+from layer_tasks.config.settings import LayerSettings
 
 REPO = Path(__file__).resolve().parents[2]
 NINE = {

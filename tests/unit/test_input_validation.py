@@ -8,11 +8,8 @@ from pathlib import Path
 import pytest
 
 from layer_tasks.aws.permissions import grant_for
-from layer_tasks.config.settings import (
-    INVOKE_DEFAULTS,
-    LayerSettings,
-    check_environment,
-    name_env_source,
+from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import (
     validate_bucket_name,
     validate_function,
     validate_layer_name,
@@ -22,6 +19,7 @@ from layer_tasks.config.settings import (
 from layer_tasks.errors import LayerError
 from layer_tasks.model.arns import is_layer_arn
 from layer_tasks.model.manifest import Manifest
+from layer_tasks.tasks.env import INVOKE_DEFAULTS, check_environment, name_env_source
 from layer_tasks.util.bounds import check_json_depth, read_bounded
 
 ARABIC_ONE = "\u0661"

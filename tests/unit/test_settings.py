@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
 
-from layer_tasks.config.settings import DEFAULTS, LayerSettings, validate_bucket_name
+from layer_tasks.config.settings import DEFAULTS, LayerSettings
+from layer_tasks.config.validate import validate_bucket_name
 from layer_tasks.errors import LayerError
 
 
@@ -14,6 +16,15 @@ def test_defaults_validate_and_paths_are_absolute(tmp_path: Path) -> None:
     assert s.zip_path == tmp_path / "dist" / f"{DEFAULTS['name']}.zip"
     assert s.runtime == "python3.12"
     assert s.budget_bytes == 262_144_000
+
+
+def test_each_default_is_written_once() -> None:
+    """Every key is a field, in the order of DEFAULTS, with no default of its own."""
+    by_name = {f.name: f for f in fields(LayerSettings)}
+    assert list(by_name)[: len(DEFAULTS)] == list(DEFAULTS)
+    for key in DEFAULTS:
+        assert by_name[key].default is MISSING, key
+        assert by_name[key].default_factory is MISSING, key
 
 
 @pytest.mark.parametrize(
