@@ -12,6 +12,7 @@ import pytest
 
 from layer_tasks.aws import s3
 from layer_tasks.aws.lambda_ import LayerVersion, publish_params
+from layer_tasks.config.platform import DIRECT_UPLOAD_LIMIT_BYTES
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.deploy import plan as p
 from layer_tasks.deploy.plan import Found, make_outputs_plan, make_plan, unchanged_version
@@ -311,15 +312,15 @@ def test_the_publish_task_says_it_publishes_the_existing_zip(tmp_path: Path) -> 
 
 
 def test_a_zip_over_the_direct_upload_limit_gets_a_note_after_the_release(tmp_path: Path) -> None:
-    big = replace(MANIFEST, zip_bytes=p.DIRECT_UPLOAD_LIMIT + 1)
+    big = replace(MANIFEST, zip_bytes=DIRECT_UPLOAD_LIMIT_BYTES + 1)
     plan = make_plan(settings_of(tmp_path), found_of(manifest=big))
     assert kinds(plan)[-2:] == ["ReleaseLock", "Note"]
     assert plan.steps[-1] == p.Note(
         "note",
-        f"zip is {p.DIRECT_UPLOAD_LIMIT + 1:,} bytes, over the 50 MB direct-upload limit: "
+        f"zip is {DIRECT_UPLOAD_LIMIT_BYTES + 1:,} bytes, over the 50 MB direct-upload limit: "
         "publishing from S3 is what makes that work",
     )
-    at_limit = replace(MANIFEST, zip_bytes=p.DIRECT_UPLOAD_LIMIT)
+    at_limit = replace(MANIFEST, zip_bytes=DIRECT_UPLOAD_LIMIT_BYTES)
     assert "note" not in notes(make_plan(settings_of(tmp_path), found_of(manifest=at_limit)))
 
 
