@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.aws import lambda_, s3
 from layer_tasks.aws.errors import AwsError
@@ -93,7 +96,9 @@ def _usage(client: Any, settings: LayerSettings) -> Usage:
     return Usage(settings.bucket, where, objects, total)
 
 
-def version_rows(lambda_client: Any, name: str, in_use: Collection[str]) -> list[dict[str, Any]]:
+def version_rows(
+    lambda_client: LambdaClient, name: str, in_use: Collection[str]
+) -> list[dict[str, Any]]:
     """Every published version of layer ``name``, newest first, as plain rows
     (``in_config``: its ARN is in ``in_use``). No versions: an empty list."""
     rows = []
@@ -116,7 +121,7 @@ def version_rows(lambda_client: Any, name: str, in_use: Collection[str]) -> list
 
 
 def list_versions(
-    lambda_client: Any, s3_client: Any, settings: LayerSettings, region: str
+    lambda_client: LambdaClient, s3_client: Any, settings: LayerSettings, region: str
 ) -> VersionsReport:
     """Every published version, newest first, marking the one the stage's config uses."""
     rows = version_rows(lambda_client, settings.name, stage_arns(settings))
@@ -130,7 +135,9 @@ def list_versions(
     )
 
 
-def find_version(client: Any, name: str, number: int | None, region: str) -> lambda_.LayerVersion:
+def find_version(
+    client: LambdaClient, name: str, number: int | None, region: str
+) -> lambda_.LayerVersion:
     """Version ``number`` (the latest when None), or a `LayerError` saying it is not there."""
     if number is None:
         found = lambda_.latest_layer_version(client, name)
