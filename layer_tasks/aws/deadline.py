@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 from layer_tasks.errors import LayerError
 
@@ -51,7 +54,13 @@ class Deadline:
         return self.seconds - (self.clock() - self.started)
 
     def watch(
-        self, client: Any, *, connect: float, read: float, read_setting: str, max_attempts: int
+        self,
+        client: BaseClient,
+        *,
+        connect: float,
+        read: float,
+        read_setting: str,
+        max_attempts: int,
     ) -> None:
         """Hold every request of ``client`` to the deadline; ``read_setting`` is the
         ``layer.*`` key its read timeout came from, for the error line."""
