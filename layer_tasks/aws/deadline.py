@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 from layer_tasks.errors import LayerError
 
@@ -69,7 +72,7 @@ class Deadline:
 
     def watch(
         self,
-        client: Any,
+        client: BaseClient,
         *,
         connect: float,
         read: float,

@@ -31,7 +31,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from typing_extensions import Unpack
 
 from layer_tasks.aws.errors import (
     AccessDenied,
@@ -212,7 +216,7 @@ def _failed(exc: AwsError, action: str, bucket: str, key: str) -> AwsError:
     return exc.with_context(f"cannot {action} the deploy lock s3://{bucket}/{key}")
 
 
-def read_lock(s3: Any, bucket: str, key: str) -> LockState | None:
+def read_lock(s3: S3Client, bucket: str, key: str) -> LockState | None:
     """The lock as it is now, or None when there is none (or no bucket)."""
     try:
         with boundary(f"s3://{bucket}/{key}"):
@@ -247,7 +251,21 @@ def _age(date: Any, last_modified: Any) -> dt.timedelta:
     return age if isinstance(age, dt.timedelta) else dt.timedelta(0)
 
 
-def _put(s3: Any, bucket: str, key: str, body: bytes, kms_key_id: str, **condition: str) -> str:
+class _Condition(TypedDict, total=False):
+    """The one condition a lock write carries."""
+
+    IfMatch: str
+    IfNoneMatch: str
+
+
+def _put(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    body: bytes,
+    kms_key_id: str,
+    **condition: Unpack[_Condition],
+) -> str:
     extra: dict[str, Any] = {"ChecksumAlgorithm": "SHA256", "ContentType": "application/json"}
     if kms_key_id:
         extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
@@ -255,7 +273,9 @@ def _put(s3: Any, bucket: str, key: str, body: bytes, kms_key_id: str, **conditi
         return str(s3.put_object(Bucket=bucket, Key=key, Body=body, **extra, **condition)["ETag"])
 
 
-def create(s3: Any, bucket: str, key: str, holder: Holder, *, kms_key_id: str = "") -> str | None:
+def create(
+    s3: S3Client, bucket: str, key: str, holder: Holder, *, kms_key_id: str = ""
+) -> str | None:
     """Write the lock if there is none (``If-None-Match: *``); its ETag, or None if taken."""
     try:
         return _put(s3, bucket, key, holder.body(), kms_key_id, IfNoneMatch="*")
@@ -266,7 +286,7 @@ def create(s3: Any, bucket: str, key: str, holder: Holder, *, kms_key_id: str = 
 
 
 def take_over(
-    s3: Any, bucket: str, key: str, holder: Holder, stale_etag: str, *, kms_key_id: str = ""
+    s3: S3Client, bucket: str, key: str, holder: Holder, stale_etag: str, *, kms_key_id: str = ""
 ) -> str | None:
     """Overwrite the lock only if it is still the one with ``stale_etag``; our ETag, or
     None when it changed or went away meanwhile (another taker won, or it was released)."""
@@ -282,7 +302,7 @@ def take_over(
 class Lock:
     """A lock we hold: ``etag`` is what S3 answered to our last write of it."""
 
-    s3: Any
+    s3: S3Client
     bucket: str
     key: str
     holder: Holder
@@ -328,7 +348,7 @@ class Lock:
 
 
 def acquire(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     key: str,
     *,
@@ -396,7 +416,7 @@ def acquire(
 
 
 @contextlib.contextmanager
-def hold(s3: Any, bucket: str, key: str, **options: Any) -> Iterator[Lock]:
+def hold(s3: S3Client, bucket: str, key: str, **options: Any) -> Iterator[Lock]:
     """``with hold(...) as lock:`` the steps that change AWS; released however they end.
     ``options`` are `acquire`'s (``wait_seconds``, ``stale_after``, ``log``...)."""
     lock = acquire(s3, bucket, key, **options)
@@ -406,7 +426,7 @@ def hold(s3: Any, bucket: str, key: str, **options: Any) -> Iterator[Lock]:
         lock.release(options["log"])
 
 
-def unlock(s3: Any, bucket: str, key: str) -> LockState | None:
+def unlock(s3: S3Client, bucket: str, key: str) -> LockState | None:
     """Remove the lock whoever holds it; what was removed, or None when there was none."""
     current = read_lock(s3, bucket, key)
     if current is None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import WaiterError
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.aws.errors import AccessDenied, AwsError, NotFound, boundary
 from layer_tasks.aws.lambda_ import parse_description
@@ -39,7 +42,7 @@ class FunctionInfo:
     last_update_status: str | None
 
 
-def get_function(client: Any, function: str) -> FunctionInfo:
+def get_function(client: LambdaClient, function: str) -> FunctionInfo:
     """The function's own code size and its layers; a missing function is a `LayerError`."""
     try:
         with boundary(f"function {function}"):
@@ -62,7 +65,7 @@ def get_function(client: Any, function: str) -> FunctionInfo:
 
 
 def get_function_layers(
-    client: Any, function: str, *, unzipped: bool = True
+    client: LambdaClient, function: str, *, unzipped: bool = True
 ) -> list[FunctionLayer]:
     """The function's layers in order, with zipped sizes and, where a layer's Description
     says (layers published by this tool), unzipped sizes - what the 250 MB limit counts."""
@@ -84,7 +87,7 @@ def get_function_layers(
     return result
 
 
-def wait_until_updated(client: Any, function: str) -> None:
+def wait_until_updated(client: LambdaClient, function: str) -> None:
     """Block until the function's last configuration update has finished."""
     waiter = client.get_waiter("function_updated_v2")
     try:
@@ -104,7 +107,7 @@ def wait_until_updated(client: Any, function: str) -> None:
 
 
 def apply_function_layers(
-    client: Any, function: str, arns: Sequence[str], *, region: str | None = None
+    client: LambdaClient, function: str, arns: Sequence[str], *, region: str | None = None
 ) -> tuple[list[str], list[str]]:
     """Put ``arns`` into the function's layers (replacing other versions of the same
     layers, keeping the rest) and wait for the update. Returns (before, after)."""

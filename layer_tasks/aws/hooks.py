@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 class ExpectedOwner:
@@ -37,7 +40,7 @@ class ExpectedOwner:
         if "ExpectedBucketOwner" in model.input_shape.members:
             params.setdefault("ExpectedBucketOwner", self.account)
 
-    def attach(self, s3: Any) -> ExpectedOwner:
+    def attach(self, s3: S3Client) -> ExpectedOwner:
         s3.meta.events.register("before-parameter-build.s3", self, unique_id=self.UNIQUE_ID)
         return self
 
@@ -53,7 +56,7 @@ class IfNoneMatch:
         "before-parameter-build.s3.CompleteMultipartUpload",
     )
 
-    def __init__(self, s3: Any) -> None:
+    def __init__(self, s3: S3Client) -> None:
         self.events = s3.meta.events
 
     def __call__(self, params: dict[str, Any], **_: Any) -> None:

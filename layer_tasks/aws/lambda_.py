@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.aws.errors import (
     AccessDenied,
@@ -48,7 +51,7 @@ def layer_arn_of(version_arn: str) -> str:
     return head if tail.isdigit() else version_arn
 
 
-def _from_api(item: dict[str, Any]) -> LayerVersion:
+def _from_api(item: Mapping[str, Any]) -> LayerVersion:
     # ListLayerVersions items carry no Content; GetLayerVersion/Publish responses do.
     arn = str(item["LayerVersionArn"])
     content = item.get("Content") or {}
@@ -67,7 +70,7 @@ def _from_api(item: dict[str, Any]) -> LayerVersion:
     )
 
 
-def iter_layer_versions(client: Any, name: str) -> Iterator[LayerVersion]:
+def iter_layer_versions(client: LambdaClient, name: str) -> Iterator[LayerVersion]:
     """Every published version of layer ``name``, newest first, across all pages.
 
     A layer that does not exist yields nothing (ListLayerVersions answers an empty
@@ -82,7 +85,7 @@ def iter_layer_versions(client: Any, name: str) -> Iterator[LayerVersion]:
         return
 
 
-def get_layer_version(client: Any, name: str, version: int) -> LayerVersion | None:
+def get_layer_version(client: LambdaClient, name: str, version: int) -> LayerVersion | None:
     """One version with its CodeSha256 and CodeSize; None when missing or deleted."""
     try:
         with boundary(f"layer {name} version {version}"):
@@ -92,7 +95,7 @@ def get_layer_version(client: Any, name: str, version: int) -> LayerVersion | No
     return _from_api(response)
 
 
-def latest_layer_version(client: Any, name: str) -> LayerVersion | None:
+def latest_layer_version(client: LambdaClient, name: str) -> LayerVersion | None:
     """The newest version, with its content details, or None if nothing is published."""
     for newest in iter_layer_versions(client, name):
         # The list item has no CodeSha256; fetch the full record (it may have been
@@ -101,7 +104,7 @@ def latest_layer_version(client: Any, name: str) -> LayerVersion | None:
     return None
 
 
-def delete_layer_version(client: Any, name: str, version: int) -> None:
+def delete_layer_version(client: LambdaClient, name: str, version: int) -> None:
     with boundary(f"layer {name} version {version}"):
         client.delete_layer_version(LayerName=name, VersionNumber=int(version))
 
@@ -156,7 +159,9 @@ def publish_params(
     return params
 
 
-def publish(client: Any, params: dict[str, Any], object_version: str | None = None) -> LayerVersion:
+def publish(
+    client: LambdaClient, params: dict[str, Any], object_version: str | None = None
+) -> LayerVersion:
     """PublishLayerVersion with ``params`` (see `publish_params`)."""
     content = params["Content"]
     where = f"s3://{content['S3Bucket']}/{content['S3Key']}"
@@ -229,7 +234,7 @@ def _created(version: LayerVersion) -> dt.datetime | None:
 
 
 def find_adoptable(
-    client: Any,
+    client: LambdaClient,
     name: str,
     manifest: Manifest,
     description: str,
@@ -266,7 +271,7 @@ class Publication:
 
 
 def publish_or_adopt(
-    client: Any,
+    client: LambdaClient,
     params: dict[str, Any],
     manifest: Manifest,
     *,
@@ -284,11 +289,17 @@ def publish_or_adopt(
     the client's own ``total_max_attempts``). Other errors (throttling, 5xx) are still
     retried by botocore inside each attempt.
     """
+    # botocore-stubs type every event handler as returning None; a needs-retry handler's
+    # answer is what botocore acts on.
     client.meta.events.register_first(
-        "needs-retry.lambda.PublishLayerVersion", _no_blind_retry, unique_id=_NO_BLIND_RETRY
+        "needs-retry.lambda.PublishLayerVersion",
+        cast("Callable[..., None]", _no_blind_retry),
+        unique_id=_NO_BLIND_RETRY,
     )
     if attempts is None:
-        attempts = int(client.meta.config.retries.get("total_max_attempts") or 3)
+        # botocore sets every Config option as an attribute; its stubs declare none of them.
+        config = cast("Any", client.meta.config)
+        attempts = int(config.retries.get("total_max_attempts") or 3)
     name = str(params["LayerName"])
     description = str(params.get("Description", ""))
     since = dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 from layer_tasks.aws.errors import NotFound, boundary
 from layer_tasks.aws.s3 import layer_prefix
@@ -46,7 +49,7 @@ def _created(created: str) -> dt.datetime | None:
     return None
 
 
-def manifest_keys(s3: Any, bucket: str, prefix: str, name: str) -> list[str]:
+def manifest_keys(s3: S3Client, bucket: str, prefix: str, name: str) -> list[str]:
     """Every stored manifest key of this layer; [] when the bucket does not exist."""
     keys: list[str] = []
     try:
@@ -79,7 +82,7 @@ def nearest_first(keys: list[str], created: str) -> list[str]:
     return sorted(newest, key=distance)
 
 
-def read_manifest(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def read_manifest(s3: S3Client, bucket: str, key: str) -> dict[str, Any] | None:
     """One stored manifest as a mapping; None when it is gone or not a JSON object.
 
     What S3 holds is untrusted input (anyone who can write the bucket can put it there):
@@ -117,7 +120,7 @@ def _checked(bucket: str, key: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_manifest(
-    s3: Any, bucket: str, prefix: str, name: str, code_sha256: str, created: str = ""
+    s3: S3Client, bucket: str, prefix: str, name: str, code_sha256: str, created: str = ""
 ) -> tuple[str, dict[str, Any]] | None:
     """(key, manifest) of the stored manifest whose zip has ``code_sha256``, or None."""
     if not code_sha256:

@@ -12,7 +12,10 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.aws.errors import AccessDenied, AwsError, Conflict, NotFound, boundary
 from layer_tasks.errors import LayerError
@@ -49,7 +52,7 @@ def grant_for(entry: str) -> Grant:
     )
 
 
-def _existing_statement_ids(client: Any, name: str, version: int) -> set[str]:
+def _existing_statement_ids(client: LambdaClient, name: str, version: int) -> set[str]:
     try:
         with boundary(f"layer {name} version {version}"):
             response = client.get_layer_version_policy(LayerName=name, VersionNumber=version)
@@ -60,7 +63,7 @@ def _existing_statement_ids(client: Any, name: str, version: int) -> set[str]:
 
 
 def share_with(
-    client: Any,
+    client: LambdaClient,
     name: str,
     version: int,
     entries: Iterable[str],

@@ -11,13 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import (
+        LifecycleRuleTypeDef,
+        PublicAccessBlockConfigurationTypeDef,
+        ServerSideEncryptionByDefaultTypeDef,
+        ServerSideEncryptionConfigurationTypeDef,
+    )
 
 from layer_tasks.aws.errors import (
     AccessDenied,
@@ -36,7 +43,7 @@ from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.util.redact import for_storage
 
-PUBLIC_ACCESS_BLOCK = {
+PUBLIC_ACCESS_BLOCK: PublicAccessBlockConfigurationTypeDef = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
     "BlockPublicPolicy": True,
@@ -102,9 +109,12 @@ def tls_policy(bucket: str, region: str) -> dict[str, Any]:
     }
 
 
-def encryption_config(kms_key_id: str = "") -> dict[str, Any]:
+def encryption_config(kms_key_id: str = "") -> ServerSideEncryptionConfigurationTypeDef:
     if kms_key_id:
-        default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id}
+        default: ServerSideEncryptionByDefaultTypeDef = {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": kms_key_id,
+        }
         return {
             "Rules": [{"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}]
         }
@@ -125,7 +135,7 @@ def _has_tls_deny(policy_text: str) -> bool:
     return False
 
 
-def _setting(read: Callable[..., dict[str, Any]], bucket: str) -> dict[str, Any] | None:
+def _setting(read: Callable[..., Mapping[str, Any]], bucket: str) -> Mapping[str, Any] | None:
     """One of the bucket's settings (``read`` is the S3 getter), or None when it has none."""
     try:
         with boundary(f"s3://{bucket}"):
@@ -134,7 +144,7 @@ def _setting(read: Callable[..., dict[str, Any]], bucket: str) -> dict[str, Any]
         return None
 
 
-def _differences(s3: Any, bucket: str, *, plain_http: bool) -> list[str]:
+def _differences(s3: S3Client, bucket: str, *, plain_http: bool) -> list[str]:
     """What an existing bucket lacks compared with what we would have created."""
     found: list[str] = []
     pab = _setting(s3.get_public_access_block, bucket)
@@ -154,7 +164,9 @@ def _differences(s3: Any, bucket: str, *, plain_http: bool) -> list[str]:
     return found
 
 
-def inspect_bucket(s3: Any, bucket: str, region: str, *, plain_http: bool = False) -> BucketState:
+def inspect_bucket(
+    s3: S3Client, bucket: str, region: str, *, plain_http: bool = False
+) -> BucketState:
     """Read-only: does the bucket exist, is it ours, in our region, how does it differ."""
     try:
         with boundary(f"s3://{bucket}"):
@@ -199,7 +211,7 @@ def _wrong_region(bucket: str, actual: str, region: str) -> WrongRegion:
 
 
 def create_bucket(
-    s3: Any, bucket: str, region: str, *, kms_key_id: str = "", plain_http: bool = False
+    s3: S3Client, bucket: str, region: str, *, kms_key_id: str = "", plain_http: bool = False
 ) -> list[str]:
     """Create a private, encrypted bucket (TLS-only policy over https). Returns notes."""
     params: dict[str, Any] = {"Bucket": bucket}
@@ -235,7 +247,7 @@ def create_bucket(
 
 
 def _complete_private_settings(
-    s3: Any, bucket: str, region: str, *, kms_key_id: str, plain_http: bool
+    s3: S3Client, bucket: str, region: str, *, kms_key_id: str, plain_http: bool
 ) -> list[str]:
     """Add the private settings a bucket of ours lacks entirely; never change one it has.
 
@@ -301,16 +313,19 @@ def merge_lifecycle(
     return merged, change
 
 
-def get_lifecycle_rules(s3: Any, bucket: str) -> list[dict[str, Any]]:
+def get_lifecycle_rules(s3: S3Client, bucket: str) -> list[dict[str, Any]]:
     found = _setting(s3.get_bucket_lifecycle_configuration, bucket)
     return list(found.get("Rules", [])) if found else []
 
 
-def put_lifecycle(s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+def put_lifecycle(s3: S3Client, bucket: str, rules: list[dict[str, Any]]) -> None:
+    # Plain data from the plan: the bucket's own rules as S3 gave them, and `lifecycle_rule`'s.
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": cast("list[LifecycleRuleTypeDef]", rules)}
+    )
 
 
-def ensure_lifecycle(s3: Any, bucket: str, prefix: str, name: str, days: int) -> str | None:
+def ensure_lifecycle(s3: S3Client, bucket: str, prefix: str, name: str, days: int) -> str | None:
     """Merge our rule into the bucket's lifecycle; returns the change made (or None)."""
     rules, change = merge_lifecycle(
         get_lifecycle_rules(s3, bucket), lifecycle_rule(prefix, name, days)
@@ -331,7 +346,7 @@ class Uploaded:
     version_id: str | None
 
 
-def key_exists(s3: Any, bucket: str, key: str) -> bool:
+def key_exists(s3: S3Client, bucket: str, key: str) -> bool:
     try:
         with boundary(f"s3://{bucket}/{key}"):
             s3.head_object(Bucket=bucket, Key=key)
@@ -365,7 +380,7 @@ def _progress(total: int, label: str) -> Any:
     )
 
 
-def free_key(s3: Any, bucket: str, prefix: str, name: str, when: dt.datetime) -> str:
+def free_key(s3: S3Client, bucket: str, prefix: str, name: str, when: dt.datetime) -> str:
     """The key this upload will use: the first of ``object_key(..., suffix)`` not taken.
 
     Read at planning time, so `--dry-run` prints the key the upload then uses."""
@@ -390,7 +405,7 @@ def _holds(head: dict[str, Any], size: int, manifest: Manifest) -> bool:
 
 
 def upload_layer(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     key: str,
     zip_path: Path,
@@ -473,12 +488,12 @@ def upload_layer(
     )
 
 
-def _head(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+def _head(s3: S3Client, bucket: str, key: str) -> dict[str, Any]:
     with boundary(f"s3://{bucket}/{key}"):
         return dict(s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED"))
 
 
-def usage(s3: Any, bucket: str, prefix: str, name: str) -> tuple[int, int]:
+def usage(s3: S3Client, bucket: str, prefix: str, name: str) -> tuple[int, int]:
     """(objects, bytes) under the layer's prefix; (0, 0) when the bucket is missing."""
     objects = total = 0
     try:
@@ -495,7 +510,7 @@ def usage(s3: Any, bucket: str, prefix: str, name: str) -> tuple[int, int]:
 
 
 def set_layer_lifecycle(
-    s3: Any, bucket: str, region: str, prefix: str, name: str, days: int, *, plain_http: bool
+    s3: S3Client, bucket: str, region: str, prefix: str, name: str, days: int, *, plain_http: bool
 ) -> str:
     """Merge the layer's rule into an existing bucket's lifecycle; one line saying what
     changed (`inv layer.lifecycle`). The bucket is checked as a deploy checks it."""

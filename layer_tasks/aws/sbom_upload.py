@@ -7,7 +7,10 @@ manifest: the same encryption settings, never overwriting an object.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 from layer_tasks.aws.errors import boundary
 from layer_tasks.util.redact import for_storage
@@ -18,7 +21,9 @@ def sbom_key(zip_key: str) -> str:
     return zip_key[: -len(".zip")] + ".cdx.json" if zip_key.endswith(".zip") else zip_key
 
 
-def upload_sbom(s3: Any, bucket: str, zip_key: str, path: Path, *, kms_key_id: str = "") -> str:
+def upload_sbom(
+    s3: S3Client, bucket: str, zip_key: str, path: Path, *, kms_key_id: str = ""
+) -> str:
     """Put ``path`` at `sbom_key` of ``zip_key`` and return that key.
 
     An object already there (another deploy's) raises `errors.PreconditionFailed`."""

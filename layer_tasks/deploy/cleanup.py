@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.aws.errors import AwsError
 from layer_tasks.aws.functions import get_function
@@ -76,7 +79,11 @@ def plan_cleanup(
 
 
 def run_cleanup(
-    client: Any, plan: CleanupPlan, *, dry_run: bool = False, log: Callable[[str], None] = print
+    client: LambdaClient,
+    plan: CleanupPlan,
+    *,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
 ) -> list[int]:
     """Delete (or with ``dry_run`` list) the plan's versions; returns the numbers deleted."""
     deleted: list[int] = []
@@ -125,7 +132,7 @@ class CleanupResult:
 
 
 def cleanup(
-    client: Any,
+    client: LambdaClient,
     settings: LayerSettings,
     keep: int,
     *,

@@ -14,7 +14,10 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.aws.functions import apply_function_layers, get_function
 from layer_tasks.aws.lambda_ import LayerVersion, get_layer_version, iter_layer_versions
@@ -83,7 +86,7 @@ class RollbackPlan:
 
 
 def plan_rollback(
-    client: Any, settings: LayerSettings, *, version: object = None, previous: bool = False
+    client: LambdaClient, settings: LayerSettings, *, version: object = None, previous: bool = False
 ) -> RollbackPlan:
     """Decide and check the target version; changes nothing."""
     number = check_args(version, previous)
@@ -130,7 +133,7 @@ def apply_rollback(
     settings: LayerSettings,
     *,
     region: str | None = None,
-    client: Any = None,
+    client: LambdaClient | None = None,
     function: str = "",
 ) -> tuple[list[str], list[str]] | None:
     """Point the stage (and ``function``, when given) at ``plan.now``; write the ARN file.
@@ -144,6 +147,7 @@ def apply_rollback(
             "not writable"
         )
     if function:
+        assert client is not None, "a function is updated through its Lambda client"
         get_function(client, function)  # a wrong name fails here, before any file changes
     chalice_config.set_stage_layers(
         settings.chalice_config,
@@ -153,7 +157,7 @@ def apply_rollback(
         config_lock_dir=settings.state_dir,
     )
     write_arn(settings.arn_file, plan.now.arn)
-    if function:
+    if function and client is not None:
         return apply_function_layers(client, function, [plan.now.arn], region=region)
     return None
 

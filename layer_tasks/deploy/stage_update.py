@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.aws.functions import apply_function_layers, get_function
 from layer_tasks.config.settings import LayerSettings
@@ -62,13 +65,13 @@ def update_stage(
     *,
     region: str | None,
     create_stage: bool = False,
-    lambda_client: Any = None,
+    lambda_client: LambdaClient | None = None,
 ) -> list[LayersChange]:
     """Set the stage's layers (and, with a client and ``settings.function``, the
     function's); what changed, stage first."""
-    wire = lambda_client is not None and bool(settings.function)
-    if wire:
-        get_function(lambda_client, settings.function)  # fail before the config changes
+    wiring = lambda_client if settings.function else None  # the function's, with both
+    if wiring is not None:
+        get_function(wiring, settings.function)  # fail before the config changes
     before, after = chalice_config.set_stage_layers(
         settings.chalice_config,
         settings.stage,
@@ -82,10 +85,8 @@ def update_stage(
             f"{settings.chalice_config} stages.{settings.stage}.layers", tuple(before), tuple(after)
         )
     ]
-    if wire:
-        f_before, f_after = apply_function_layers(
-            lambda_client, settings.function, after, region=region
-        )
+    if wiring is not None:
+        f_before, f_after = apply_function_layers(wiring, settings.function, after, region=region)
         changes.append(
             LayersChange(f"function {settings.function} layers", tuple(f_before), tuple(f_after))
         )

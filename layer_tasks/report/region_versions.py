@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
@@ -235,7 +238,10 @@ def _problem(exc: Exception) -> str:
 
 
 def _read_region(
-    region: str, names: Sequence[str], lambda_for: Callable[[str], Any], in_use: Collection[str]
+    region: str,
+    names: Sequence[str],
+    lambda_for: Callable[[str], LambdaClient],
+    in_use: Collection[str],
 ) -> list[RegionRead]:
     try:
         client = lambda_for(region)
@@ -256,7 +262,7 @@ def _read_region(
 def read_all_regions(
     settings: LayerSettings,
     regions: Iterable[str],
-    lambda_for: Callable[[str], Any],
+    lambda_for: Callable[[str], LambdaClient],
 ) -> AllRegionsReport:
     """Every architecture's layer in every one of ``regions``, read concurrently
     (``publish_concurrency`` regions at a time). ``settings`` are the home region's

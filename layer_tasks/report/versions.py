@@ -9,7 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
 
 from layer_tasks.aws import lambda_, s3
 from layer_tasks.aws.errors import AwsError
@@ -84,16 +88,18 @@ def stage_arns(settings: LayerSettings) -> set[str]:
         return set()  # no config or no such stage: nothing to mark
 
 
-def _usage(client: Any, settings: LayerSettings) -> Usage:
+def _usage(s3_client: S3Client, settings: LayerSettings) -> Usage:
     where = f"s3://{settings.bucket}/{s3.layer_prefix(settings.prefix, settings.name)}"
     try:
-        objects, total = s3.usage(client, settings.bucket, settings.prefix, settings.name)
+        objects, total = s3.usage(s3_client, settings.bucket, settings.prefix, settings.name)
     except AwsError as exc:  # the listing is the answer; the usage is only its footer
         return Usage(settings.bucket, where, None, None, str(exc))
     return Usage(settings.bucket, where, objects, total)
 
 
-def version_rows(lambda_client: Any, name: str, in_use: Collection[str]) -> list[dict[str, Any]]:
+def version_rows(
+    lambda_client: LambdaClient, name: str, in_use: Collection[str]
+) -> list[dict[str, Any]]:
     """Every published version of layer ``name``, newest first, as plain rows
     (``in_config``: its ARN is in ``in_use``). No versions: an empty list."""
     rows = []
@@ -116,7 +122,7 @@ def version_rows(lambda_client: Any, name: str, in_use: Collection[str]) -> list
 
 
 def list_versions(
-    lambda_client: Any, s3_client: Any, settings: LayerSettings, region: str
+    lambda_client: LambdaClient, s3_client: S3Client, settings: LayerSettings, region: str
 ) -> VersionsReport:
     """Every published version, newest first, marking the one the stage's config uses."""
     rows = version_rows(lambda_client, settings.name, stage_arns(settings))
@@ -130,7 +136,9 @@ def list_versions(
     )
 
 
-def find_version(client: Any, name: str, number: int | None, region: str) -> lambda_.LayerVersion:
+def find_version(
+    client: LambdaClient, name: str, number: int | None, region: str
+) -> lambda_.LayerVersion:
     """Version ``number`` (the latest when None), or a `LayerError` saying it is not there."""
     if number is None:
         found = lambda_.latest_layer_version(client, name)
