@@ -138,6 +138,13 @@ def test_two_acquirers_at_the_same_moment_exactly_one_holds_at_a_time(
                     inside.append(1)
                     most_inside = max(most_inside, len(inside))
                     order.append(who)
+                    first = len(order) == 1
+                # The first holder keeps the lock until the other one has found it held
+                # (on a loaded machine 0.3 s may pass before the other even asks).
+                other = "b" if who == "a" else "a"
+                until = time.monotonic() + 20
+                while first and not waited[other] and time.monotonic() < until:
+                    time.sleep(0.02)
                 time.sleep(0.3)
                 with guard:
                     inside.pop()
