@@ -61,6 +61,7 @@ from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
+from layer_tasks.config.validate import whole_number
 from layer_tasks.errors import LayerError
 from layer_tasks.util.fsutil import atomic_path
 from layer_tasks.util.terminal import ignore_interrupts, interrupts_blocked
@@ -457,12 +458,12 @@ def _epoch(source_date_epoch: int | None) -> int:
     raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not raw:
         return _DOS_MIN_EPOCH
-    try:
-        return int(raw)
-    except ValueError:
+    number = whole_number(raw)  # ASCII digits, as for every number (int() takes '1_0')
+    if number is None:
         raise LayerError(
             f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, got {raw!r}"
-        ) from None
+        )
+    return number  # any size: the zip's dates are clamped to what DOS time can hold
 
 
 class _Entry(NamedTuple):

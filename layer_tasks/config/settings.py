@@ -527,13 +527,6 @@ def _check_deadline(checked: Mapping[str, Any]) -> None:
         )
 
 
-def _compression_level(key: str, value: Any) -> int:
-    level = as_int(key, value, 0)
-    if level > 9:
-        raise LayerError(f"layer.{key} must be 0-9, got {level}")
-    return level
-
-
 def _retry_mode(key: str, value: Any) -> str:
     retry_mode = as_str(key, value)
     if retry_mode not in ("standard", "adaptive"):
@@ -549,6 +542,42 @@ def _license_info(key: str, value: Any) -> str:
 
 
 Check = Callable[[str, Any], Any]
+
+# The range of every numeric key, both ends included (a timeout's 0 excluded): checked
+# when the settings load, before any work, and written in the README's configuration
+# table (tests/unit/test_number_rule.py holds the two together). Each upper end is
+# far past any real use; it exists so that no value overflows later (a timedelta, a
+# socket timeout, an installer's retry count) far from the key that caused it.
+RANGES: dict[str, tuple[int, int]] = {
+    "publish_concurrency": (1, 64),
+    "lifecycle_days": (1, 36500),  # a century
+    "budget_mb": (0, 10240),  # 10 GiB, Lambda's largest container image
+    "reserve_mb": (0, 10240),
+    "compression_level": (0, 9),  # zlib's levels
+    "workers": (0, 256),
+    "max_attempts": (1, 20),
+    "lock_wait_seconds": (0, 86400),  # a day
+    "lock_timeout_minutes": (1, 1440),  # a day
+    "connect_timeout": (0, 3600),  # seconds: an hour
+    "read_timeout": (0, 3600),
+    "upload_read_timeout": (0, 3600),
+    "deadline_minutes": (0, 1440),  # a day
+    "index_timeout": (0, 3600),
+    "index_retries": (0, 20),
+}
+
+
+def _whole(key: str) -> Check:
+    low, high = RANGES[key]
+    return partial(as_int, minimum=low, maximum=high)
+
+
+def _mib(key: str) -> Check:
+    return partial(as_mib, maximum=RANGES[key][1])
+
+
+def _positive(key: str, unit: str) -> Check:
+    return partial(as_positive, unit=unit, maximum=RANGES[key][1])
 
 
 # A distribution's name (PEP 508 / core metadata), ASCII only.
@@ -568,6 +597,12 @@ def _distribution_names(key: str, value: Any) -> frozenset[str]:
     return frozenset(re.sub(r"[-_.]+", "-", name).lower() for name in names)
 
 
+def check_setting(key: str, value: Any) -> Any:
+    """One key's own check, for a value that reaches Invoke before `from_mapping` can see
+    it (an ``INVOKE_LAYER_*`` string that Invoke casts to the type invoke.yaml gave)."""
+    return _CHECKS[key](key, value)
+
+
 def _str_then(validate: Callable[[str], str]) -> Check:
     """A string (None: empty), then ``validate``d."""
     return lambda key, value: validate(as_str(key, value))
@@ -577,15 +612,15 @@ def _str_then(validate: Callable[[str], str]) -> Check:
 _CHECKS: dict[str, Check] = {
     "split_requirements": as_str,
     "installer": partial(as_choice, choices=INSTALLERS, what="supported", joiner=" or "),
-    "publish_concurrency": partial(as_int, minimum=1),
+    "publish_concurrency": _whole("publish_concurrency"),
     "align_versions": as_bool,
     "prefix": _str_then(validate_prefix),
     "stage": _str_then(validate_stage),
-    "lifecycle_days": partial(as_int, minimum=1),
-    "budget_mb": as_mib,
-    "reserve_mb": as_mib,
-    "compression_level": _compression_level,
-    "workers": partial(as_int, minimum=0),
+    "lifecycle_days": _whole("lifecycle_days"),
+    "budget_mb": _mib("budget_mb"),
+    "reserve_mb": _mib("reserve_mb"),
+    "compression_level": _whole("compression_level"),
+    "workers": _whole("workers"),
     "verify": as_bool,
     "bytecode": partial(as_choice, choices=BYTECODE_MODES, what="a bytecode mode"),
     "prune": _prune,
@@ -596,14 +631,14 @@ _CHECKS: dict[str, Check] = {
     "share_with": as_account_ids,
     "function": _str_then(validate_function),
     "retry_mode": _retry_mode,
-    "max_attempts": partial(as_int, minimum=1),
-    "lock_wait_seconds": partial(as_int, minimum=0),
-    "lock_timeout_minutes": partial(as_int, minimum=1),
-    "connect_timeout": partial(as_positive, unit="seconds"),
-    "read_timeout": partial(as_positive, unit="seconds"),
-    "upload_read_timeout": partial(as_positive, unit="seconds"),
-    "deadline_minutes": partial(as_positive, unit="minutes"),
-    "index_timeout": partial(as_positive, unit="seconds"),
-    "index_retries": partial(as_int, minimum=0),
+    "max_attempts": _whole("max_attempts"),
+    "lock_wait_seconds": _whole("lock_wait_seconds"),
+    "lock_timeout_minutes": _whole("lock_timeout_minutes"),
+    "connect_timeout": _positive("connect_timeout", "seconds"),
+    "read_timeout": _positive("read_timeout", "seconds"),
+    "upload_read_timeout": _positive("upload_read_timeout", "seconds"),
+    "deadline_minutes": _positive("deadline_minutes", "minutes"),
+    "index_timeout": _positive("index_timeout", "seconds"),
+    "index_retries": _whole("index_retries"),
     "allow_duplicates": _distribution_names,
 }

@@ -146,44 +146,98 @@ def validate_ssm_parameter(name: str) -> str:
     return name
 
 
-def as_int(key: str, value: Any, minimum: int | None = None) -> int:
-    # Strings come from INVOKE_LAYER_*; int() alone would take ' 7', '1_0' and '\u0667'.
-    if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, str) and _INT_RE.fullmatch(value.strip()))
-    ):
-        raise LayerError(f"layer.{key} must be a whole number, got {value!r}")
-    number = int(value)
-    if minimum is not None and number < minimum:
-        raise LayerError(f"layer.{key} must be at least {minimum}, got {number}")
+# One rule for every number a user gives, from invoke.yaml, an INVOKE_LAYER_* variable
+# or a flag: a number (never a bool, which Python counts as one), or ASCII
+# text. int() and float() alone take '\u0662', '1_0' and 'inf'; int() refuses more than
+# 4,300 digits with a ValueError of its own.
+_MAX_DIGITS = 30  # more than any bound below: such a number is only ever "too large"
+
+
+def whole_number(value: Any) -> int | None:
+    """``value`` as a whole number under the one rule, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str) or not _INT_RE.fullmatch(text := value.strip()):
+        return None
+    if len(text.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
+        return -(10**_MAX_DIGITS) if text.startswith("-") else 10**_MAX_DIGITS
+    return int(text)
+
+
+def decimal_number(value: Any) -> float | None:
+    """``value`` as a float under the one rule (too large: infinity), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    if isinstance(value, str):
+        if not _FLOAT_RE.fullmatch(text := value.strip()):
+            return None
+        return float(text)  # '1e400' and 400 digits are infinity, not an error
+    try:
+        return float(value)
+    except OverflowError:  # an int too large for a float
+        return math.inf
+
+
+def in_range(what: str, value: Any, number: float, minimum: float, maximum: float) -> None:
+    """One line naming ``what`` and its range when ``number`` is outside it."""
+    if number < minimum:
+        raise LayerError(f"{what} must be at least {_bound(minimum)}, got {shown(value)}")
+    if number > maximum:
+        raise LayerError(f"{what} must be at most {_bound(maximum)}, got {shown(value)}")
+
+
+def _bound(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for an error line, cut short: a 5,000-digit number is not shown whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
+def whole_flag(flag: str, value: Any, minimum: int, maximum: int) -> int | None:
+    """A task's whole-number flag as typed (None: not given), in its range."""
+    if value is None or value == "":
+        return None
+    number = whole_number(value)
+    if number is None:
+        raise LayerError(f"{flag} must be a whole number, got {shown(value)}")
+    in_range(flag, value, number, minimum, maximum)
     return number
 
 
-def as_mib(key: str, value: Any) -> float:
+def as_int(key: str, value: Any, minimum: int, maximum: int) -> int:
+    number = whole_number(value)
+    if number is None:
+        raise LayerError(f"layer.{key} must be a whole number, got {shown(value)}")
+    in_range(f"layer.{key}", value, number, minimum, maximum)
+    return number
+
+
+def as_mib(key: str, value: Any, maximum: float) -> float:
     # YAML's .inf and 1.0e400 are floats too: infinity and NaN are refused here, not
     # later as an OverflowError when MiB become bytes.
-    if isinstance(value, bool) or not (
-        isinstance(value, (int, float))
-        or (isinstance(value, str) and _FLOAT_RE.fullmatch(value.strip()))
-    ):
-        raise LayerError(f"layer.{key} must be a number of MiB, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int too large for a float
-        number = math.inf
+    number = decimal_number(value)
+    if number is None:
+        raise LayerError(f"layer.{key} must be a number of MiB, got {shown(value)}")
     if not math.isfinite(number) or number < 0:
-        raise LayerError(f"layer.{key} must be a finite number of MiB, zero or more, got {value!r}")
+        raise LayerError(
+            f"layer.{key} must be a finite number of MiB, zero or more, got {shown(value)}"
+        )
+    in_range(f"layer.{key}", value, number, 0, maximum)
     return number
 
 
-def as_positive(key: str, value: Any, unit: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise LayerError(f"layer.{key} must be a number of {unit}, got {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise LayerError(f"layer.{key} must be a number of {unit}, got {value!r}") from None
-    if not 0 < number < float("inf"):
-        raise LayerError(f"layer.{key} must be a number of {unit} above zero, got {value!r}")
+def as_positive(key: str, value: Any, unit: str, maximum: float) -> float:
+    number = decimal_number(value)
+    if number is None:
+        raise LayerError(f"layer.{key} must be a number of {unit}, got {shown(value)}")
+    if not number > 0:  # NaN too
+        raise LayerError(f"layer.{key} must be a number of {unit} above zero, got {shown(value)}")
+    in_range(f"layer.{key}", value, number, 0, maximum)
     return number
 
 

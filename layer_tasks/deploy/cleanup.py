@@ -8,7 +8,6 @@ plan is pure data (`plan_cleanup`), so ``--dry-run`` shows exactly what would go
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,8 +19,9 @@ from layer_tasks.aws.errors import AwsError
 from layer_tasks.aws.functions import get_function
 from layer_tasks.aws.lambda_ import LayerVersion, delete_layer_version, iter_layer_versions
 from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import in_range, whole_number
 from layer_tasks.errors import LayerError
-from layer_tasks.model.arns import is_layer_arn, parse_layer_arn
+from layer_tasks.model.arns import MAX_VERSION, is_layer_arn, parse_layer_arn
 from layer_tasks.project import chalice_config
 from layer_tasks.project.arn_file import read_arn
 
@@ -51,16 +51,17 @@ def referenced_versions(name: str, arns: Iterable[str]) -> set[int]:
 
 def check_keep(keep: object) -> int:
     """``--keep`` as typed: a whole number of at least 1."""
-    text = str(keep).strip() if keep is not None and not isinstance(keep, bool) else ""
-    if not re.fullmatch(r"-?[0-9]+", text):
+    number = whole_number(keep)
+    if number is None:
         raise LayerError(
             f"--keep must be a whole number of versions to keep (at least 1), got {keep!r}"
         )
-    if int(text) < 1:
+    if number < 1:
         raise LayerError(
             "--keep must be at least 1: deleting every version makes rollback impossible"
         )
-    return int(text)
+    in_range("--keep", keep, number, 1, MAX_VERSION)
+    return number
 
 
 def plan_cleanup(

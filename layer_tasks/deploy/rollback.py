@@ -11,7 +11,6 @@ both files as they were.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,21 +21,28 @@ if TYPE_CHECKING:
 from layer_tasks.aws.functions import apply_function_layers, get_function
 from layer_tasks.aws.lambda_ import LayerVersion, get_layer_version, iter_layer_versions
 from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import whole_number
 from layer_tasks.errors import LayerError
-from layer_tasks.model.arns import LayerArn, is_layer_arn, parse_layer_arn, replace_layer_versions
+from layer_tasks.model.arns import (
+    MAX_VERSION,
+    LayerArn,
+    is_layer_arn,
+    parse_layer_arn,
+    replace_layer_versions,
+)
 from layer_tasks.project import chalice_config
 from layer_tasks.project.arn_file import write_arn
 
 
 def parse_version(value: object) -> int:
     """``--version`` as given on the command line: a positive whole number."""
-    text = str(value).strip() if not isinstance(value, bool) else ""
-    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+    number = whole_number(value)
+    if number is None or not 1 <= number <= MAX_VERSION:
         raise LayerError(
             f"--version must be a positive whole number (a published layer version, see "
             f"`inv layer.versions`), got {value!r}"
         )
-    return int(text)
+    return number
 
 
 def check_args(version: object, previous: bool) -> int | None:

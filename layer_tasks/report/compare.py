@@ -19,7 +19,9 @@ from layer_tasks.aws.manifests import find_manifest
 from layer_tasks.aws.s3 import layer_prefix
 from layer_tasks.aws.session import Clients
 from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import in_range, whole_number
 from layer_tasks.errors import LayerError
+from layer_tasks.model.arns import MAX_VERSION
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report.diff import EMPTY_MANIFEST, LayerDiff, diff_manifests, load_manifest_file
 
@@ -53,9 +55,10 @@ def parse_side(spec: str, *, base_dir: Path) -> Side:
     if text == LATEST:
         return Side("latest")
     if re.fullmatch(r"[0-9]+", text, re.ASCII):
-        number = int(text)
+        number = whole_number(text) or 0  # 30 digits or more: past any version
         if number < 1:
             raise LayerError(f"layer versions start at 1, got {spec!r}")
+        in_range("a layer version", spec, number, 1, MAX_VERSION)
         return Side("version", version=number)
     path = Path(text).expanduser()
     path = path if path.is_absolute() else base_dir / path

@@ -17,6 +17,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from layer_tasks.build.footprint import naturalsize
+from layer_tasks.config.validate import whole_number
 from layer_tasks.errors import LayerError
 
 # What "nothing published yet" compares as: every distribution is then "added".
@@ -46,13 +47,10 @@ def load_manifest_file(path: Path) -> dict[str, Any]:
 
 
 def _int(value: Any) -> int:
-    # A manifest field may be missing or of another type in another tool version.
-    if isinstance(value, bool):
-        return int(value)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
+    # A manifest field may be missing or of another type in another tool version, and a
+    # manifest from S3 is untrusted (json reads Infinity and NaN, which int() raises on).
+    number = whole_number(value)
+    return 0 if number is None else number
 
 
 @dataclass(frozen=True)

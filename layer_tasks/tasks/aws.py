@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from invoke import Context
 
 from layer_tasks.config.validate import validate_bucket_name
-from layer_tasks.errors import LayerError
 from layer_tasks.tasks import _app
 from layer_tasks.tasks._common import layer_task, settings_from
 
@@ -26,15 +25,6 @@ LOCAL_HELP = "Run against the local moto sandbox on 127.0.0.1 (started if needed
 def _log(message: str) -> None:
     # Step lines go to stderr; stdout carries the result (the ARN, a table, JSON).
     print(message, file=sys.stderr, flush=True)
-
-
-def _whole(name: str, value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise LayerError(f"--{name} must be a whole number, got {value!r}") from None
 
 
 @layer_task(
@@ -157,10 +147,12 @@ def versions(
 @layer_task(help={"version": "Layer version number (default: the latest).", "local": LOCAL_HELP})
 def code_size(c: Context, version: str | None = None, local: bool = False) -> int:
     """Print the CodeSize (zipped bytes) of one published version."""
+    from layer_tasks.config.validate import whole_flag
+    from layer_tasks.model.arns import MAX_VERSION
     from layer_tasks.report.versions import code_size_line, find_version
     from layer_tasks.tasks._aws import open_aws
 
-    number = _whole("version", version)
+    number = whole_flag("--version", version, 1, MAX_VERSION)
     settings, clients = open_aws(settings_from(c), local, read_only=True)
     found = find_version(clients.lambda_, settings.name, number, clients.region)
     print(code_size_line(settings.name, found))
@@ -176,11 +168,11 @@ def code_size(c: Context, version: str | None = None, local: bool = False) -> in
 def lifecycle(c: Context, days: str | None = None, local: bool = False) -> str:
     """Create or update the bucket's lifecycle rule for this layer's zips."""
     from layer_tasks.aws import s3
+    from layer_tasks.config.settings import RANGES
+    from layer_tasks.config.validate import whole_flag
     from layer_tasks.tasks._aws import open_aws
 
-    number = _whole("days", days)
-    if number is not None and number <= 0:
-        raise LayerError(f"--days must be 1 or more, got {number}")
+    number = whole_flag("--days", days, *RANGES["lifecycle_days"])
     settings, clients = open_aws(settings_from(c, lifecycle_days=number), local)
     line = s3.set_layer_lifecycle(
         clients.s3,

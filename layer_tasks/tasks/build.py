@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from invoke import Context, Task
 
 from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import whole_flag
 from layer_tasks.errors import LayerError
 from layer_tasks.tasks import _app
 from layer_tasks.tasks._common import layer_task, settings_from
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
     from layer_tasks.build.pipeline import BuildResult
     from layer_tasks.model.app import AppPackage
     from layer_tasks.model.manifest import Manifest
+
+
+# The flags' ranges (README, tasks table): --top 0 shows every distribution; --repeat
+# starts that many processes per distribution.
+TOP_RANGE = (0, 10_000)
+REPEAT_RANGE = (1, 100)
 
 
 def _log(message: str) -> None:
@@ -120,10 +127,10 @@ class _KeepsHelpFlag(Task):
 def size_report(
     c: Context,
     json: bool = False,
-    top: int = 0,
+    top: Any = None,
     html: str = "",
     imports: bool = False,
-    repeat: int = 3,
+    repeat: Any = None,
     force: bool = False,
 ) -> None:
     """Per-distribution footprint and totals against the Lambda limits (builds if needed)."""
@@ -134,10 +141,9 @@ def size_report(
     from layer_tasks.report.import_cost import measure_imports
     from layer_tasks.report.output_path import check_output
 
-    if top < 0:
-        raise LayerError(f"--top must be a positive number, got {top}")
-    if repeat < 1:
-        raise LayerError(f"--repeat must be at least 1, got {repeat}")
+    # Parsed here, not by Invoke: its int() would take '\u0662' and '1_0'.
+    top = whole_flag("--top", top, *TOP_RANGE) or 0
+    repeat = whole_flag("--repeat", repeat, *REPEAT_RANGE) or 3
     if html:
         check_destination(Path(html))  # a folder, or no folder to write in: one line
     layers = per_architecture(c)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from layer_tasks.config.settings import DEFAULTS
+from layer_tasks.config.settings import DEFAULTS, RANGES, check_setting
 from layer_tasks.errors import LayerError
 
 ENV_PREFIX = "INVOKE_LAYER_"
@@ -72,6 +72,16 @@ def check_environment(environ: Mapping[str, str], layer: Mapping[str, Any]) -> N
 
     for key, value in layer.items():
         walk((str(key),), value)
+    for key in RANGES:
+        var = ENV_PREFIX + key.upper()
+        if var in environ:
+            # Invoke casts the string with int() or float() where invoke.yaml gave the key
+            # a number, and they take '\u0662' and '1_0': the one rule for numbers is
+            # applied to the string as it was typed.
+            try:
+                check_setting(key, environ[var])
+            except LayerError as exc:
+                raise LayerError(name_env_source(exc.message, environ)) from None
     for var in sorted(environ):
         if var in booleans and environ[var].strip().lower() in ("false", "no", "off"):
             # Invoke casts to the type a configuration file gave the key: for a bool,

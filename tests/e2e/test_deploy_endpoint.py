@@ -129,4 +129,4 @@ def test_lifecycle_days_zero_or_negative_is_an_error(
     monkeypatch.chdir(project)
     code, err = _run_in_process(["layer.lifecycle", f"--days={days}"], capsys)
     assert code == 1
-    assert err.strip().splitlines() == [f"error: --days must be 1 or more, got {days}"]
+    assert err.strip().splitlines() == [f"error: --days must be at least 1, got '{days}'"]

@@ -109,5 +109,5 @@ def test_the_layer_is_read_only_with_the_zips_times_and_removed_after(tmp_path: 
 def test_repeat_below_one_is_an_error(sleepy_project: Path) -> None:
     proc = inv_here(sleepy_project, "layer.size-report", "--imports", "--repeat", "0")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "error: --repeat must be at least 1, got 0"
+    assert proc.stderr.strip() == "error: --repeat must be at least 1, got '0'"
     assert not (sleepy_project / "dist").exists()

@@ -925,6 +925,79 @@ ROWS += [
         r"the ARN of either \(arn:aws:kms:<region>:<account>:key/<id>\)$",
         lambda c: (c.set_layer(kms_key_id="my key!"), _built(c)),
     ),
+    # Issue 20, section 5: every number has a range, and one rule (ASCII) for its text.
+    Row(
+        "lock-timeout-minutes-huge",
+        ["layer.publish"],
+        r"^error: layer\.lock_timeout_minutes must be at most 1440, got 99999999999999999999$",
+        lambda c: c.set_layer(lock_timeout_minutes=99999999999999999999),
+    ),
+    Row(
+        "connect-timeout-huge",
+        ["layer.versions"],
+        r"^error: layer\.connect_timeout must be at most 3600, got 1e\+300$",
+        lambda c: c.set_layer(connect_timeout=1.0e300),
+    ),
+    Row(
+        "index-retries-huge",
+        ["layer.build"],
+        r"^error: layer\.index_retries must be at most 20, got 99999999999999999999$",
+        lambda c: c.set_layer(index_retries=99999999999999999999),
+    ),
+    Row(
+        "lifecycle-days-huge",
+        ["layer.publish"],
+        r"^error: layer\.lifecycle_days must be at most 36500, got 1000000000000$",
+        lambda c: c.set_layer(lifecycle_days=1000000000000),
+    ),
+    Row(
+        "lifecycle-days-flag-huge",
+        ["layer.lifecycle", "--days", "36501"],
+        r"^error: --days must be at most 36500, got '36501'$",
+    ),
+    Row(
+        "env-number-non-ascii-digit",
+        ["layer.versions"],
+        r"^error: layer\.read_timeout must be a number of seconds, got '\u0662' "
+        r"\(set by INVOKE_LAYER_READ_TIMEOUT\)$",
+        lambda c: c.set_layer(read_timeout=30),  # Invoke then casts the variable: float()
+        env={"INVOKE_LAYER_READ_TIMEOUT": "\u0662"},
+    ),
+    Row(
+        "env-number-underscore",
+        ["layer.build"],
+        r"^error: layer\.workers must be a whole number, got '1_0' "
+        r"\(set by INVOKE_LAYER_WORKERS\)$",
+        env={"INVOKE_LAYER_WORKERS": "1_0"},
+    ),
+    Row(
+        "env-timeout-huge",
+        ["layer.versions"],
+        r"^error: layer\.deadline_minutes must be at most 1440, got '1e300' "
+        r"\(set by INVOKE_LAYER_DEADLINE_MINUTES\)$",
+        env={"INVOKE_LAYER_DEADLINE_MINUTES": "1e300"},
+    ),
+    Row(
+        "flag-number-non-ascii-digit",
+        ["layer.size-report", "--top", "\u0662"],
+        r"^error: --top must be a whole number, got '\u0662'$",
+    ),
+    Row(
+        "flag-repeat-huge",
+        ["layer.size-report", "--imports", "--repeat", "1000"],
+        r"^error: --repeat must be at most 100, got '1000'$",
+    ),
+    Row(
+        "flag-version-past-lambdas-range",
+        ["layer.code-size", "--version", "9223372036854775808"],
+        r"^error: --version must be at most 9223372036854775807, got '9223372036854775808'$",
+    ),
+    Row(
+        "diff-version-past-lambdas-range",
+        ["layer.diff", "--from", "99999999999999999999"],
+        r"^error: a layer version must be at most 9223372036854775807, "
+        r"got '99999999999999999999'$",
+    ),
     Row(
         "html-over-chalice-config",
         ["layer.size-report", "--html=.chalice/config.json"],

@@ -35,7 +35,7 @@ def test_each_default_is_written_once() -> None:
         ("architecture", "sparc", "not a Lambda architecture"),
         ("budget_mb", "lots", "must be a number"),
         ("lifecycle_days", 0, "at least 1"),
-        ("compression_level", 11, "0-9"),
+        ("compression_level", 11, "must be at most 9, got 11"),
         ("name", "bad name!", "not a valid Lambda layer name"),
         ("installer", "conda", "not supported"),
         ("prune", {"nosuch": True}, "unknown rule"),
