@@ -102,21 +102,25 @@ def install(session: nox.Session, extras: str = "dev") -> None:
     session.install("-e", f".[{extras}]")
 
 
-# Tests marked `once` check nothing that the Python running pytest changes (e.g. each
-# target interpreter, run as a subprocess from any host): one tests session runs them.
-# Where this host has no python3.12, every tests session does, so none is skipped unseen
-# (and with CI set, a missing interpreter is an error anyway).
-ONCE_ON = "3.12"
+# Tests marked `once` check nothing that the Python running pytest changes (a process
+# killed midway, a silent socket, a 4 GiB zip, each target interpreter run as a
+# subprocess): they are shared out among the tests sessions of the Pythons found here,
+# so that each runs once per nox run (tests/support/once.py). Where only one Python is
+# found, its session runs them all.
+def once_shard(python: str) -> str:
+    found = [version for version in PYTHONS if find_python(version) is not None]
+    if python not in found or len(found) < 2:
+        return ""
+    return f"{found.index(python)}/{len(found)}"
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Offline unit, moto and end-to-end tests (no network, no AWS), on every core."""
     install(session)
-    marks = "not network"
-    if session.python != ONCE_ON and find_python(ONCE_ON) is not None:
-        marks += " and not once"
-        session.log(f"tests marked `once` run in tests-{ONCE_ON}")
+    shard = once_shard(str(session.python))
+    if shard:
+        session.log(f"tests marked `once`: share {shard} of them runs here")
     scratch = _scratch(session)
     session.run(
         "pytest",
@@ -125,7 +129,8 @@ def tests(session: nox.Session) -> None:
         "--dist",
         "worksteal",
         "-m",
-        marks,
+        "not network",
+        *([f"--once-shard={shard}"] if shard else []),
         *([f"--basetemp={scratch}"] if scratch else []),
         *session.posargs,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from support import collection, fakes
+from support import collection, fakes, once
 from support.cli import build_small_project, make_split_project
 from support.fakes import moto_clients
 from support.faults import MotoServer
@@ -19,10 +19,15 @@ from layer_tasks.aws.session import Clients
 from layer_tasks.config.settings import LayerSettings
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    once.add_option(parser)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Before any deselection: the bad-input catalogue check reads the whole collection.
     collection.record(config, items)
+    once.deselect(config, items)
 
 
 @pytest.fixture(scope="session", autouse=True)

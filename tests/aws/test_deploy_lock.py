@@ -187,6 +187,8 @@ print(json.dumps({"got": got, "done": done, "lines": lines}))
 """
 
 
+# `once`: two real processes; the same race in threads runs on every Python above.
+@pytest.mark.once
 def test_two_processes_started_together_hold_the_lock_one_after_the_other(endpoint: str) -> None:
     procs = [
         subprocess.Popen(

@@ -12,6 +12,9 @@ from layer_tasks.errors import LayerError
 from layer_tasks.local import sandbox
 
 
+# `once`: a moto server process that outlives its `inv` processes; the sandbox's code
+# runs on every Python in the other --local tests.
+@pytest.mark.once
 @pytest.mark.slow
 def test_local_sandbox_survives_between_commands(project: Path) -> None:
     real_config = (project / ".chalice" / "config.json").read_bytes()

@@ -22,6 +22,10 @@ import pytest
 from support.cli import INV, copy_project, stray_files
 from support.faults import MotoServer, client
 
+# `once`: two `inv` processes at once; which one waits is decided by S3's conditional
+# writes and the state folder's lock, not by the Python running pytest.
+pytestmark = pytest.mark.once
+
 
 def start(project: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(

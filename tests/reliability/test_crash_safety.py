@@ -33,6 +33,10 @@ from support.cli import (
 from support.faults import MotoServer, client
 from support.wheels import make_wheel
 
+# `once`: a real `inv` process killed at each step; the order of the writes it checks is
+# the same on every Python (each step's own code runs on every Python in tests/aws).
+pytestmark = pytest.mark.once
+
 ARN = "arn:aws:lambda:us-east-1:123456789012:layer:test-layer:1"
 
 SITECUSTOMIZE = """

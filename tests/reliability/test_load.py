@@ -20,6 +20,10 @@ from pathlib import Path
 import pytest
 from support.faults import MotoServer, client
 
+# `once`: memory and time bounds at scale (20,000 files, a 200 MB member); the code they
+# run is exercised on every Python by the small cases in tests/unit and tests/aws.
+pytestmark = pytest.mark.once
+
 LIMIT_MB = 300
 
 SCRIPT = textwrap.dedent(

@@ -12,8 +12,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from support.cli import inv
 from support.silent import SilentServer
+
+# `once`: each case waits out real timeouts against a silent socket, in an `inv` process;
+# botocore's and uv's timeouts do not change with the Python that starts them.
+pytestmark = pytest.mark.once
 
 SHORT = {
     "INVOKE_LAYER_CONNECT_TIMEOUT": "1",

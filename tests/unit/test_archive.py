@@ -430,6 +430,9 @@ def test_zip64_fields_for_large_sizes_and_offsets(
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+# `once`: 4 GiB streamed through the writer; the ZIP64 fields are also checked on every
+# Python by test_zip64_for_more_than_65535_entries.
+@pytest.mark.once
 @pytest.mark.slow
 def test_zip64_member_over_4_gib(fast_tmp: Path) -> None:
     """A real member over 4 GiB (sparse zeros: no disk space, but ~15 s to deflate)."""
