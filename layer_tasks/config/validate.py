@@ -34,8 +34,10 @@ _STAGE_RE = re.compile(r"[A-Za-z0-9_-]+")
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
 # SSM parameter names: a-zA-Z0-9_.- with '/' levels; a hierarchy starts with '/'.
 _SSM_RE = re.compile(r"(/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+")
-_INT_RE = re.compile(r"[+-]?[0-9]+")
-_FLOAT_RE = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# A number's text: ASCII digits, a '-' and no '+', and nothing around them (a value is
+# refused, never trimmed: ' 5', '+5' and '5\n' are not numbers, as 'name\n' is no name).
+_INT_RE = re.compile(r"-?[0-9]+")
+_FLOAT_RE = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def validate_layer_name(name: str) -> str:
@@ -159,7 +161,7 @@ def whole_number(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if not isinstance(value, str) or not _INT_RE.fullmatch(text := value.strip()):
+    if not isinstance(value, str) or not _INT_RE.fullmatch(text := value):
         return None
     if len(text.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
         return -(10**_MAX_DIGITS) if text.startswith("-") else 10**_MAX_DIGITS
@@ -171,7 +173,7 @@ def decimal_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     if isinstance(value, str):
-        if not _FLOAT_RE.fullmatch(text := value.strip()):
+        if not _FLOAT_RE.fullmatch(text := value):
             return None
         return float(text)  # '1e400' and 400 digits are infinity, not an error
     try:

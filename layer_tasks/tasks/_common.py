@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 
 from invoke import Context, Exit, task
 
-from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.settings import RANGES, LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.tasks.env import check_environment, name_env_source
+from layer_tasks.tasks.yaml_numbers import check_number_forms
 from layer_tasks.util.redact import redact
 from layer_tasks.util.terminal import (
     INTERRUPTED,
@@ -45,6 +46,8 @@ def settings_from(c: Context, **overrides: Any) -> LayerSettings:
     if runtime and not os.path.exists(os.path.expanduser(runtime)):
         raise LayerError(f"configuration file {runtime} (inv -f) not found: check the path")
     raw = plain(c.config.get("layer", {}))
+    for path in _yaml_files(c):
+        check_number_forms(path, RANGES)
     check_environment(os.environ, raw)
     flags = {k: v for k, v in overrides.items() if v is not None}
     raw.update(flags)
@@ -52,6 +55,16 @@ def settings_from(c: Context, **overrides: Any) -> LayerSettings:
         return LayerSettings.from_mapping(raw, base_dir=Path.cwd())
     except LayerError as exc:
         raise LayerError(name_env_source(exc.message, os.environ, flags)) from None
+
+
+def _yaml_files(c: Context) -> list[Path]:
+    """The YAML files Invoke read the configuration from (system, user, project, -f)."""
+    found = []
+    for level in ("system", "user", "project", "runtime"):
+        path = getattr(c.config, f"_{level}_path", None)
+        if getattr(c.config, f"_{level}_found", False) and str(path).endswith((".yaml", ".yml")):
+            found.append(Path(os.path.expanduser(str(path))))
+    return found
 
 
 def to_exit(error: BaseException) -> Exit:

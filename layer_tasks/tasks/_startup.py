@@ -14,9 +14,11 @@ to the previous hook with its traceback.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -251,6 +253,54 @@ def check_config_files() -> None:
             raise Exit(redact(f"error: {problem}"), code=1)
 
 
+_FLAG_RE = re.compile(r"<Argument: ([A-Za-z0-9_]+)")
+
+
+def parse_error_line(exc: BaseException, binary: str) -> str:
+    """Invoke's parser message as one ``error:`` line that says what to do: its own words
+    ("No idea what '5' is!", "Flag <Argument: version (v)> needed value ...") name
+    neither the flag nor the cure."""
+    text = " ".join(str(exc).split())
+    flag = _FLAG_RE.search(text)
+    name = f"--{flag[1].replace('_', '-')}" if flag else ""
+    if name and "needed value" in text:
+        text = f"{name} needs a value (e.g. {name} N or {name}=N)"
+    elif name and "doesn't take any value" in text:
+        text = f"{name} takes no value"
+    elif text.startswith("No idea what"):
+        word = text[len("No idea what ") : -len(" is!")] if text.endswith(" is!") else text
+        text = (
+            f"{word} is not a task, a flag, or a flag's value here (a flag given twice?): "
+            f"see `{binary} --list` and `{binary} --help TASK`"
+        )
+    return redact(f"error: {text}")
+
+
+@contextmanager
+def parse_errors_as_lines(binary: str) -> Iterator[None]:
+    """Invoke's ``Program`` prints a `ParseError` as its bare message: within this, it
+    ends in one ``error:`` line instead (the exit status stays 1)."""
+    from invoke.exceptions import Exit, ParseError
+
+    try:
+        yield
+    except ParseError as exc:
+        raise Exit(parse_error_line(exc, binary), code=1) from None
+
+
+def one_line_parse_errors(program: Any) -> None:
+    """``inv``'s own `Program` parses the tasks' flags after importing ``tasks.py``: that
+    step of this one program gets `parse_errors_as_lines`."""
+    parse_tasks = program.parse_tasks
+
+    def parse() -> None:
+        names = program.binary_names or ["inv"]
+        with parse_errors_as_lines("inv" if "inv" in names else names[0]):
+            parse_tasks()
+
+    program.parse_tasks = parse
+
+
 def _run_by_invoke() -> bool:
     """Whether this import happens inside Invoke's `Program` (``inv``, a console script),
     not in a program that imports the package (a test run, a notebook)."""
@@ -268,6 +318,9 @@ def install() -> None:
     if _run_by_invoke():
         exit_on_interrupt()
         check_config_files()
+        program = _local("load_collection", "/invoke/program.py", "self")
+        if program is not None:  # `inv`: the flags of the tasks are parsed after this
+            one_line_parse_errors(program)
     previous: Callable[..., Any] = sys.excepthook
     if getattr(previous, "_layer_tasks", False):
         return

@@ -16,6 +16,7 @@ import invoke
 from invoke import Collection, Config, Program
 
 from layer_tasks import __version__
+from layer_tasks.tasks._startup import parse_errors_as_lines
 
 
 class ProjectConfig(Config):
@@ -31,10 +32,19 @@ class LayerTasksProgram(Program):
     has found the collection; with a bundled namespace Invoke loads none, so here the
     project is the folder the command runs in, loaded at the same step."""
 
+    def parse_core(self, argv: list[str] | None) -> None:
+        with parse_errors_as_lines(self.binary or "layer-tasks"):
+            super().parse_core(argv)
+
     def parse_collection(self) -> None:
-        super().parse_collection()
+        with parse_errors_as_lines(self.binary or "layer-tasks"):
+            super().parse_collection()
         self.config.set_project_location(os.getcwd())
         self.config.load_project()
+
+    def parse_tasks(self) -> None:
+        with parse_errors_as_lines(self.binary or "layer-tasks"):
+            super().parse_tasks()
 
     def print_version(self) -> None:
         print(f"{self.name} {self.version} (invoke {invoke.__version__})")

@@ -106,7 +106,9 @@ def test_rollback_version_must_be_positive_integer(tmp_path: Path, lam: Any, bad
 def test_rollback_parse_version_accepts_digits() -> None:
     assert parse_version("7") == 7
     assert parse_version(3) == 3
-    assert parse_version(" 12 ") == 12
+    for text in (" 12 ", "+12", "12\n", "\u0661\u0662"):  # one rule: refused, not trimmed
+        with pytest.raises(LayerError, match="positive whole number"):
+            parse_version(text)
 
 
 def test_rollback_missing_version(tmp_path: Path, lam: Any) -> None:

@@ -70,7 +70,34 @@ def test_version_list_and_help_anywhere(
     code, out, _ = run(["size-report", "--help"], capsys)
     assert code == 0 and "--top" in out
     code, _, err = run(["nope"], capsys)
-    assert code == 1 and "No idea what 'nope' is!" in err
+    assert code == 1 and err == (
+        "error: 'nope' is not a task, a flag, or a flag's value here (a flag given twice?): "
+        "see `layer-tasks --list` and `layer-tasks --help TASK`\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["build", "--bogus"], "'--bogus' is not a task, a flag, or a flag's value here"),
+        (["--bogus"], "'--bogus' is not a task, a flag, or a flag's value here"),
+        (["rollback", "--version"], "--version needs a value (e.g. --version N or --version=N)"),
+        (["build", "--force=3"], "'3' is not a task, a flag, or a flag's value here"),
+    ],
+)
+def test_parse_errors_are_one_error_line(
+    argv: list[str],
+    line: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Invoke's parser prints its bare message ("No idea what '--bogus' is!"): the
+    console script's is one ``error:`` line that says what to do, exit status 1."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [err.strip()] and err.startswith(f"error: {line}")
 
 
 @pytest.mark.parametrize(

@@ -450,6 +450,54 @@ ROWS = [
         ["layer.size-report", "--top", "abc"],
         r"--top must be a whole number, got 'abc'",
     ),
+    # Issue 20, section 5, fourth review: YAML 1.1 number forms, spaces and signs, and
+    # Invoke's own parser messages.
+    Row(
+        "yaml-number-underscore",
+        ["layer.budget"],
+        r"^error: layer\.workers is written 1_0 in .*/invoke\.yaml, which YAML reads as 10: "
+        r"write the number in plain digits$",
+        layer_keys(workers="1_0"),
+    ),
+    Row(
+        "yaml-number-octal",
+        ["layer.budget"],
+        r"^error: layer\.compression_level is written 010 in .*/invoke\.yaml, which YAML "
+        r"reads as 8: write the number in plain digits$",
+        layer_keys(compression_level="010"),
+    ),
+    Row(
+        "yaml-number-base-60",
+        ["layer.budget"],
+        r"^error: layer\.deadline_minutes is written 1:30 in .*/invoke\.yaml, which YAML "
+        r"reads as 90: write the number in plain digits$",
+        layer_keys(deadline_minutes="1:30"),
+    ),
+    Row(
+        "env-number-surrounding-space",
+        ["layer.budget"],
+        r"^error: layer\.max_attempts must be a whole number, got ' 5' "
+        r"\(set by INVOKE_LAYER_MAX_ATTEMPTS\)$",
+        layer_keys(max_attempts="5"),  # Invoke's int() cast would take ' 5'
+        env={"INVOKE_LAYER_MAX_ATTEMPTS": " 5"},
+    ),
+    Row(
+        "flag-number-plus-sign",
+        ["layer.rollback", "--version", "+2"],
+        r"^error: --version must be a positive whole number \(a published layer version, "
+        r"see `inv layer\.versions`\), got '\+2'$",
+    ),
+    Row(
+        "flag-given-twice",
+        ["layer.size-report", "--top", "5", "--top", "99999"],
+        r"^error: '99999' is not a task, a flag, or a flag's value here \(a flag given "
+        r"twice\?\): see `inv --list` and `inv --help TASK`$",
+    ),
+    Row(
+        "flag-without-its-value",
+        ["layer.rollback", "--version"],
+        r"^error: --version needs a value \(e\.g\. --version N or --version=N\)$",
+    ),
     # --- silently ignored before -----------------------------------------------------------
     Row(
         "runtime-file-missing",
@@ -543,7 +591,15 @@ IN_A_PROCESS = [
 
 # What Invoke reads before any code of ours runs (the start-up net that refuses these runs
 # as tasks.py is imported, once per process): only a real process shows it.
-PROCESS_ONLY = ["runtime-file-fifo", "runtime-file-too-large", "project-yaml-alias-bomb"]
+# Invoke's parser messages too: their one-line form is set on the one `Program` that
+# imports tasks.py first in a process (tasks/_startup.one_line_parse_errors).
+PROCESS_ONLY = [
+    "runtime-file-fifo",
+    "runtime-file-too-large",
+    "project-yaml-alias-bomb",
+    "flag-given-twice",
+    "flag-without-its-value",
+]
 HERE = [row for row in ROWS if row.id not in PROCESS_ONLY]
 
 
@@ -615,16 +671,17 @@ def test_a_failure_that_is_not_a_known_input_keeps_its_traceback(
 
 
 def _collected(config: pytest.Config) -> list[str]:
-    """The tests of reliability/ and unit/: as this session collected them where it
+    """The tests of reliability/, unit/ and e2e/: as this session collected them where it
     collected them all (the whole suite, under xdist in each worker too), else from a
     ``pytest --collect-only`` of those folders."""
-    here = collection.collected_in(config, [TESTS / "reliability", TESTS / "unit"])
+    folders = [TESTS / "reliability", TESTS / "unit", TESTS / "e2e"]
+    here = collection.collected_in(config, folders)
     if here is not None:
         return here
     proc = subprocess.run(
         [
             *(sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"),
-            *(str(TESTS / "reliability"), str(TESTS / "unit")),
+            *(str(folder) for folder in folders),
         ],
         capture_output=True,
         text=True,
@@ -639,14 +696,14 @@ def _collected(config: pytest.Config) -> list[str]:
 def test_catalogue_ids_and_collected_tests_agree(pytestconfig: pytest.Config) -> None:
     """docs/bad-inputs.md and the tests, read together: every id in the doc's tables is
     a collected test (a case id of a ``test_bad_input*`` test, or a test's name), and
-    every case of every ``test_bad_input*`` test has a row."""
+    every case of every ``test_bad_input*`` test of reliability/ has a row."""
     ids = re.findall(r"^\| `([A-Za-z0-9_-]+)` \|", DOC.read_text(encoding="utf-8"), re.M)
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     cases, names = set(), set()
     for node in _collected(pytestconfig):
         function, _, param = node.split("::")[-1].partition("[")
         names.add(function)
-        if function.startswith("test_bad_input") and param:
+        if function.startswith("test_bad_input") and param and "/reliability/" in f"/{node}":
             cases.add(param.rstrip("]"))
     assert cases, "no bad-input cases collected"
     assert sorted(set(ids) - cases - names) == [], "rows without a test"

@@ -111,8 +111,12 @@ def test_bad_values_are_one_line_naming_the_key(key: str, value: object, message
 
 
 def test_good_numbers_still_pass() -> None:
-    s = LayerSettings.from_mapping({"budget_mb": "1.5e2", "reserve_mb": " 10 ", "workers": "+2"})
+    s = LayerSettings.from_mapping({"budget_mb": "1.5e2", "reserve_mb": "10", "workers": "2"})
     assert (s.budget_mb, s.reserve_mb, s.workers) == (150.0, 10.0, 2)
+    # Refused, not trimmed, as a name is: the number rule takes nothing around the digits.
+    for text in (" 10 ", "+2", "2\n"):
+        with pytest.raises(LayerError, match=r"layer\.workers must be a whole number"):
+            LayerSettings.from_mapping({"workers": text})
 
 
 def test_environment_that_invoke_would_ignore_is_an_error() -> None:
