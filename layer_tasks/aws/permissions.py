@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
 from layer_tasks.aws.errors import AccessDenied, AwsError, Conflict, NotFound, boundary
+from layer_tasks.config.validate import untrimmed
 from layer_tasks.errors import LayerError
 
 ACTION = "lambda:GetLayerVersion"
@@ -38,8 +39,9 @@ class Grant:
 
 
 def grant_for(entry: str) -> Grant:
-    """The permission one ``share_with`` entry asks for; anything else is a `LayerError`."""
-    text = str(entry).strip()
+    """The permission one ``share_with`` entry asks for; anything else is a `LayerError`
+    (whitespace around it too: the grant goes to exactly what the entry says)."""
+    text = untrimmed("layer.share_with entry", str(entry))
     if _ACCOUNT_RE.fullmatch(text):
         return Grant(f"layer-tasks-account-{text}", text)
     if _ORG_RE.fullmatch(text):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -41,8 +42,10 @@ from layer_tasks.build.install import (
 from layer_tasks.build.requirements import RequirementSet, read_requirements
 from layer_tasks.config.platform import ARCHITECTURES, PYTHON_GLIBC
 from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import shown
 from layer_tasks.errors import LayerError
 from layer_tasks.util import redact
+from layer_tasks.util.bounds import check_nesting, check_toml_depth, read_bounded
 from layer_tasks.util.fsutil import atomic_write_text
 
 if sys.version_info >= (3, 11):
@@ -107,15 +110,42 @@ def lock_path(settings: LayerSettings) -> Path:
     )
 
 
+def lock_exists(path: Path) -> bool:
+    """Whether there is a lock at ``path``: False when nothing is there. Anything there
+    that is not a regular file (a folder, a FIFO, a dangling symlink) is a `LayerError`:
+    taken for "no lock", it would build without the lock and skip its proof that every
+    requirement is locked."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if not path.is_symlink():
+            return False
+        raise LayerError(
+            f"lock file {path} is a symlink to nothing: remove it, or point it at the lock"
+        ) from None
+    except OSError as exc:
+        raise LayerError(f"cannot read lock file {path}: {exc.strerror}") from None
+    if stat.S_ISREG(mode):
+        return True
+    kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, device or socket)"
+    raise LayerError(
+        f"lock file {path} is {kind}: remove it and run `inv layer.lock` to write the lock"
+    )
+
+
 def lock_sha256(settings: LayerSettings) -> str:
     """sha256 (hex) of the layer's lock file, "" without one: what a build key holds of
     the lock. Nothing is parsed, so a no-change build never loads packaging.pylock."""
     path = lock_path(settings)
-    if not path.is_file():
-        return ""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        if not lock_exists(path):
+            return ""
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except (OSError, LayerError):
         return "unreadable"  # no build has this key: `lock_for_build` then says why
 
 
@@ -162,18 +192,30 @@ def target_tags(target: Target) -> list[Tag]:
 
 
 def _read_toml(path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The lock's bytes and its TOML, within the bounds of every text file the tool reads
+    (docs/security.md): its size, and its nesting, which `tomllib` and every reader of
+    the parsed data recurse into."""
+    if not lock_exists(path):
+        raise LayerError(f"lock file {path} not found: run `inv layer.lock`")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise LayerError(f"lock file {path} not found: run `inv layer.lock`") from None
+        data = read_bounded(path, "lock file")
     except OSError as exc:
         raise LayerError(f"cannot read lock file {path}: {exc.strerror}") from None
     try:
-        return data, tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        check_toml_depth(text, f"lock file {path.name}")
+        parsed = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise LayerError(
             f"{path.name} is not valid TOML ({exc}): run `inv layer.lock` to write it again"
         ) from None
+    except RecursionError:  # a nesting the bracket count missed: still one line
+        raise LayerError(
+            f"lock file {path.name} nests too deeply to read: run `inv layer.lock` to write "
+            "it again"
+        ) from None
+    check_nesting(parsed, f"lock file {path.name}")
+    return data, parsed
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -261,12 +303,20 @@ def load_lock(path: Path, target: Target | None = None) -> LockFile:
                 f"{path.name} locks {package.name} as a source, not a wheel; a layer takes "
                 "binary wheels only: pin a version that has a wheel, then `inv layer.lock`"
             )
-        sha256 = dist.hashes.get("sha256", "")
-        if not re.fullmatch(r"[0-9a-f]{64}", sha256, re.ASCII):
+        sha256 = dist.hashes.get("sha256")
+        if sha256 is None:
             raise LayerError(
                 f"{path.name} has no sha256 for {dist.filename}: run `inv layer.lock` "
                 "(it writes every wheel's hash)"
             )
+        # Hex digits in either case are the same digest (PEP 751 does not fix the case;
+        # installers compare it lower-cased): kept in one spelling.
+        if not (isinstance(sha256, str) and re.fullmatch(r"[0-9a-fA-F]{64}", sha256, re.ASCII)):
+            raise LayerError(
+                f"{path.name} has a sha256 for {dist.filename} that is not 64 hex digits "
+                f"({shown(sha256)}): run `inv layer.lock` (it writes every wheel's hash)"
+            )
+        sha256 = sha256.lower()
         packages.append(
             LockedPackage(
                 name=package.name,
@@ -439,7 +489,7 @@ def lock_for_build(settings: LayerSettings, reqs: RequirementSet) -> LockFile | 
     """The lock a build must install, None without one; `LayerError` when it is stale or
     does not cover every requirement that applies to the target."""
     path = lock_path(settings)
-    if not path.is_file():
+    if not lock_exists(path):
         return None
     target = Target(settings.python, settings.architecture, settings.glibc)
     lock = load_lock(path, target)
@@ -486,8 +536,8 @@ def check_installed(lock: LockFile, installed: Mapping[str, str]) -> None:
 def unpinned_warning(settings: LayerSettings) -> str | None:
     """One line for deploy when no lock pins the layer's dependencies."""
     path = lock_path(settings)
-    if path.is_file():
-        return None
+    if os.path.lexists(path):
+        return None  # a lock, or something in its place that the build refuses
     return (
         f"warning: no lock file ({path.name}): dependencies that "
         f"{settings.requirements.name} does not pin can change between builds; "
@@ -592,8 +642,9 @@ def write_lock(
     reqs = read_requirements(settings.requirements)
     target = Target(settings.python, settings.architecture, settings.glibc)
     path = lock_path(settings)
+    exists = lock_exists(path)  # a folder in its place is not replaced: said first
     try:
-        previous = load_lock(path) if path.is_file() else None
+        previous = load_lock(path) if exists else None
     except LayerError:
         previous = None  # a broken lock is replaced, not read
     # A lock for another target (a changed python) shares few files with the new one:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import re
 import shlex
 import stat
 from collections.abc import Iterable
@@ -45,6 +46,9 @@ _VALUE_OPTIONS = {
     "--global-option",
 }
 _FLAG_OPTIONS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes"}
+# A URL, as pip tells one from a path for -r/-c (``https:``, ``file:``): a scheme and a
+# slash. ``reqs:v2.txt`` stays a file name; ``https:/host/r.txt`` is a URL too.
+_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:/", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,9 @@ def _read_into(
         if line.startswith("-"):
             _read_option(result, path, where, line, seen | {resolved})
             continue
+        # Every URL the file holds may carry a password (``name @ https://u:pw@host/``):
+        # registered before anything can print it, in whatever form it is printed.
+        redact.add_url(line)
         if line.startswith(("http://", "https://", "file:", "git+", ".", "/")):
             raise LayerError(
                 f"{where}: {line!r} is a bare URL or path; write it as 'name @ URL' so the "
@@ -199,6 +206,15 @@ def _read_option(
     if name in ("-r", "--requirement", "-c", "--constraint"):
         if not value:
             raise LayerError(f"{where}: {name} needs a file name")
+        if _URL_RE.match(value):
+            # pip would download it; read here as a path it became a file name holding
+            # the URL's password. A remote file is not read: what the layer holds must
+            # be known, and hashed for the build cache, before the install.
+            redact.add_url(value)
+            raise LayerError(
+                f"{where}: {name} {redact.redact_url(value)} is a URL, and -r/-c files are "
+                f"read from disk only: download it beside {path.name} and give its path"
+            )
         included = (path.parent / value) if not Path(value).is_absolute() else Path(value)
         _read_into(result, included, seen, constraint=name in ("-c", "--constraint"))
         return

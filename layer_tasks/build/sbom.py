@@ -37,6 +37,7 @@ from layer_tasks.build.install import Target
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
+from layer_tasks.util.bounds import check_nesting, check_toml_depth, read_bounded
 from layer_tasks.util.fsutil import atomic_write_text
 
 if TYPE_CHECKING:
@@ -68,8 +69,9 @@ def lock_files(requirements: Path) -> list[Path]:
 def read_lock_hashes(paths: list[Path]) -> dict[tuple[str, str], dict[str, tuple[str, str]]]:
     """(canonical name, version) -> {wheel filename: (sha256 hex, url)} from the locks.
 
-    Read defensively: a lock that does not parse, or an entry without a name, version
-    or sha256, adds nothing.
+    Read defensively: a lock that does not parse, is too large or nests too deeply (the
+    bounds of every text file the tool reads), or an entry without a name, version or
+    sha256, adds nothing.
     """
     if sys.version_info >= (3, 11):
         import tomllib
@@ -79,8 +81,11 @@ def read_lock_hashes(paths: list[Path]) -> dict[tuple[str, str], dict[str, tuple
     hashes: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
     for path in paths:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            text = read_bounded(path, "lock file").decode("utf-8")
+            check_toml_depth(text, "lock file")
+            data = tomllib.loads(text)
+            check_nesting(data, "lock file")
+        except (OSError, ValueError, LayerError, RecursionError):
             continue
         for package in data.get("packages") or ():
             if not isinstance(package, dict) or not package.get("name"):

@@ -344,7 +344,7 @@ def _with_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _python(merged: Mapping[str, Any]) -> str:
-    python = as_text("python", str(merged["python"]).strip())
+    python = as_text("python", str(merged["python"]))
     if python not in PYTHON_GLIBC:
         # YAML reads python: 3.10 as the number 3.1.
         quote = (

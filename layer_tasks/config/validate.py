@@ -289,14 +289,31 @@ def as_str(key: str, value: Any) -> str:
     return as_text(key, value)
 
 
+def untrimmed(source: str, text: str) -> str:
+    """``text`` when no whitespace surrounds it; else one line naming ``source``. A name,
+    an ARN or an account ID is used exactly as given or refused, never trimmed: a value
+    with a stray newline (``'123456789012\\n'``, a file read whole) is not the value
+    AWS or Chalice would be given as written, and a trimmed guess would be acted on."""
+    if text != text.strip():
+        raise LayerError(
+            f"{source} {text!r} has whitespace around it: remove it (names, ARNs and IDs "
+            "are used exactly as given, never trimmed)"
+        )
+    return text
+
+
 def as_str_list(key: str, value: Any) -> tuple[str, ...]:
+    """A list of strings, each whole (`untrimmed`)."""
     if value in (None, ""):
         return ()
     if isinstance(value, str):
-        # Comma-separated, so that one string (e.g. from YAML) also works.
-        return tuple(part.strip() for part in as_text(key, value).split(",") if part.strip())
+        # Comma-separated, so that one string (an INVOKE_LAYER_* variable) also works;
+        # spaces beside a comma are the list's layout ("a, b"), not part of an item.
+        text = untrimmed(f"layer.{key}", as_text(key, value))
+        parts = (part.strip(" ") for part in text.split(","))
+        return tuple(untrimmed(f"layer.{key} entry", part) for part in parts if part)
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(as_text(key, v) for v in value)
+        return tuple(untrimmed(f"layer.{key} entry", as_text(key, v)) for v in value)
     raise LayerError(f"layer.{key} must be a list of strings, got {value!r}")
 
 

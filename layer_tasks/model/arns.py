@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from layer_tasks.config.platform import MAX_LAYERS_PER_FUNCTION
+from layer_tasks.config.validate import untrimmed
 from layer_tasks.errors import LayerError
 
 # Lambda's version numbers are 64-bit (LayerVersionNumber and a function version: Long).
@@ -107,7 +108,7 @@ def parse_layer_arn(text: str, *, source: str = "layer ARN") -> LayerArn:
     """A `LayerArn`, or `LayerError` saying what is wrong; ``source`` names where it came from."""
     if not isinstance(text, str):
         raise LayerError(f"{source} must be a string like {_EXAMPLE}, got {text!r}")
-    match = _ARN_RE.fullmatch(text.strip())
+    match = _ARN_RE.fullmatch(untrimmed(source, text))
     if not match:
         raise LayerError(f"{source} {text!r} is not a Lambda layer version ARN ({_EXAMPLE})")
     _check_partition(text, match["partition"], match["region"], source)
@@ -122,7 +123,7 @@ def parse_layer_arn(text: str, *, source: str = "layer ARN") -> LayerArn:
 
 def is_layer_arn(text: object) -> bool:
     """Whether ``text`` is a layer version ARN `parse_layer_arn` accepts."""
-    if not isinstance(text, str) or _ARN_RE.fullmatch(text.strip()) is None:
+    if not isinstance(text, str) or _ARN_RE.fullmatch(text) is None:
         return False
     try:
         parse_layer_arn(text)

@@ -43,8 +43,10 @@ def write_arn(path: Path, arn: str) -> None:
 def read_arn(path: Path) -> str | None:
     """The ARN in the file; None if the file does not exist or is empty.
 
-    Content that is not a layer version ARN is an error naming the file, not None:
-    a deploy that wrote garbage should not look like "nothing deployed yet".
+    The file is one line: the ARN, then at most one line ending (``\\n`` or ``\\r\\n``;
+    the seed's files have none). Anything else is an error naming the file, not None
+    and not trimmed away: a deploy that wrote garbage should not look like "nothing
+    deployed yet", and an ARN with a space beside it is not the one Lambda published.
     """
     path = Path(path)
     try:
@@ -53,14 +55,15 @@ def read_arn(path: Path) -> str | None:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise LayerError(f"cannot read the ARN file {path}: {exc}") from None
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
+    line = text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
+    if not line:
         return None
-    if len(lines) > 1:
+    if "\n" in line or "\r" in line:
+        lines = len(line.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
         raise LayerError(
-            f"the ARN file {path} has {len(lines)} lines; it must hold one layer version ARN"
+            f"the ARN file {path} has {lines} lines; it must hold one layer version ARN"
         )
-    return parse_layer_arn(lines[0], source=f"the ARN in {path}").arn
+    return parse_layer_arn(line, source=f"the ARN in {path}").arn
 
 
 def write_arns(path: Path, entries: list[dict[str, object]]) -> bool:

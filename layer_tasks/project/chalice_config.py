@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from layer_tasks.config.validate import untrimmed
 from layer_tasks.errors import LayerError
 from layer_tasks.model.arns import LayerArn, is_layer_arn, parse_layer_arn, validate_layer_list
 from layer_tasks.util.bounds import check_json_depth, read_bounded
@@ -90,8 +91,10 @@ def all_referenced_arns(path: Path) -> set[str]:
         elif isinstance(value, list):
             for item in value:
                 walk(item)
-        elif is_layer_arn(value):
-            found.add(parse_layer_arn(value).arn)
+        elif isinstance(value, str) and is_layer_arn(value.strip()):
+            # With whitespace around it, refused rather than skipped: cleanup would
+            # take its version for unused and delete it.
+            found.add(parse_layer_arn(value, source=f"the layer ARN in {target}").arn)
 
     walk(data)
     return found
@@ -244,6 +247,10 @@ def _stage_layers(config: dict[str, Any], stage: str, target: Path) -> list[str]
     layers = config.get("layers", [])
     if not isinstance(layers, list) or not all(isinstance(item, str) for item in layers):
         raise LayerError(f"stages.{stage}.layers in {target} must be a list of ARN strings")
+    for item in layers:
+        # Not an ARN for the code that swaps versions (it keeps such an entry as it is),
+        # but Chalice passes it on, and Lambda refuses it: said here, before a change.
+        untrimmed(f"stages.{stage}.layers in {target} holds", item)
     return list(layers)
 
 

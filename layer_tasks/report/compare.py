@@ -49,7 +49,7 @@ class ManifestMissing(LayerError):
 
 
 def parse_side(spec: str, *, base_dir: Path) -> Side:
-    text = spec  # refused, not trimmed: the one rule for numbers takes no spaces
+    text = spec  # as typed, never trimmed: ' 3' is not version 3
     if text == LOCAL:
         return Side("local")
     if text == LATEST:

@@ -18,11 +18,28 @@ from layer_tasks.errors import LayerError
 
 MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 100
+# A PEP 751 lock nests about 5 levels (packages, wheels, hashes; [tool.x] tables).
+MAX_TOML_DEPTH = 100
 MAX_INCLUDE_DEPTH = 50
 
 # A JSON string literal, escapes included: brackets inside strings do not nest.
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# TOML's tokens that can hold a bracket without nesting, and the brackets themselves
+# (what `tomllib` recurses on); the longer string forms first.
+_TOML_TOKEN = re.compile(
+    "|".join(
+        (
+            r"'''.*?'''",  # a multi-line literal string
+            r'"""(?:[^\\]|\\.)*?"""',  # a multi-line basic string
+            r'"(?:[^"\\\n]|\\.)*"',  # a basic string
+            r"'[^'\n]*'",  # a literal string
+            r"#[^\n]*",  # a comment
+            r"[\[\]{}]",  # what nests
+        )
+    ),
+    re.DOTALL,
+)
 
 
 def read_bounded(path: Path, what: str, limit: int = MAX_TEXT_FILE_BYTES) -> bytes:
@@ -59,3 +76,39 @@ def check_json_depth(text: str, what: str, limit: int = MAX_JSON_DEPTH) -> None:
                 f"{what} nests arrays or objects more than {limit} levels deep; no real one "
                 "does: check the file"
             )
+
+
+def check_toml_depth(text: str, what: str, limit: int = MAX_TOML_DEPTH) -> None:
+    """Refuse TOML whose arrays and inline tables nest deeper than ``limit`` before
+    `tomllib` recurses into them (a RecursionError, not a TOMLDecodeError). Brackets in
+    strings and comments do not count; a table header's ``[[`` ``]]`` close on their line."""
+    depth = 0
+    for token in _TOML_TOKEN.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > limit:
+                raise LayerError(
+                    f"{what} nests arrays or tables more than {limit} levels deep; no real "
+                    "one does: check the file"
+                )
+        elif char in "]}":
+            depth -= 1
+
+
+def check_nesting(data: Any, what: str, limit: int = MAX_TOML_DEPTH) -> None:
+    """Refuse parsed data (dicts and lists) nested deeper than ``limit``, walked without
+    recursion. TOML nests tables by their names too (``[a.b.c...]``, ``a.b.c = 1``),
+    which no bracket count sees, and every reader of the data after the parser recurses."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > limit:
+            raise LayerError(
+                f"{what} nests arrays or tables more than {limit} levels deep; no real one "
+                "does: check the file"
+            )
+        items = value.values() if isinstance(value, dict) else value
+        stack.extend((item, depth + 1) for item in items)

@@ -16,6 +16,14 @@ percent-encoded. A few shapes are redacted whatever their value: URL userinfo, t
 ``Signature=`` of an AWS ``Authorization`` header or a presigned URL, an
 ``X-Amz-Security-Token`` header or parameter, ``Basic``/``Bearer`` credentials in an
 ``Authorization`` header.
+
+URL userinfo is found wherever a message puts it, not only right after ``scheme://``:
+a URL taken for a path loses a slash (``https:/user:pw@host``, ``Path`` collapses
+``//``), and an installer that resolves a malformed file URL prints the userinfo after
+a path (``file:///project/user:pw@localhost/...``). A ``user:password@host`` segment
+after any ``/`` is masked; a lone ``token@`` is masked only after a scheme, because
+after a path it cannot be told from a git ref (``.../repo@v1.0``): those tokens are
+known values (`add_url`, from every URL a requirements file holds) and masked as such.
 """
 
 from __future__ import annotations
@@ -54,9 +62,23 @@ URL_VARIABLE_PREFIXES = ("AWS_ENDPOINT_URL",)
 MIN_CREDENTIAL_LENGTH = 8
 MIN_PASSWORD_LENGTH = 4
 
+# A host (name, IPv4 or [IPv6]) and port after the '@' of userinfo, then the end of
+# the authority: what tells ``/user:pw@host/`` from ``/python:3.12@sha256:...``.
+_HOST_AFTER = r"(?=(?:\[[0-9a-f:.]+\]|[a-z0-9.\-]+)(?::[0-9]{1,5})?(?![a-z0-9.\-:\[\]]))"
+# ``user:password@host`` as a path segment: after a path, after a collapsed ``scheme:/``
+# or after ``file:///``. The user part has no colon; group 1 is the '/', 2 the user.
+_PATH_USERINFO = re.compile(r"(?i)(/)([^\s/@:'\"<>\\]+:)[^\s/@'\"<>\\]+@" + _HOST_AFTER)
+
+# URL userinfo as printed text holds it: group 1 what stays before it, group 2 the user
+# name (with its colon) that stays too, the password (or lone token) is masked.
+_USERINFO = (
+    # scheme://user:password@host or scheme://token@host (also inside repr/JSON text),
+    # and with the slashes collapsed, as a URL read as a path has them (scheme:/token@).
+    re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*:/+)([^\s/@'\"<>]*:)?[^\s/@'\"<>]+@"),
+    _PATH_USERINFO,
+)
+# The other shapes, masked on screen and in files alike.
 _SHAPES = (
-    # scheme://user:password@host or scheme://token@host (also inside repr/JSON text)
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^\s/@'\"<>]*:)?[^\s/@'\"<>]+@"), None),
     (re.compile(r"(?i)\b((?:X-Amz-)?Signature=)[0-9a-f]{16,}"), r"\1" + MASK),
     (
         re.compile(r"(?i)\b(X-Amz-Security-Token(?:['\"]?\s*[:=]\s*b?['\"]?))[^'\"\s,&}]+"),
@@ -73,11 +95,13 @@ _SHAPES = (
 
 # What goes into a file or an S3 object (`for_storage`): a URL's userinfo is removed
 # whole, in the spellings a URL takes there: raw, JSON with escaped slashes, and
-# percent-encoded as a whole (a URL inside another URL's query).
+# percent-encoded as a whole (a URL inside another URL's query), and as a path segment
+# (``/user:pw@host`` keeps ``/host``).
 _STORED_USERINFO = (
     re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@'\"<>\\]+@"),
     re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*:\\/\\/)[^\s/@'\"<>\\]+@"),
     re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*%3A%2F%2F)(?:(?!%2F|%40)[^\s/@'\"<>])+%40"),
+    _PATH_USERINFO,
 )
 
 
@@ -96,8 +120,8 @@ def for_storage(text: str) -> str:
     in a file, a short password could match inside a hash and corrupt it."""
     for shape in _STORED_USERINFO:
         text = shape.sub(r"\1", text)
-    for shape, replacement in _SHAPES[1:]:
-        text = shape.sub(replacement or _userinfo, text)
+    for shape, replacement in _SHAPES:
+        text = shape.sub(replacement, text)
     return text
 
 
@@ -150,6 +174,9 @@ def url_secrets(text: str) -> list[str]:
             continue
         userinfo = parts.netloc.rpartition("@")[0]
         user, colon, password = userinfo.partition(":")
+        if not colon and parts.scheme.lower().endswith("ssh"):
+            continue  # git+ssh://git@host: a login name (the key is elsewhere), and
+            # masking it everywhere ("deploy") would garble ordinary words
         for value in (password,) if colon else (user,):
             found += [value, unquote(value)]
     return [v for v in found if len(v) >= MIN_PASSWORD_LENGTH]
@@ -210,8 +237,10 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
     pattern = _SECRETS.pattern(os.environ if environ is None else environ)
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    for userinfo in _USERINFO:
+        text = userinfo.sub(_userinfo, text)
     for shape, replacement in _SHAPES:
-        text = shape.sub(replacement or _userinfo, text)
+        text = shape.sub(replacement, text)
     return text
 
 

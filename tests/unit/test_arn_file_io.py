@@ -25,7 +25,7 @@ def test_arn_file_round_trip(tmp_path: Path) -> None:
 
 def test_arn_file_reads_seed_style_without_newline(tmp_path: Path) -> None:
     path = tmp_path / "arn.txt"
-    path.write_text(f"  {ARN}")
+    path.write_text(ARN)
     assert read_arn(path) == ARN
     path.write_text("\n")
     assert read_arn(path) is None
@@ -64,3 +64,31 @@ def test_arn_file_failed_write_keeps_old(tmp_path: Path, monkeypatch) -> None:
 def test_arn_file_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(LayerError, match=r"does not exist"):
         write_arn(tmp_path / "nope" / "arn.txt", ARN)
+
+
+@pytest.mark.parametrize("ending", ["", "\n", "\r\n"])
+def test_arn_file_one_line_ending_is_the_line_ending(tmp_path: Path, ending: str) -> None:
+    path = tmp_path / "arn.txt"
+    path.write_bytes(f"{ARN}{ending}".encode())
+    assert read_arn(path) == ARN
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (f"{ARN} \n", f"the ARN in {{path}} '{ARN} ' has whitespace around it"),
+        (f"\t{ARN}", f"the ARN in {{path}} '\\t{ARN}' has whitespace around it"),
+        (f"{ARN}\n\n", "the ARN file {path} has 2 lines; it must hold one layer version ARN"),
+        (f"{ARN}\r\n\r\n", "the ARN file {path} has 2 lines; it must hold one layer version ARN"),
+        (f"{ARN}\r", "the ARN file {path} has 2 lines; it must hold one layer version ARN"),
+        (" \n", "the ARN in {path} ' ' has whitespace around it"),
+    ],
+)
+def test_arn_file_anything_beside_the_one_line_is_refused_not_trimmed(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "arn.txt"
+    path.write_bytes(content.encode())
+    with pytest.raises(LayerError) as caught:
+        read_arn(path)
+    assert caught.value.message.startswith(message.format(path=path)), caught.value.message

@@ -68,8 +68,11 @@ def test_arns_rejects_non_string() -> None:
         parse_layer_arn(7)  # type: ignore[arg-type]
 
 
-def test_arns_surrounding_whitespace_is_stripped() -> None:
-    assert parse_layer_arn(f"  arn:aws:lambda:us-east-1:{ACCOUNT}:layer:d:2\n").version == 2
+@pytest.mark.parametrize("text", [" {}", "{}\n", "{} ", "\t{}\r\n", "{}\u00a0"])
+def test_arns_surrounding_whitespace_is_refused_not_stripped(text: str) -> None:
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:d:2"
+    with pytest.raises(LayerError, match=r"has whitespace around it: remove it"):
+        parse_layer_arn(text.format(arn))
 
 
 def arn(name: str, version: int, account: str = ACCOUNT) -> str:

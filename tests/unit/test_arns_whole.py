@@ -107,3 +107,78 @@ def test_kms_keys() -> None:
         check_kms_key("arn:aws-cn:kms:us-east-1:123456789012:alias/x", regions=["us-east-1"])
     with pytest.raises(LayerError, match="is not a KMS key"):
         check_kms_key("key/abc", regions=["us-east-1"])
+
+
+# Whole values (issue 20, fourth review): whitespace around a name, an ARN or an
+# account ID is refused wherever it comes from, never trimmed.
+WHOLE = "arn:aws:lambda:us-east-1:123456789012:layer:deps:3"
+
+
+@pytest.mark.parametrize("text", [f"{WHOLE} ", f"\n{WHOLE}", f"{WHOLE}\u2028"])
+def test_a_layer_arn_with_whitespace_is_no_arn(text: str) -> None:
+    from layer_tasks.model.arns import is_layer_arn
+
+    assert not is_layer_arn(text)
+    with pytest.raises(LayerError, match=r"has whitespace around it: remove it"):
+        parse_layer_arn(text, source="--arn")
+
+
+def test_a_chalice_config_arn_with_whitespace_is_refused_not_skipped(tmp_path: Path) -> None:
+    """Skipped as "not an ARN", cleanup would take version 3 for unused and delete it."""
+    from layer_tasks.project import chalice_config
+
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"stages": {"prod": {"lambda_functions": {"f": {"layers": [WHOLE + " "]}}}}})
+    )
+    with pytest.raises(LayerError, match=rf"the layer ARN in {re.escape(str(config))} '"):
+        chalice_config.all_referenced_arns(config)
+    config.write_text(json.dumps({"stages": {"prod": {"layers": [" " + WHOLE]}}}))
+    with pytest.raises(LayerError, match=r"stages\.prod\.layers in .* holds ' arn:"):
+        chalice_config.read_stage_layers(config, "prod")
+
+
+@pytest.mark.parametrize("entry", ["123456789012\n", " 123456789012", "o-abcdefghij\t", " * "])
+def test_a_share_with_entry_is_granted_as_written_or_refused(entry: str) -> None:
+    from layer_tasks.aws.permissions import grant_for
+
+    with pytest.raises(LayerError, match=r"^layer\.share_with entry .* has whitespace around it"):
+        grant_for(entry)
+    assert grant_for(entry.strip()).principal in ("123456789012", "*")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("us-east-1,eu-west-1", ("us-east-1", "eu-west-1")),
+        ("us-east-1, eu-west-1", ("us-east-1", "eu-west-1")),  # layout: spaces by commas
+        ("us-east-1 , eu-west-1,", ("us-east-1", "eu-west-1")),
+        (["us-east-1", "eu-west-1"], ("us-east-1", "eu-west-1")),
+        (" us-east-1", LayerError),
+        ("us-east-1\n", LayerError),
+        ("us-east-1,\teu-west-1", LayerError),
+        (["us-east-1 "], LayerError),
+        (["\u00a0us-east-1"], LayerError),
+    ],
+)
+def test_a_list_setting_is_refused_with_whitespace_around_an_item(
+    value: object, expected: object
+) -> None:
+    from layer_tasks.config.validate import as_str_list
+
+    if expected is LayerError:
+        with pytest.raises(LayerError, match=r"^layer\.regions( entry)? .* has whitespace"):
+            as_str_list("regions", value)
+    else:
+        assert as_str_list("regions", value) == expected
+
+
+def test_a_python_version_or_a_diff_side_is_not_trimmed(tmp_path: Path) -> None:
+    from layer_tasks.config.settings import LayerSettings
+    from layer_tasks.report.compare import parse_side
+
+    with pytest.raises(LayerError, match=r"layer\.python '3\.12 ' is not a Lambda Python"):
+        LayerSettings.from_mapping({"python": "3.12 "}, base_dir=tmp_path)
+    assert parse_side("3", base_dir=tmp_path).version == 3
+    with pytest.raises(LayerError, match=r"^' 3' is not a version number"):
+        parse_side(" 3", base_dir=tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from layer_tasks.build.pylock import (
 )
 from layer_tasks.build.requirements import RequirementSet, read_requirements
 from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.validate import shown
 from layer_tasks.errors import LayerError
 
 X86 = Target("3.12", "x86_64", (2, 34))
@@ -156,3 +158,73 @@ def test_lock_name_and_the_deploy_warning(tmp_path: Path) -> None:
     write(tmp_path, name="pylock.my-layer-arm64.toml")
     assert unpinned_warning(settings) is None
     assert unpinned_warning(replace(settings, architecture="x86_64")) is not None
+
+
+def test_a_sha256_in_upper_case_hex_is_read_as_the_same_digest(tmp_path: Path) -> None:
+    upper = LOCK.replace(SHA["b"], SHA["b"].upper()).replace(SHA["c"], "C0ffee" * 10 + "ABCD")
+    packages = load_lock(write(tmp_path, upper), X86).packages
+    assert [p.sha256 for p in packages] == [SHA["b"], "c0ffee" * 10 + "abcd"]
+    assert f"--hash=sha256:{SHA['b']}\n" in pinned_requirements(load_lock(write(tmp_path, upper)))
+
+
+@pytest.mark.parametrize("digest", ["abc", "g" * 64, "a" * 65, "a" * 63 + "\u0661"])
+def test_a_sha256_that_is_not_64_hex_digits_is_named_as_such(tmp_path: Path, digest: str) -> None:
+    with pytest.raises(LayerError) as caught:
+        load_lock(write(tmp_path, LOCK.replace(SHA["c"], digest)), X86)
+    assert caught.value.message.startswith(
+        f"pylock.t-x86_64.toml has a sha256 for six-1.17.0-py2.py3-none-any.whl that is not "
+        f"64 hex digits ({shown(digest)}): run `inv layer.lock`"
+    )
+
+
+@pytest.mark.parametrize(
+    "nesting",
+    [
+        "x = " + "[" * 101 + "]" * 101,
+        "x = " + "{a = " * 101 + "1" + "}" * 101,
+        "[tool.deep." + ".".join(["t"] * 101) + "]",
+    ],
+    ids=["arrays", "inline-tables", "table-names"],
+)
+def test_a_lock_nested_past_the_bound_is_refused_before_any_reader_recurses(
+    tmp_path: Path, nesting: str
+) -> None:
+    with pytest.raises(LayerError, match=r"nests arrays or tables more than 100 levels deep"):
+        load_lock(write(tmp_path, f"{LOCK}\n[tool.other]\n{nesting}\n"), X86)
+
+
+def test_brackets_in_toml_strings_and_comments_do_not_nest(tmp_path: Path) -> None:
+    from layer_tasks.util.bounds import check_toml_depth
+
+    text = (
+        'a = "[[[[[[\\" {{{{" # [[[[[[\n'
+        "b = '[[[[[['\n"
+        "c = '''\n[[[[[[\n'''\n"
+        'd = """[[[[ \\""" [[[["""\n'
+        "e = [[1], [2], {x = [3]}]\n"
+    )
+    check_toml_depth(text, "lock", limit=3)
+    with pytest.raises(LayerError):
+        check_toml_depth(text, "lock", limit=2)
+
+
+def test_whatever_is_in_place_of_the_lock_is_not_taken_for_no_lock(tmp_path: Path) -> None:
+    from layer_tasks.build.pylock import lock_exists, lock_sha256
+
+    settings = LayerSettings.from_mapping({"name": "t"}, base_dir=tmp_path)
+    path = lock_path(settings)
+    assert not lock_exists(path) and lock_sha256(settings) == ""
+    path.mkdir()
+    with pytest.raises(LayerError, match=r"is a folder: remove it and run `inv layer\.lock`"):
+        lock_exists(path)
+    # No build was made with this key: a reused build does not skip the refusal.
+    assert lock_sha256(settings) == "unreadable"
+    assert unpinned_warning(settings) is None  # the build says what is wrong, not "no lock"
+    path.rmdir()
+    path.symlink_to(tmp_path / "gone")
+    with pytest.raises(LayerError, match=r"is a symlink to nothing"):
+        lock_exists(path)
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(LayerError, match=r"is not a regular file \(a FIFO, device or socket\)"):
+        lock_exists(path)

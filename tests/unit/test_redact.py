@@ -146,3 +146,78 @@ def test_the_traceback_of_a_bug_is_redacted() -> None:
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr and "ValueError: header b'***'" in proc.stderr
     assert CORE not in proc.stderr
+
+
+# Userinfo where a message puts it (issue 20, fourth review): after a collapsed
+# ``scheme:/`` (a URL read as a path), after a path (uv resolving a malformed file URL
+# against the project folder), in the spellings those messages take.
+MOVED_USERINFO = {
+    "collapsed-scheme": (
+        "requirements file /tmp/p/http:/user:PwCoreK1@127.0.0.1:5066/reqs.txt not found",
+        "/tmp/p/http:/user:***@127.0.0.1:5066/reqs.txt",
+    ),
+    "collapsed-scheme-token": (
+        "/tmp/p/https:/PwCoreK1tok@127.0.0.1:5066/r.txt",
+        "/tmp/p/https:/***@127.0.0.1:5066/r.txt",
+    ),
+    "after-a-path": (
+        "Distribution not found at: file:///tmp/p/user:PwCoreK1@localhost/w/alpha.whl",
+        "file:///tmp/p/user:***@localhost/w/alpha.whl",
+    ),
+    "file-triple-slash": ("file:///user:PwCoreK1@localhost/x", "file:///user:***@localhost/x"),
+    "ipv6-and-port": ("at /x/u:PwCoreK1@[::1]:8080/y", "at /x/u:***@[::1]:8080/y"),
+    "end-of-sentence": ("see /x/u:PwCoreK1@files.example.", "see /x/u:***@files.example."),
+    "repr": (repr("/p/u:PwCoreK1@localhost/w"), "'/p/u:***@localhost/w'"),
+    "json-escaped-slashes": (
+        json.dumps("file:///p/u:PwCoreK1@localhost/w").replace("/", "\\/"),
+        '"file:\\/\\/\\/p\\/u:***@localhost\\/w"',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MOVED_USERINFO))
+def test_userinfo_is_masked_wherever_a_message_puts_it(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redact, "_SECRETS", redact._Secrets())  # the shape alone, no value
+    text, expected = MOVED_USERINFO[case]
+    out = redact.redact(text, {})
+    assert "PwCoreK1" not in out, out
+    assert expected in out, out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "git+https://github.com/o/r@v1.0 and /a/b@c, me@example.com",
+        "public.ecr.aws/lambda/python:3.12@sha256:0a1b2c3d4e5f",  # an image digest
+        "file:///tmp/wheels/alpha-1.0-py3-none-any.whl (12:30 at /srv/a:b/c@d:e)",
+        "pkg @ file:///x/y.whl; requirements file reqs:v2.txt; time 10:20@ noon",
+        "/opt/x/k:v@host:notaport/",
+    ],
+)
+def test_at_signs_and_colons_in_ordinary_text_are_left_alone(text: str) -> None:
+    assert redact.redact(text, {}) == text
+    assert redact.for_storage(text) == text
+
+
+def test_a_lone_token_after_a_path_is_masked_as_a_known_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``/TOKEN@host`` after a path has the shape of a git ref (``/repo@v1.0``): not masked
+    by its shape, but by its value, registered from the URL it came from."""
+    monkeypatch.setattr(redact, "_SECRETS", redact._Secrets())
+    text = "not found: /tmp/p/GhpTokCore9@host/r.txt"
+    assert redact.redact(text, {}) == text
+    redact.add_url("https://GhpTokCore9@host/r.txt")
+    assert "GhpTokCore9" not in redact.redact(text, {})
+
+
+def test_a_login_name_in_an_ssh_url_is_not_a_secret_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``git+ssh://deploy@host``: a login name (the key is elsewhere); masked everywhere as a
+    value, it would garble the word wherever it appears ("deploy: unchanged")."""
+    monkeypatch.setattr(redact, "_SECRETS", redact._Secrets())
+    redact.add_url("pkg @ git+ssh://deploy@git.example/o/pkg.git")
+    assert redact.url_secrets("git+ssh://deploy@git.example/o/pkg.git") == []
+    assert redact.redact("deploy: unchanged, version 3", {}) == "deploy: unchanged, version 3"
+    assert redact.url_secrets("https://TokenOnly1@git.example/x") == ["TokenOnly1", "TokenOnly1"]

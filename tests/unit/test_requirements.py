@@ -100,3 +100,55 @@ def test_repository_sets_are_consistent() -> None:
     ]
     assert compare_union(unified, parts) == []
     assert len(unified.requirements) == 9
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("-r https://u:IncPw1234@h.example/r.txt", "-r https://u:***@h.example/r.txt"),
+        (
+            "--constraint=http://TokIncl99@h.example/c.txt",
+            "--constraint http://***@h.example/c.txt",
+        ),
+        ("-r file:///srv/shared/reqs.txt", "-r file:///srv/shared/reqs.txt"),
+        ("-c https:/h.example/c.txt", "-c https:/h.example/c.txt"),  # pip's URL too
+    ],
+)
+def test_a_url_include_is_refused_before_anything_reads_it(
+    tmp_path: Path, line: str, shown: str
+) -> None:
+    root = write(tmp_path / "all.txt", f"six==1.17.0\n{line}\n")
+    with pytest.raises(LayerError) as info:
+        read_requirements(root)
+    assert info.value.message == (
+        f"{root}:2: {shown} is a URL, and -r/-c files are read from disk only: download it "
+        "beside all.txt and give its path"
+    )
+    assert not (tmp_path / "https:").exists() and not (tmp_path / "http:").exists()
+
+
+def test_a_file_name_with_a_colon_is_still_a_file(tmp_path: Path) -> None:
+    write(tmp_path / "reqs:v2.txt", "six==1.17.0\n")
+    root = write(tmp_path / "all.txt", "-r reqs:v2.txt\n")
+    assert [r.key for r in read_requirements(root).requirements] == ["six"]
+
+
+def test_every_url_a_requirements_file_holds_is_a_known_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password in a wheel URL is masked in whatever form an installer prints it (uv
+    percent-encodes a path, moves the userinfo after the project folder)."""
+    from urllib.parse import quote
+
+    from layer_tasks.util import redact
+
+    monkeypatch.setattr(redact, "_SECRETS", redact._Secrets())
+    root = write(
+        tmp_path / "all.txt",
+        "alpha @ file://user:WheelPw77@localhost/w/alpha-1.0-py3-none-any.whl\n"
+        "beta @ https://BetaTok88@files.example/beta-2.0-py3-none-any.whl\n",
+    )
+    read_requirements(root)
+    printed = f"at file:///p/{quote('user:WheelPw77@localhost')}/w and /p/BetaTok88@files/x"
+    out = redact.redact(printed, {})
+    assert "WheelPw77" not in out and "BetaTok88" not in out, out

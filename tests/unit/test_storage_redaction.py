@@ -26,6 +26,8 @@ CLEAN = "http://example.com:8080/files/six-1.17.0-py2.py3-none-any.whl"
         f"six @ {URL} --hash=sha256:{'0' * 64}",
         "https://TOKEN1234@example.com/simple",  # a lone token
         "git+ssh://git@github.com/org/repo.git",
+        # userinfo after a path, as an installer puts a malformed file URL's
+        "Distribution not found at: file:///tmp/p/user:S3cr3tCore@localhost/w.whl",
     ],
 )
 def test_no_userinfo_survives(text: str) -> None:
