@@ -11,7 +11,8 @@ import pytest
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.report.html import GENERATOR, is_size_page
-from layer_tasks.report.output_path import check_output, managed_files
+from layer_tasks.report.managed import managed_files
+from layer_tasks.report.output_path import check_output
 
 
 def check(path: Path, settings: LayerSettings, force: bool = False) -> None:
@@ -41,7 +42,7 @@ def test_a_hard_link_to_the_config_is_the_config(settings: LayerSettings, tmp_pa
 
 
 def test_what_the_tool_manages(settings: LayerSettings) -> None:
-    names = {path.name for path, _ in managed_files([settings])}
+    names = {entry.path.name for entry in managed_files([settings])}
     assert {
         "config.json",
         "config.json.bak",
@@ -55,4 +56,13 @@ def test_what_the_tool_manages(settings: LayerSettings) -> None:
         "requirements-a.txt",  # a split file
         "invoke.yaml",
         "tasks.py",
+        "app.py",  # the Chalice app's, and what init writes
+        "chalicelib",
+        "vendor",
+        "requirements.txt",
+        ".gitignore",
+        "layer-tasks.yml",
+        "pip.conf",  # what the installer and boto3 read
+        "uv.toml",
+        ".netrc",
     } <= names

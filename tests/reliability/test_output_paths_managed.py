@@ -1,0 +1,119 @@
+"""What the tool writes never replaces what it manages or reads (issue 20, section 2;
+docs/bad-inputs.md, "Fourth review").
+
+One list of those files (layer_tasks/report/managed.py) serves three paths the user
+gives: ``size-report --html FILE``, ``GITHUB_STEP_SUMMARY`` and the path settings. Each
+case runs ``inv`` in this process (`support.cli.inv_here`) and checks the one ``error:``
+line, exit status 1, no traceback and every project file byte for byte as it was; the
+deploy's and the settings' cases also check that nothing reached the moto server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.chalice_app import add_app
+from support.cli import inv_here, make_project, write_requirements
+from support.snapshot import project_files
+
+MANAGED = (
+    ", which the tool manages or reads: give another file name "
+    "(it is never replaced, even with --force)"
+)
+ARN = "arn:aws:lambda:us-east-1:123456789012:layer:test-layer:1"
+
+
+def refused(project: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``inv ARGS``; it must fail with one ``error:`` line and change no file."""
+    before = project_files(project)
+    proc = inv_here(project, *args, env=env)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert len(errors) == 1, proc.stderr
+    assert project_files(project) == before
+    return errors[0]
+
+
+@pytest.fixture
+def app_project(tmp_path: Path, wheelhouse: Path) -> Path:
+    """A layer project that is a Chalice app: app.py, chalicelib/, requirements.txt,
+    vendor/, and what ``init --ci github`` writes."""
+    project = make_project(tmp_path / "app", wheelhouse, "alpha==1.0")
+    add_app(project, wheelhouse, "beta==2.0")
+    (project / "chalicelib" / "util.py").write_text("def util():\n    return 1\n")
+    (project / "vendor").mkdir()
+    (project / "vendor" / "tool.py").write_text("X = 1\n")
+    (project / ".gitignore").write_text("/dist/\n/.state/\n")
+    workflow = project / ".github" / "workflows" / "layer-tasks.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("name: layer\n")
+    return project
+
+
+@pytest.mark.parametrize(
+    ("target", "expect"),
+    [
+        ("requirements.txt", "is the Chalice app's requirements.txt" + MANAGED),
+        ("app.py", "is the Chalice app's app.py" + MANAGED),
+        (
+            "chalicelib/util.py",
+            "is inside the Chalice app's chalicelib/ (<project>/chalicelib), which the tool "
+            "reads: give a file elsewhere",
+        ),
+        (
+            "vendor/tool.py",
+            "is inside the Chalice app's vendor/ (<project>/vendor), which the tool reads: "
+            "give a file elsewhere",
+        ),
+    ],
+)
+def test_html_never_replaces_the_apps_files(app_project: Path, target: str, expect: str) -> None:
+    """F5-F7: the duplicates check, the app's size and its imports read these."""
+    line = refused(app_project, "layer.size-report", "--html", target, "--force")
+    assert line == f"error: --html {target} " + expect.replace("<project>", str(app_project))
+
+
+@pytest.mark.parametrize(
+    ("target", "what"),
+    [
+        (".gitignore", "the .gitignore init writes"),
+        (".github/workflows/layer-tasks.yml", "the deploy workflow init writes"),
+    ],
+)
+def test_html_never_replaces_what_init_writes(app_project: Path, target: str, what: str) -> None:
+    """F8-F9."""
+    line = refused(app_project, "layer.size-report", "--html", target, "--force")
+    assert line == f"error: --html {target} is {what}" + MANAGED
+
+
+@pytest.mark.parametrize(
+    ("variable", "target", "what"),
+    [
+        ("PIP_CONFIG_FILE", "pip.conf", "pip's configuration (PIP_CONFIG_FILE)"),
+        ("UV_CONFIG_FILE", "uv-config.toml", "uv's configuration (UV_CONFIG_FILE)"),
+        (None, "uv.toml", "uv's configuration"),
+        ("NETRC", "netrc", "the netrc file"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "creds",
+            "the AWS credentials file (AWS_SHARED_CREDENTIALS_FILE)",
+        ),
+        ("AWS_CONFIG_FILE", "aws-config", "the AWS config file (AWS_CONFIG_FILE)"),
+        (None, "constraints.txt", "a requirements file"),  # -c from requirements-all.txt
+        (None, "rt.yaml", "a configuration file inv reads"),  # inv -f rt.yaml
+    ],
+)
+def test_html_never_replaces_what_the_installer_or_boto3_reads(
+    project: Path, wheelhouse: Path, variable: str | None, target: str, what: str
+) -> None:
+    """F10-F11: uv, pip and boto3 read these files; so do the requirements' includes
+    and Invoke's runtime configuration."""
+    content = {"rt.yaml": "layer: {}\n", "constraints.txt": "alpha==1.0\n"}
+    (project / target).write_text(content.get(target, "[global]\n"), encoding="utf-8")
+    write_requirements(project / "requirements-all.txt", wheelhouse, "-c constraints.txt", "alpha")
+    runtime = ["-f", "rt.yaml"] if target == "rt.yaml" else []
+    env = {variable: str(project / target)} if variable else None
+    args = [*runtime, "layer.size-report", "--html", target, "--force"]
+    assert refused(project, *args, env=env) == f"error: --html {target} is {what}" + MANAGED
