@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 from support.chalice_app import add_app
-from support.cli import inv_here, make_project, write_requirements
+from support.cli import copy_project, inv_here, make_project, write_requirements
 from support.snapshot import project_files
+
+from layer_tasks.report.html import GENERATOR
 
 MANAGED = (
     ", which the tool manages or reads: give another file name "
@@ -117,3 +119,19 @@ def test_html_never_replaces_what_the_installer_or_boto3_reads(
     env = {variable: str(project / target)} if variable else None
     args = [*runtime, "layer.size-report", "--html", target, "--force"]
     assert refused(project, *args, env=env) == f"error: --html {target} is {what}" + MANAGED
+
+
+def test_html_replaces_only_a_page_it_wrote(small_project: Path, tmp_path: Path) -> None:
+    """F12: a document that quotes the page's generator tag is not a page; the command's
+    own earlier page is replaced without --force."""
+    project = copy_project(small_project, tmp_path / "p")
+    notes = project / "notes.md"
+    notes.write_text(f"# Notes\n\nThe page carries `{GENERATOR}`.\n", encoding="utf-8")
+    assert refused(project, "layer.size-report", "--html", "notes.md") == (
+        "error: --html notes.md exists and is not a page this command wrote: give another "
+        "file name, or pass --force to replace it"
+    )
+    for _ in range(2):  # the second run replaces the first one's page
+        proc = inv_here(project, "layer.size-report", "--html", "size.html")
+        assert proc.returncode == 0, proc.stderr
+    assert (project / "size.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
