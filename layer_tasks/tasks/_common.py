@@ -38,6 +38,12 @@ def plain(value: Any) -> Any:
     return value
 
 
+def runtime_files(c: Context) -> list[Path]:
+    """The runtime configuration file Invoke read (``inv -f``, INVOKE_RUNTIME_CONFIG)."""
+    runtime = getattr(c.config, "_runtime_path", None)
+    return [Path(os.path.expanduser(runtime))] if runtime else []
+
+
 def settings_from(c: Context, **overrides: Any) -> LayerSettings:
     """`LayerSettings` from ``c.layer``, with task flags (not None) taking precedence."""
     # Invoke skips a runtime file (-f, INVOKE_RUNTIME_CONFIG) that does not exist.

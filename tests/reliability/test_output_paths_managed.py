@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from support.chalice_app import add_app
 from support.cli import copy_project, inv_here, make_project, write_requirements
-from support.snapshot import project_files
+from support.snapshot import aws_state, project_files
 
 from layer_tasks.report.html import GENERATOR
 
@@ -135,3 +135,53 @@ def test_html_replaces_only_a_page_it_wrote(small_project: Path, tmp_path: Path)
         proc = inv_here(project, "layer.size-report", "--html", "size.html")
         assert proc.returncode == 0, proc.stderr
     assert (project / "size.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize(
+    ("task", "target", "what"),
+    [
+        ("layer.size-report", ".chalice/config.json", "the Chalice config"),
+        ("layer.size-report", ".layer-arn.txt", "the ARN file"),
+        ("layer.size-report", "dist/test-layer.zip", "the layer zip"),
+        ("layer.budget", "requirements-all.txt", "the requirements file"),
+    ],
+)
+def test_step_summary_is_never_a_file_the_tool_manages(
+    small_project: Path, tmp_path: Path, task: str, target: str, what: str
+) -> None:
+    """F13-F16: the summary was appended to these, exit status 0."""
+    project = copy_project(small_project, tmp_path / "p")
+    (project / ".layer-arn.txt").write_text(ARN + "\n", encoding="utf-8")
+    line = refused(project, task, env={"GITHUB_STEP_SUMMARY": target})
+    assert line == (
+        f"error: GITHUB_STEP_SUMMARY {target} is {what}, which the tool manages or reads: "
+        "unset it or point it at another file"
+    )
+
+
+@pytest.mark.parametrize(
+    ("summary", "expect"),
+    [
+        (
+            "/nonexistent/dir/summary.md",
+            "/nonexistent/dir/summary.md: folder /nonexistent/dir does not exist; "
+            "unset it or fix the path",
+        ),
+        ("dist", "dist is a folder: unset it or point it at another file"),
+        (
+            ".chalice/config.json",
+            ".chalice/config.json is the Chalice config, which the tool manages or reads: "
+            "unset it or point it at another file",
+        ),
+    ],
+)
+def test_deploy_checks_the_step_summary_before_any_change(
+    small_project: Path, tmp_path: Path, endpoint: str, summary: str, expect: str
+) -> None:
+    """F17-F18: the deploy uploaded, published and wrote the ARN file and the Chalice
+    config, and only then failed on the summary."""
+    project = copy_project(small_project, tmp_path / "p")
+    before = aws_state(endpoint, "test-layer")
+    env = {"GITHUB_STEP_SUMMARY": summary, "AWS_ENDPOINT_URL": endpoint}
+    assert refused(project, "layer.deploy", env=env) == f"error: GITHUB_STEP_SUMMARY {expect}"
+    assert aws_state(endpoint, "test-layer") == before == ([], [], [])
