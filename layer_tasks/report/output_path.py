@@ -12,12 +12,12 @@ before any work: a refusal is one line naming the file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.report.managed import find, managed_files, refusal
+from layer_tasks.report.managed import Managed, Place, find, managed_files, refusal
 
 
 def check_output(
@@ -46,3 +46,73 @@ def check_output(
             f"{flag} {path} exists and is not a page this command wrote: give another file "
             "name, or pass --force to replace it"
         )
+
+
+def check_settings(
+    settings: LayerSettings, also_read: Iterable[Path] = (), given: Collection[str] = ()
+) -> None:
+    """Refuse settings under which the tool would write over a file it manages or reads:
+    two path settings naming one file (``arn_file`` = ``chalice_config``), a file the tool
+    writes that is one it reads (``arn_file: app.py``), or anything inside the folder it
+    owns (``state_dir``). ``given``: the keys the user set, blamed first in the message
+    (so the variable that set one can be named)."""
+    entries = managed_files(settings.per_architecture(), also_read)
+    places = [(entry, Place.of(entry.path)) for entry in entries]
+    for a, at in places:
+        if not a.writes:
+            continue
+        for b, bt in places:
+            if b.key == a.key:
+                continue
+            if at.same(bt):
+                relation = "is"
+            elif b.folder and at.inside(bt):
+                relation = "is inside"
+            elif a.folder and bt.inside(at):
+                relation = "holds"
+            else:
+                continue
+            raise LayerError(_clash(a, b, relation, settings, given))
+
+
+_OTHER_WAY = {"is": "is", "is inside": "holds", "holds": "is inside"}
+
+
+def _clash(
+    a: Managed, b: Managed, relation: str, settings: LayerSettings, given: Collection[str]
+) -> str:
+    """The message about ``a`` (a file the tool writes) and ``b``, starting with the
+    setting the user changed."""
+    if b.key and b.key in given and a.key not in given:
+        a, b, relation = b, a, _OTHER_WAY[relation]
+    subject = f"layer.{a.key} ({_shown(a, settings)})"
+    if relation == "holds":
+        return (
+            f"{subject} holds {_named(b, settings)}, and the tool manages everything inside "
+            f"it: give layer.{a.key} a folder of its own"
+        )
+    fix = "a file of its own" if relation == "is" else "a place outside it"
+    # "invoke.yaml, which inv reads" says already who reads it.
+    reader = "" if ", which " in b.what else f", which the tool {b.verb}"
+    return f"{subject} {relation} {_named(b, settings)}{reader}: give layer.{a.key} {fix}"
+
+
+def _own(entry: Managed, settings: LayerSettings) -> bool:
+    """Whether ``entry`` is its setting's value itself (not a file named after it)."""
+    return bool(entry.key) and getattr(settings, entry.key, None) == entry.path
+
+
+def _shown(entry: Managed, settings: LayerSettings) -> str:
+    """The path as the project sees it, and what it is when the setting only leads to it
+    (``its layer zip, dist/x.zip``)."""
+    path = entry.path
+    if path.is_relative_to(settings.base_dir):
+        path = path.relative_to(settings.base_dir)
+    return str(path) if _own(entry, settings) else f"its {entry.what.removeprefix('the ')}, {path}"
+
+
+def _named(entry: Managed, settings: LayerSettings) -> str:
+    if not entry.key or f"layer.{entry.key}" in entry.what:
+        return entry.what
+    source = "" if _own(entry, settings) else "from "
+    return f"{entry.what} ({source}layer.{entry.key})"

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from invoke import Context, Exit, task
 
-from layer_tasks.config.settings import LayerSettings
+from layer_tasks.config.settings import DEFAULTS, LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.tasks.env import check_environment, name_env_source
 from layer_tasks.util.redact import redact
@@ -45,7 +45,12 @@ def runtime_files(c: Context) -> list[Path]:
 
 
 def settings_from(c: Context, **overrides: Any) -> LayerSettings:
-    """`LayerSettings` from ``c.layer``, with task flags (not None) taking precedence."""
+    """`LayerSettings` from ``c.layer``, with task flags (not None) taking precedence.
+
+    Settings under which the tool would write over a file it manages or reads (the ARN
+    file named as the Chalice config, ...) are refused here, before any task's work."""
+    from layer_tasks.report.output_path import check_settings
+
     # Invoke skips a runtime file (-f, INVOKE_RUNTIME_CONFIG) that does not exist.
     runtime = getattr(c.config, "_runtime_path", None)
     if runtime and not os.path.exists(os.path.expanduser(runtime)):
@@ -54,10 +59,14 @@ def settings_from(c: Context, **overrides: Any) -> LayerSettings:
     check_environment(os.environ, raw)
     flags = {k: v for k, v in overrides.items() if v is not None}
     raw.update(flags)
+    # The keys set to something else than their default: a clash is blamed on them.
+    given = {k for k, v in raw.items() if v is not None and v != DEFAULTS.get(k)}
     try:
-        return LayerSettings.from_mapping(raw, base_dir=Path.cwd())
+        settings = LayerSettings.from_mapping(raw, base_dir=Path.cwd())
+        check_settings(settings, also_read=runtime_files(c), given=given)
     except LayerError as exc:
         raise LayerError(name_env_source(exc.message, os.environ, flags)) from None
+    return settings
 
 
 def to_exit(error: BaseException) -> Exit:

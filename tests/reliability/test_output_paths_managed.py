@@ -10,6 +10,7 @@ deploy's and the settings' cases also check that nothing reached the moto server
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,67 @@ def test_deploy_checks_the_step_summary_before_any_change(
     env = {"GITHUB_STEP_SUMMARY": summary, "AWS_ENDPOINT_URL": endpoint}
     assert refused(project, "layer.deploy", env=env) == f"error: GITHUB_STEP_SUMMARY {expect}"
     assert aws_state(endpoint, "test-layer") == before == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    ("variables", "expect"),
+    [
+        (  # F19: every stage of the config replaced by one ARN line
+            {"INVOKE_LAYER_ARN_FILE": ".chalice/config.json"},
+            r"layer\.arn_file \(\.chalice/config\.json\) is the Chalice config "
+            r"\(layer\.chalice_config\), which the tool manages: give layer\.arn_file a file "
+            r"of its own \(set by INVOKE_LAYER_ARN_FILE\)",
+        ),
+        (
+            {"INVOKE_LAYER_CHALICE_CONFIG": ".layer-arn.txt"},
+            r"layer\.chalice_config \(\.layer-arn\.txt\) is the ARN file \(layer\.arn_file\), "
+            r"which the tool manages: give layer\.chalice_config a file of its own "
+            r"\(set by INVOKE_LAYER_CHALICE_CONFIG\)",
+        ),
+        (
+            {"INVOKE_LAYER_ARN_FILE": "requirements-all.txt"},
+            r"layer\.arn_file \(requirements-all\.txt\) is the requirements file "
+            r"\(layer\.requirements\), which the tool reads: give layer\.arn_file a file of its "
+            r"own \(set by INVOKE_LAYER_ARN_FILE\)",
+        ),
+        (
+            {"INVOKE_LAYER_ARN_FILE": "pylock.test-layer-x86_64.toml"},
+            r"layer\.arn_file \(pylock\.test-layer-x86_64\.toml\) is the lock \(from "
+            r"layer\.requirements\), which the tool manages: give layer\.arn_file a file of "
+            r"its own \(set by INVOKE_LAYER_ARN_FILE\)",
+        ),
+        (
+            {"INVOKE_LAYER_ARN_FILE": "tasks.py"},
+            r"layer\.arn_file \(tasks\.py\) is tasks\.py, which inv reads: give "
+            r"layer\.arn_file a file of its own \(set by INVOKE_LAYER_ARN_FILE\)",
+        ),
+        (
+            {"INVOKE_LAYER_ARN_FILE": ".state/arn.txt"},
+            r"layer\.arn_file \(\.state/arn\.txt\) is inside layer\.state_dir \(.*/\.state\), "
+            r"which the tool manages: give layer\.arn_file a place outside it "
+            r"\(set by INVOKE_LAYER_ARN_FILE\)",
+        ),
+        (
+            {"INVOKE_LAYER_STATE_DIR": ".chalice"},
+            r"layer\.state_dir \(\.chalice\) holds the Chalice config \(layer\.chalice_config\), "
+            r"and the tool manages everything inside it: give layer\.state_dir a folder of "
+            r"its own \(set by INVOKE_LAYER_STATE_DIR\)",
+        ),
+        (
+            {"INVOKE_LAYER_DIST_DIR": "chalicelib"},
+            r"layer\.dist_dir \(its layer zip, chalicelib/test-layer\.zip\) is inside the "
+            r"Chalice app's chalicelib/ \(.*/chalicelib\), which the tool reads: give "
+            r"layer\.dist_dir a place outside it \(set by INVOKE_LAYER_DIST_DIR\)",
+        ),
+    ],
+)
+def test_path_settings_never_name_one_file_twice(
+    app_project: Path, endpoint: str, variables: dict[str, str], expect: str
+) -> None:
+    """F19: two path settings on one file, a file the tool writes on one it reads, or
+    anything in the state folder, refused when the settings load."""
+    (app_project / ".layer-arn.txt").write_text(ARN + "\n", encoding="utf-8")
+    env = {**variables, "AWS_ENDPOINT_URL": endpoint}
+    line = refused(app_project, "layer.rollback", "--version", "1", env=env)
+    assert re.fullmatch("error: " + expect, line), line
+    assert aws_state(endpoint, "test-layer") == ([], [], [])

@@ -4,6 +4,7 @@ replaced, another file only with --force, a file the tool manages or reads never
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.report.html import GENERATOR, is_size_page, render
 from layer_tasks.report.managed import managed_files
-from layer_tasks.report.output_path import check_output
+from layer_tasks.report.output_path import check_output, check_settings
 
 
 def check(path: Path, settings: LayerSettings, force: bool = False) -> None:
@@ -92,3 +93,26 @@ def test_what_the_tool_manages(settings: LayerSettings) -> None:
         "uv.toml",
         ".netrc",
     } <= names
+
+
+def test_the_default_paths_clash_with_nothing(settings: LayerSettings) -> None:
+    check_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("given", "start"),
+    [
+        ((), "layer.chalice_config (.chalice/config.json) is the ARN file (layer.arn_file)"),
+        (
+            ("arn_file",),
+            "layer.arn_file (.chalice/config.json) is the Chalice config (layer.chalice_config)",
+        ),
+    ],
+)
+def test_a_clash_names_both_keys_the_changed_one_first(
+    settings: LayerSettings, given: tuple[str, ...], start: str
+) -> None:
+    clash = replace(settings, arn_file=settings.chalice_config)
+    with pytest.raises(LayerError) as raised:
+        check_settings(clash, given=given)
+    assert raised.value.message.startswith(start)
