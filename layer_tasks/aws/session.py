@@ -58,6 +58,25 @@ class Clients:
         return urlparse(self.s3_endpoint).scheme == "http"
 
 
+# The files boto3's chain reads: (variable, default when unset, what it is).
+_CHAIN_FILES = (
+    ("AWS_CONFIG_FILE", "~/.aws/config", "the AWS config file"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials", "the AWS credentials file"),
+    ("AWS_WEB_IDENTITY_TOKEN_FILE", "", "the AWS web identity token file"),
+    ("AWS_CA_BUNDLE", "", "the CA bundle boto3 trusts"),
+)
+
+
+def chain_files() -> list[tuple[str, str]]:
+    """(path, what it is) of each file boto3's chain reads, existing or not."""
+    found = []
+    for variable, default, what in _CHAIN_FILES:
+        path = os.environ.get(variable) or default
+        if path:
+            found.append((os.path.expanduser(path), f"{what} ({variable})"))
+    return found
+
+
 def client_config(settings: LayerSettings, *, read_timeout: float | None = None) -> Config:
     from botocore.config import Config  # here: it pulls in urllib3, ~80 ms
 

@@ -122,19 +122,21 @@ _SYSTEM_PIP_CONF = "/etc/pip.conf"
 _SCOPE_RANK = {"global": 0, "user": 1, "site": 2, ":env:": 3}
 
 
-def _pip_config_inputs(python: str) -> tuple[str, bool]:
-    """Everything `pip config list` depends on (PIP_* variables and pip's config files),
-    as a cache key, and whether any of them is set at all.
+def _xdg() -> tuple[list[str], str]:
+    """The XDG system configuration folders and the user's, as pip and uv find them."""
+    dirs = os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return [d for d in dirs.split(os.pathsep) if d], home
 
-    The files are the ones pip reads (pip._internal.configuration): the XDG system dirs
-    and /etc, the interpreter's prefix, ~/.pip and the XDG user dir, and PIP_CONFIG_FILE.
-    A file counts by path, size and mtime, so editing one changes the key.
-    """
+
+def pip_config_files(python: str = sys.executable) -> list[str]:
+    """The configuration files pip reads (pip._internal.configuration), whether they
+    exist or not: the XDG system dirs and /etc, the interpreter's prefix, ~/.pip and the
+    XDG user dir, and PIP_CONFIG_FILE."""
     home = os.path.expanduser("~")
-    xdg_dirs = os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg"
-    xdg_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    xdg_dirs, xdg_home = _xdg()
     prefix = sys.prefix if python == sys.executable else str(Path(python).resolve().parent.parent)
-    files = [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs.split(os.pathsep) if d]
+    files = [os.path.join(d, "pip", "pip.conf") for d in xdg_dirs]
     files += [
         _SYSTEM_PIP_CONF,
         os.path.join(prefix, "pip.conf"),
@@ -142,8 +144,44 @@ def _pip_config_inputs(python: str) -> tuple[str, bool]:
         os.path.join(xdg_home, "pip", "pip.conf"),
         os.environ.get("PIP_CONFIG_FILE", ""),
     ]
+    return [name for name in files if name]
+
+
+def installer_files(cwd: Path, python: str = sys.executable) -> list[tuple[str, str]]:
+    """(path, what it is) of every file uv or pip reads besides the requirements, existing
+    or not (one written there would be read at the next install): pip's configuration,
+    uv's (``UV_CONFIG_FILE``, the user's and the system's ``uv.toml``, and ``uv.toml`` or
+    ``pyproject.toml`` in ``cwd``, where the install runs, and the folders above it), and
+    the netrc file both take index credentials from."""
+    xdg_dirs, xdg_home = _xdg()
+    pip_named = os.environ.get("PIP_CONFIG_FILE", "")
+    found = [
+        (name, "pip's configuration" + (" (PIP_CONFIG_FILE)" if name == pip_named else ""))
+        for name in pip_config_files(python)
+    ]
+    uv = [os.path.join(d, "uv", "uv.toml") for d in xdg_dirs]
+    uv += ["/etc/uv/uv.toml", os.path.join(xdg_home, "uv", "uv.toml")]
+    uv += [str(cwd / "uv.toml"), str(cwd / "pyproject.toml")]
+    uv += [
+        str(p) for d in cwd.parents for p in (d / "uv.toml", d / "pyproject.toml") if p.is_file()
+    ]
+    found += [(name, "uv's configuration") for name in uv]
+    if uv_named := os.environ.get("UV_CONFIG_FILE", ""):
+        found.append((uv_named, "uv's configuration (UV_CONFIG_FILE)"))
+    netrc = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    found.append((netrc, "the netrc file"))
+    return found
+
+
+def _pip_config_inputs(python: str) -> tuple[str, bool]:
+    """Everything `pip config list` depends on (PIP_* variables and pip's config files),
+    as a cache key, and whether any of them is set at all.
+
+    A file counts by path, size and mtime, so editing one changes the key.
+    """
+    xdg_dirs, xdg_home = _xdg()
     stats = []
-    for name in filter(None, files):
+    for name in pip_config_files(python):
         try:
             st = os.stat(name)
             stats.append((name, st.st_size, st.st_mtime_ns))
@@ -151,7 +189,7 @@ def _pip_config_inputs(python: str) -> tuple[str, bool]:
             stats.append((name, -1, 0))
     env = sorted((k, v) for k, v in os.environ.items() if k.startswith("PIP_"))
     anything = bool(env) or any(size >= 0 for _name, size, _mtime in stats)
-    return json.dumps([python, env, xdg_dirs, xdg_home, stats]), anything
+    return json.dumps([python, env, os.pathsep.join(xdg_dirs), xdg_home, stats]), anything
 
 
 def pip_index_config(python: str = sys.executable, cache_dir: Path | None = None) -> IndexConfig:

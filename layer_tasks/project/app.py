@@ -22,6 +22,20 @@ OWN_PARTS = ("app.py", "chalicelib", "vendor")
 _OWN_MODULES = {"app", "chalicelib", "chalice", "__future__"}
 
 
+def app_files(root: Path) -> list[tuple[Path, str, bool]]:
+    """(path, what it is, whether a folder) of the app's own files in ``root`` that the
+    tasks read, existing or not: the duplicates check reads ``requirements.txt``, the
+    budget sizes every part, the bytecode follows the imports of app.py and chalicelib/."""
+    parts = [(root / "requirements.txt", "the Chalice app's requirements.txt", False)]
+    for part in OWN_PARTS:
+        path = root / part
+        if part.endswith(".py"):
+            parts.append((path, f"the Chalice app's {part}", False))
+        else:
+            parts.append((path, f"the Chalice app's {part}/ ({path})", True))
+    return parts
+
+
 def app_root(chalice_config: Path) -> Path | None:
     """The folder holding ``.chalice/`` when ``chalice_config`` is ``<root>/.chalice/...``."""
     parent = chalice_config.parent

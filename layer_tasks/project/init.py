@@ -35,9 +35,19 @@ from layer_tasks.util.fsutil import atomic_write_text
 
 LAYER_REQUIREMENTS = "requirements-layer.txt"
 WORKFLOW = Path(".github") / "workflows" / "layer-tasks.yml"
+GITIGNORE = ".gitignore"
 # Invoke reads the first of these it finds in the project folder.
-_INVOKE_FILES = ("invoke.yaml", "invoke.yml", "invoke.json", "invoke.py")
+INVOKE_FILES = ("invoke.yaml", "invoke.yml", "invoke.json", "invoke.py")
 CI_CHOICES = ("github",)
+
+
+def written_files(root: Path) -> list[tuple[Path, str]]:
+    """(path, what it is) of each file init writes in ``root`` besides invoke.yaml."""
+    return [
+        (root / LAYER_REQUIREMENTS, f"the {LAYER_REQUIREMENTS} init writes"),
+        (root / GITIGNORE, f"the {GITIGNORE} init writes"),
+        (root / WORKFLOW, "the deploy workflow init writes"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -192,7 +202,7 @@ def _invoke_yaml(
     section = layer_section(inferred, tool_version)
     keys = inferred.keys()
     suggestion = "; ".join(f"{k}: {_quoted(v)}" for k, v in keys.items())
-    other = next((root / n for n in _INVOKE_FILES[1:] if (root / n).exists()), None)
+    other = next((root / n for n in INVOKE_FILES[1:] if (root / n).exists()), None)
     if not path.exists():
         if other is not None:
             raise LayerError(
@@ -259,7 +269,7 @@ def _ignore_line(folder: Path, root: Path) -> str | None:
 
 
 def _gitignore(root: Path, folders: Sequence[Path]) -> FileChange:
-    path = root / ".gitignore"
+    path = root / GITIGNORE
     wanted = [line for line in (_ignore_line(f, root) for f in folders) if line]
     text = _read_text(path) if path.exists() else ""
     present = {line.strip().strip("/") for line in text.splitlines()}

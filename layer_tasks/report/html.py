@@ -301,6 +301,16 @@ def _json_for_script(data: Mapping[str, Any]) -> str:
 
 # Marks a page as this command's: `--html` replaces such a page without --force.
 GENERATOR = '<meta name="generator" content="layer-tasks size-report">'
+# How every page `render` writes begins, byte for byte, the marker in its head. A page
+# counts as ours only when it starts so: a document that merely quotes the marker (a
+# Markdown note about the report) is someone else's file.
+PROLOGUE = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{GENERATOR}
+<title>"""
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
@@ -351,13 +361,7 @@ def render(report_data: Mapping[str, Any]) -> str:
         f"{int(d.get('files', 0)):,} files, {int(d.get('distributions_total', len(d['distributions'])))} "
         f"distributions), {naturalsize(int(d['zip_bytes']))} zipped"
     )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-{GENERATOR}
-<title>{_e(title)}: size</title>
+    return f"""{PROLOGUE}{_e(title)}: size</title>
 <style>{_STYLE}</style>
 </head>
 <body>
@@ -383,13 +387,16 @@ def render(report_data: Mapping[str, Any]) -> str:
 
 
 def is_size_page(path: Path) -> bool:
-    """Whether ``path`` is a page `render` wrote (its generator line near the top)."""
+    """Whether ``path`` is a page `render` wrote: it starts with `PROLOGUE`."""
+    prologue = PROLOGUE.encode()
+    if not path.is_file():  # a FIFO would hold open() forever; a folder is no page
+        return False
     try:
         with open(path, "rb") as fh:
-            head = fh.read(2048)
+            head = fh.read(len(prologue))
     except OSError:
         return False
-    return GENERATOR.encode() in head
+    return head == prologue
 
 
 def check_destination(path: Path) -> None:

@@ -1,66 +1,23 @@
-"""Where a user-given output path (``size-report --html FILE``) may write.
+"""Where the tool may write a path the user gave: ``size-report --html FILE``, and the
+path settings it writes to (the ARN file, the Chalice config, the zips, the lock, the
+state folder).
 
-Never over a file the tool manages or reads: the Chalice config (and its backup), the
-ARN file, the zips, manifests, SBOMs and ARNs file in the dist folder, the locks, the
-requirement files (their includes and the split files too), ``invoke.*`` and
-``tasks.py``, anything in the state folder. ``--html .chalice/config.json`` once turned
-the config into HTML with no backup. Nor over any other file that exists but is not an
-earlier output of the same kind, unless ``--force``. Paths are compared where they lead
-(a symlink to the config is the config) and by file identity (a hard link too), before
-any work: a refusal is one line naming the file.
+Never over a file the tool manages or reads (`report.managed`, the one list; the step
+summary asks it too): ``--html .chalice/config.json`` once turned the config into HTML
+with no backup, ``INVOKE_LAYER_ARN_FILE=.chalice/config.json`` made a rollback replace
+every stage with one ARN line. ``--html`` does not replace any other existing file that
+is not an earlier output of the same kind either, unless ``--force``. Both are checked
+before any work: a refusal is one line naming the file.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
-from layer_tasks.build.pylock import lock_path
-from layer_tasks.build.requirements import read_requirements, split_files
-from layer_tasks.build.sbom import lock_files, sbom_path
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-
-INVOKE_FILES = ("invoke.yaml", "invoke.yml", "invoke.json", "invoke.py", "tasks.py")
-
-
-def managed_files(layers: Sequence[LayerSettings]) -> list[tuple[Path, str]]:
-    """(path, what it is) for every file the tool writes or reads for these layers."""
-    found: list[tuple[Path, str]] = []
-    for s in layers:
-        config = s.chalice_config
-        found += [
-            (config, "the Chalice config"),
-            (config.with_name(config.name + ".bak"), "the Chalice config's backup"),
-            (s.arn_file, "the ARN file"),
-            (s.zip_path, "the layer zip"),
-            (s.manifest_path, "the layer's manifest"),
-            (sbom_path(s), "the layer's SBOM"),
-            (s.arns_path, "the ARNs file"),
-            (lock_path(s), "the lock"),
-            *((path, "a lock") for path in lock_files(s.requirements)),
-            (s.requirements, "the requirements file"),
-            *((s.base_dir / name, f"{name}, which inv reads") for name in INVOKE_FILES),
-        ]
-        # An unreadable requirements file or glob is reported by the task that reads it.
-        with contextlib.suppress(LayerError):
-            sources = read_requirements(s.requirements).sources
-            found += [(path, "a requirements file") for path in sources]
-        with contextlib.suppress(LayerError):
-            parts = split_files(s.split_requirements, s.requirements, s.base_dir, setting="")
-            found += [(path, "a split requirements file") for path in parts]
-    return found
-
-
-def _same(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+from layer_tasks.report.managed import Managed, Place, find, managed_files, refusal
 
 
 def check_output(
@@ -75,22 +32,87 @@ def check_output(
     """Refuse ``path`` (given with ``flag``) when writing there would replace a file the
     tool manages or reads, or (without ``force``) any existing file that ``ours`` does not
     recognise as an earlier output of the same kind."""
-    for s in layers:
-        state = s.state_dir.resolve()
-        if path.resolve() == state or state in path.resolve().parents:
-            raise LayerError(
-                f"{flag} {path} is inside layer.state_dir ({s.state_dir}), which the tool "
-                "manages: give a file elsewhere"
-            )
-    managed = [*managed_files(layers), *((p, "a configuration file inv reads") for p in also_read)]
-    for candidate, what in managed:
-        if _same(path, candidate):
-            raise LayerError(
-                f"{flag} {path} is {what}, which the tool manages or reads: give another "
-                "file name (it is never replaced, even with --force)"
-            )
+    found = find(path, managed_files(layers, also_read))
+    if found is not None:
+        entry, inside = found
+        fix = (
+            "give a file elsewhere"
+            if inside
+            else "give another file name (it is never replaced, even with --force)"
+        )
+        raise LayerError(f"{flag} {path} {refusal(entry, inside)}: {fix}")
     if (path.exists() or path.is_symlink()) and not force and not ours(path):
         raise LayerError(
             f"{flag} {path} exists and is not a page this command wrote: give another file "
             "name, or pass --force to replace it"
         )
+
+
+def check_settings(
+    settings: LayerSettings, also_read: Iterable[Path] = (), given: Collection[str] = ()
+) -> None:
+    """Refuse settings under which the tool would write over a file it manages or reads:
+    two path settings naming one file (``arn_file`` = ``chalice_config``), a file the tool
+    writes that is one it reads (``arn_file: app.py``), or anything inside the folder it
+    owns (``state_dir``). ``given``: the keys the user set, blamed first in the message
+    (so the variable that set one can be named)."""
+    entries = managed_files(settings.per_architecture(), also_read)
+    places = [(entry, Place.of(entry.path)) for entry in entries]
+    for a, at in places:
+        if not a.writes:
+            continue
+        for b, bt in places:
+            if b.key == a.key:
+                continue
+            if at.same(bt):
+                relation = "is"
+            elif b.folder and at.inside(bt):
+                relation = "is inside"
+            elif a.folder and bt.inside(at):
+                relation = "holds"
+            else:
+                continue
+            raise LayerError(_clash(a, b, relation, settings, given))
+
+
+_OTHER_WAY = {"is": "is", "is inside": "holds", "holds": "is inside"}
+
+
+def _clash(
+    a: Managed, b: Managed, relation: str, settings: LayerSettings, given: Collection[str]
+) -> str:
+    """The message about ``a`` (a file the tool writes) and ``b``, starting with the
+    setting the user changed."""
+    if b.key and b.key in given and a.key not in given:
+        a, b, relation = b, a, _OTHER_WAY[relation]
+    subject = f"layer.{a.key} ({_shown(a, settings)})"
+    if relation == "holds":
+        return (
+            f"{subject} holds {_named(b, settings)}, and the tool manages everything inside "
+            f"it: give layer.{a.key} a folder of its own"
+        )
+    fix = "a file of its own" if relation == "is" else "a place outside it"
+    # "invoke.yaml, which inv reads" says already who reads it.
+    reader = "" if ", which " in b.what else f", which the tool {b.verb}"
+    return f"{subject} {relation} {_named(b, settings)}{reader}: give layer.{a.key} {fix}"
+
+
+def _own(entry: Managed, settings: LayerSettings) -> bool:
+    """Whether ``entry`` is its setting's value itself (not a file named after it)."""
+    return bool(entry.key) and getattr(settings, entry.key, None) == entry.path
+
+
+def _shown(entry: Managed, settings: LayerSettings) -> str:
+    """The path as the project sees it, and what it is when the setting only leads to it
+    (``its layer zip, dist/x.zip``)."""
+    path = entry.path
+    if path.is_relative_to(settings.base_dir):
+        path = path.relative_to(settings.base_dir)
+    return str(path) if _own(entry, settings) else f"its {entry.what.removeprefix('the ')}, {path}"
+
+
+def _named(entry: Managed, settings: LayerSettings) -> str:
+    if not entry.key or f"layer.{entry.key}" in entry.what:
+        return entry.what
+    source = "" if _own(entry, settings) else "from "
+    return f"{entry.what} ({source}layer.{entry.key})"

@@ -1,14 +1,18 @@
 """Markdown for a GitHub Actions job summary (``GITHUB_STEP_SUMMARY``).
 
-The renderers are pure (plain data in, Markdown out); `write` appends to the file
-the variable names, and does nothing at all when it is not set, so local runs are
-unchanged. GitHub shows the file's Markdown on the run's page.
+The renderers are pure (plain data in, Markdown out). `checked_path` says where the
+summary goes, before the task's first change: nowhere when the variable is not set (so
+local runs are unchanged), never a file the tool manages or reads (the one list of
+`report.managed`: appending Markdown to the Chalice config or the zip would break it),
+never a folder or a file in a folder that does not exist (found only after a deploy had
+published, once). `write` then appends to it; GitHub shows the file's Markdown on the
+run's page.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.model.manifest import Manifest
 from layer_tasks.report.diff import LayerDiff
+from layer_tasks.report.managed import find, managed_files, refusal
 from layer_tasks.util.redact import for_storage
 
 VARIABLE = "GITHUB_STEP_SUMMARY"
@@ -28,15 +33,41 @@ def summary_path(environ: Mapping[str, str] | None = None) -> Path | None:
     return Path(value) if value.strip() else None
 
 
+def checked_path(
+    layers: Sequence[LayerSettings],
+    environ: Mapping[str, str] | None = None,
+    also_read: Iterable[Path] = (),
+) -> Path | None:
+    """Where the summary will be appended (None: nowhere), checked before any change:
+    a refusal is one line naming the file."""
+    path = summary_path(environ)
+    if path is None:
+        return None
+    fix = "unset it or point it at another file"
+    if path.is_dir():
+        raise LayerError(f"{VARIABLE} {path} is a folder: {fix}")
+    if not path.parent.is_dir():
+        raise LayerError(
+            f"{VARIABLE} {path}: folder {path.parent} does not exist; unset it or fix the path"
+        )
+    found = find(path, managed_files(layers, also_read))
+    if found is not None:
+        raise LayerError(f"{VARIABLE} {path} {refusal(*found)}: {fix}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise LayerError(f"{VARIABLE} {path} is not writable: {fix}")
+    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise LayerError(f"{VARIABLE} {path}: folder {path.parent} is not writable; {fix}")
+    return path
+
+
 def append(path: Path, markdown: str) -> None:
     """Append one section; a blank line keeps it apart from what other steps wrote."""
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(for_storage(markdown.rstrip("\n")) + "\n\n")
 
 
-def write(markdown: str, environ: Mapping[str, str] | None = None) -> bool:
-    """Append ``markdown`` to the step summary when ``GITHUB_STEP_SUMMARY`` is set."""
-    path = summary_path(environ)
+def write(markdown: str, path: Path | None) -> bool:
+    """Append ``markdown`` to the step summary at ``path`` (`checked_path`'s answer)."""
     if path is None:
         return False
     try:

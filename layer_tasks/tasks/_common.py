@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from invoke import Context, Exit, task
 
-from layer_tasks.config.settings import RANGES, LayerSettings
+from layer_tasks.config.settings import DEFAULTS, RANGES, LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.tasks.env import check_environment, name_env_source
 from layer_tasks.tasks.yaml_numbers import check_number_forms
@@ -39,8 +39,19 @@ def plain(value: Any) -> Any:
     return value
 
 
+def runtime_files(c: Context) -> list[Path]:
+    """The runtime configuration file Invoke read (``inv -f``, INVOKE_RUNTIME_CONFIG)."""
+    runtime = getattr(c.config, "_runtime_path", None)
+    return [Path(os.path.expanduser(runtime))] if runtime else []
+
+
 def settings_from(c: Context, **overrides: Any) -> LayerSettings:
-    """`LayerSettings` from ``c.layer``, with task flags (not None) taking precedence."""
+    """`LayerSettings` from ``c.layer``, with task flags (not None) taking precedence.
+
+    Settings under which the tool would write over a file it manages or reads (the ARN
+    file named as the Chalice config, ...) are refused here, before any task's work."""
+    from layer_tasks.report.output_path import check_settings
+
     # Invoke skips a runtime file (-f, INVOKE_RUNTIME_CONFIG) that does not exist.
     runtime = getattr(c.config, "_runtime_path", None)
     if runtime and not os.path.exists(os.path.expanduser(runtime)):
@@ -51,10 +62,14 @@ def settings_from(c: Context, **overrides: Any) -> LayerSettings:
     check_environment(os.environ, raw)
     flags = {k: v for k, v in overrides.items() if v is not None}
     raw.update(flags)
+    # The keys set to something else than their default: a clash is blamed on them.
+    given = {k for k, v in raw.items() if v is not None and v != DEFAULTS.get(k)}
     try:
-        return LayerSettings.from_mapping(raw, base_dir=Path.cwd())
+        settings = LayerSettings.from_mapping(raw, base_dir=Path.cwd())
+        check_settings(settings, also_read=runtime_files(c), given=given)
     except LayerError as exc:
         raise LayerError(name_env_source(exc.message, os.environ, flags)) from None
+    return settings
 
 
 def _yaml_files(c: Context) -> list[Path]:

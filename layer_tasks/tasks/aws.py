@@ -9,7 +9,7 @@ from invoke import Context
 
 from layer_tasks.config.validate import validate_bucket_name
 from layer_tasks.tasks import _app
-from layer_tasks.tasks._common import layer_task, settings_from
+from layer_tasks.tasks._common import layer_task, runtime_files, settings_from
 
 # Each task imports what it uses when it runs: boto3, botocore and the deploy code load
 # only for a task that talks to AWS, never for `inv --list` (see bench/startup_bench.py).
@@ -50,6 +50,8 @@ def deploy(
     from layer_tasks.tasks._aws import open_aws, region_clients
 
     wanted = settings_from(c, function=function)
+    # Before the sandbox, the build and the upload: a bad path once failed after the publish.
+    summary = step_summary.checked_path(wanted.per_architecture(), also_read=runtime_files(c))
     app = _app.find(wanted)  # the real project's, not the sandbox copy's
     settings, clients = open_aws(wanted, local, every_target=True, read_only=dry_run)
     for each in settings.per_architecture():
@@ -76,7 +78,7 @@ def deploy(
         for t in outcome.targets or (outcome,)
     ]
     step_summary.write(
-        step_summary.deploy_markdown(outcome.manifest, settings, results, outcome.diff)
+        step_summary.deploy_markdown(outcome.manifest, settings, results, outcome.diff), summary
     )
     if outcome.arn:
         print(outcome.arn)

@@ -12,7 +12,7 @@ from layer_tasks.config.settings import LayerSettings
 from layer_tasks.config.validate import whole_flag
 from layer_tasks.errors import LayerError
 from layer_tasks.tasks import _app
-from layer_tasks.tasks._common import layer_task, settings_from
+from layer_tasks.tasks._common import layer_task, runtime_files, settings_from
 
 # Each task imports what it uses when it runs: `inv --list` and a no-change build must
 # not pay for the pipeline's, the reports' or the lock's imports (see bench/startup_bench.py).
@@ -149,19 +149,16 @@ def size_report(
     layers = per_architecture(c)
     several = len(layers) > 1
     pages = [_page(html, s.architecture, several) for s in layers]
-    runtime = getattr(c.config, "_runtime_path", None)
+    read = runtime_files(c)
     for page in pages:
         if page is not None:
             check_destination(page)
             # Never over a file the tool manages or reads; another file only with --force.
             check_output(
-                page,
-                layers,
-                flag="--html",
-                ours=is_size_page,
-                force=force,
-                also_read=[Path(runtime)] if runtime else [],
+                page, layers, flag="--html", ours=is_size_page, force=force, also_read=read
             )
+    # Before the build, as the page: --imports writes no summary.
+    summary = None if imports else step_summary.checked_path(layers, also_read=read)
     texts = []
     for (settings, app), page in zip(_with_app(layers), pages, strict=True):
         manifest = _manifest_or_build(settings, app)
@@ -175,7 +172,8 @@ def size_report(
             render = report_json if json else report_text
             texts.append(render(manifest, settings, top or None, app))
             app_bytes = app.total_bytes if app else 0
-            step_summary.write(step_summary.size_markdown(manifest, settings, app_bytes=app_bytes))
+            markdown = step_summary.size_markdown(manifest, settings, app_bytes=app_bytes)
+            step_summary.write(markdown, summary)
         if several and not json:
             texts[-1] = f"== {settings.name} ({settings.architecture}) ==\n{texts[-1]}"
     # Several architectures: one JSON array, or the text reports one after another.
@@ -196,12 +194,13 @@ def budget(c: Context) -> None:
     from layer_tasks.report import step_summary
 
     layers = per_architecture(c)
+    summary = step_summary.checked_path(layers, also_read=runtime_files(c))  # before a build
     over = []
     for settings, app in _with_app(layers):
         manifest = _manifest_or_build(settings, app)
         message = over_budget_message(manifest, settings, app)
         app_bytes = app.total_bytes if app else 0
-        step_summary.write(step_summary.budget_markdown(manifest, settings, app_bytes))
+        step_summary.write(step_summary.budget_markdown(manifest, settings, app_bytes), summary)
         if message:
             over.append(f"{settings.architecture}: {message}" if len(layers) > 1 else message)
             continue

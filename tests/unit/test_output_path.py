@@ -4,25 +4,53 @@ replaced, another file only with --force, a file the tool manages or reads never
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
-from layer_tasks.report.html import GENERATOR, is_size_page
-from layer_tasks.report.output_path import check_output, managed_files
+from layer_tasks.report.html import GENERATOR, is_size_page, render
+from layer_tasks.report.managed import managed_files
+from layer_tasks.report.output_path import check_output, check_settings
 
 
 def check(path: Path, settings: LayerSettings, force: bool = False) -> None:
     check_output(path, [settings], flag="--html", ours=is_size_page, force=force)
 
 
+REPORT = {
+    "name": "x",
+    "runtime": "python3.12",
+    "architecture": "x86_64",
+    "distributions": [],
+    "unzipped_bytes": 0,
+    "zip_bytes": 0,
+    "limits": {"unzipped_limit_bytes": 262_144_000, "direct_upload_limit_bytes": 52_428_800},
+    "budget": {"budget_bytes": 262_144_000, "reserve_bytes": 0, "margin_bytes": 1, "over": False},
+}
+
+
 def test_an_earlier_page_is_replaced_without_force(settings: LayerSettings, tmp_path: Path) -> None:
     page = tmp_path / "size.html"
-    page.write_text(f"<!DOCTYPE html>\n<head>\n{GENERATOR}\n</head>\n", encoding="utf-8")
+    page.write_text(render(REPORT), encoding="utf-8")
     check(page, settings)
     check(tmp_path / "new.html", settings)  # a new file: nothing to replace
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"# Notes\n\nThe page says `{GENERATOR}`.\n",  # quotes the marker
+        f"<!DOCTYPE html>\n<head>\n{GENERATOR}\n</head>\n",  # not the page's prologue
+        "  " + render(REPORT),  # the page, after something else
+    ],
+)
+def test_only_the_pages_own_prologue_makes_a_page(tmp_path: Path, text: str) -> None:
+    (tmp_path / "doc").write_text(text, encoding="utf-8")
+    assert not is_size_page(tmp_path / "doc")
+    assert not is_size_page(tmp_path)  # a folder
 
 
 def test_another_file_needs_force(settings: LayerSettings, tmp_path: Path) -> None:
@@ -41,7 +69,7 @@ def test_a_hard_link_to_the_config_is_the_config(settings: LayerSettings, tmp_pa
 
 
 def test_what_the_tool_manages(settings: LayerSettings) -> None:
-    names = {path.name for path, _ in managed_files([settings])}
+    names = {entry.path.name for entry in managed_files([settings])}
     assert {
         "config.json",
         "config.json.bak",
@@ -55,4 +83,36 @@ def test_what_the_tool_manages(settings: LayerSettings) -> None:
         "requirements-a.txt",  # a split file
         "invoke.yaml",
         "tasks.py",
+        "app.py",  # the Chalice app's, and what init writes
+        "chalicelib",
+        "vendor",
+        "requirements.txt",
+        ".gitignore",
+        "layer-tasks.yml",
+        "pip.conf",  # what the installer and boto3 read
+        "uv.toml",
+        ".netrc",
     } <= names
+
+
+def test_the_default_paths_clash_with_nothing(settings: LayerSettings) -> None:
+    check_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("given", "start"),
+    [
+        ((), "layer.chalice_config (.chalice/config.json) is the ARN file (layer.arn_file)"),
+        (
+            ("arn_file",),
+            "layer.arn_file (.chalice/config.json) is the Chalice config (layer.chalice_config)",
+        ),
+    ],
+)
+def test_a_clash_names_both_keys_the_changed_one_first(
+    settings: LayerSettings, given: tuple[str, ...], start: str
+) -> None:
+    clash = replace(settings, arn_file=settings.chalice_config)
+    with pytest.raises(LayerError) as raised:
+        check_settings(clash, given=given)
+    assert raised.value.message.startswith(start)

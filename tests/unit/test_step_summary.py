@@ -32,17 +32,39 @@ def _manifest(unzipped: int = 120_000_000, zipped: int = 38_000_000) -> Manifest
 
 
 def test_written_only_when_the_variable_is_set(tmp_path: Path) -> None:
+    settings = [make_settings(tmp_path)]
     target = tmp_path / "summary.md"
-    assert ss.write("# one\n", environ={}) is False
-    assert ss.write("# one\n", environ={"GITHUB_STEP_SUMMARY": ""}) is False
+    assert ss.checked_path(settings, environ={}) is None
+    assert ss.checked_path(settings, environ={"GITHUB_STEP_SUMMARY": ""}) is None
+    assert ss.write("# one\n", None) is False
     assert not target.exists()
-    env = {"GITHUB_STEP_SUMMARY": str(target)}
-    assert ss.write("# one\n", environ=env) is True
-    assert ss.write("# two", environ=env) is True
+    path = ss.checked_path(settings, environ={"GITHUB_STEP_SUMMARY": str(target)})
+    assert path == target
+    assert ss.write("# one\n", path) is True
+    assert ss.write("# two", path) is True
     # Appended, never replaced: other steps write to the same file.
     assert target.read_text() == "# one\n\n# two\n\n"
     with pytest.raises(LayerError, match="cannot append to GITHUB_STEP_SUMMARY"):
-        ss.write("x", environ={"GITHUB_STEP_SUMMARY": str(tmp_path / "no" / "such" / "file")})
+        ss.write("x", tmp_path / "no" / "such" / "file")
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("no/such/summary.md", r"summary\.md: folder .*/no/such does not exist"),
+        (".", r" is a folder: unset it"),
+        (".chalice/config.json", r"config\.json is the Chalice config, which the tool manages"),
+        (".state/x.md", r"x\.md is inside layer\.state_dir \(.*state\), which the tool manages"),
+    ],
+)
+def test_the_path_is_checked_before_any_change(tmp_path: Path, where: str, message: str) -> None:
+    settings = make_settings(tmp_path)
+    settings.state_dir.mkdir()
+    config = settings.chalice_config.read_bytes()
+    env = {"GITHUB_STEP_SUMMARY": str(tmp_path / where)}
+    with pytest.raises(LayerError, match="^GITHUB_STEP_SUMMARY .*" + message):
+        ss.checked_path([settings], environ=env)
+    assert settings.chalice_config.read_bytes() == config
 
 
 def test_sizes_and_margins_to_both_limits(tmp_path: Path) -> None:
