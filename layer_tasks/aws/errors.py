@@ -107,6 +107,15 @@ def sso_token_expired(exc: BaseException) -> CredentialsProblem:
     return CredentialsProblem(f"AWS SSO token is missing or expired: run `aws sso login` ({exc})")
 
 
+def credentials_unresolved(exc: BaseException) -> CredentialsProblem:
+    what = " ".join(str(exc).split()) or type(exc).__name__
+    return CredentialsProblem(
+        f"the AWS credentials could not be resolved ({what}): check the environment "
+        "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together), the profile's "
+        "credential_process and the credentials file"
+    )
+
+
 def profile_not_found(exc: BaseException) -> CredentialsProblem:
     return CredentialsProblem(f"{exc}: check AWS_PROFILE and ~/.aws/config")
 

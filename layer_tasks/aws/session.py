@@ -122,7 +122,12 @@ def check_credentials(session: Any) -> None:
     here too. Static keys that AWS has revoked or expired only fail on the first call,
     and the task glue turns that ``ClientError`` into one line as well.
     """
-    from botocore.exceptions import NoCredentialsError, SSOTokenLoadError, TokenRetrievalError
+    from botocore.exceptions import (
+        BotoCoreError,
+        NoCredentialsError,
+        SSOTokenLoadError,
+        TokenRetrievalError,
+    )
 
     try:
         creds = session.get_credentials()
@@ -131,6 +136,11 @@ def check_credentials(session: Any) -> None:
         raise errors.sso_token_expired(exc) from None
     except NoCredentialsError:
         frozen = None
+    except (BotoCoreError, ValueError, OSError) as exc:
+        # Any other way the chain fails while it resolves them: a key without its secret
+        # (PartialCredentialsError), a credential_process that fails or prints no JSON
+        # (CredentialRetrievalError, JSONDecodeError), a file it cannot read.
+        raise errors.credentials_unresolved(exc) from None
     if frozen is None or not frozen.access_key:
         raise errors.no_credentials()
 

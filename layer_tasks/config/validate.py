@@ -34,10 +34,12 @@ _STAGE_RE = re.compile(r"[A-Za-z0-9_-]+")
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
 # SSM parameter names: a-zA-Z0-9_.- with '/' levels; a hierarchy starts with '/'.
 _SSM_RE = re.compile(r"(/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+")
-# A number's text: ASCII digits, a '-' and no '+', and nothing around them (a value is
-# refused, never trimmed: ' 5', '+5' and '5\n' are not numbers, as 'name\n' is no name).
-_INT_RE = re.compile(r"-?[0-9]+")
-_FLOAT_RE = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# A number's text: ASCII digits, for a decimal with a fraction, and nothing else: no
+# sign (no setting or flag takes a negative number), no exponent, nothing around them (a
+# value is refused, never trimmed: ' 5', '+5', '-0' and '5\n' are not numbers, as
+# 'name\n' is no name).
+_INT_RE = re.compile(r"[0-9]+")
+_FLOAT_RE = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 def validate_layer_name(name: str) -> str:
@@ -163,8 +165,8 @@ def whole_number(value: Any) -> int | None:
         return value
     if not isinstance(value, str) or not _INT_RE.fullmatch(text := value):
         return None
-    if len(text.lstrip("+-").lstrip("0")) > _MAX_DIGITS:
-        return -(10**_MAX_DIGITS) if text.startswith("-") else 10**_MAX_DIGITS
+    if len(text.lstrip("0")) > _MAX_DIGITS:
+        return 10**_MAX_DIGITS
     return int(text)
 
 
@@ -175,7 +177,7 @@ def decimal_number(value: Any) -> float | None:
     if isinstance(value, str):
         if not _FLOAT_RE.fullmatch(text := value):
             return None
-        return float(text)  # '1e400' and 400 digits are infinity, not an error
+        return float(text)  # 400 digits are infinity, not an error
     try:
         return float(value)
     except OverflowError:  # an int too large for a float

@@ -167,20 +167,27 @@ def up(state_dir: Path) -> tuple[Sandbox, bool]:
         finally:
             log.close()
         sandbox = Sandbox(pid=proc.pid, port=port)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(sandbox, timeout=0.5):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                raise LayerError(
-                    f"the local moto server did not start on {sandbox.endpoint}; "
-                    f"see {folder / 'server.log'}"
-                )
-            time.sleep(0.1)
-        atomic_write_text(
-            _state_file(state_dir),
-            json.dumps({"pid": sandbox.pid, "port": sandbox.port, "host": sandbox.host}) + "\n",
-        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not _answers(sandbox, timeout=0.5):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise LayerError(
+                        f"the local moto server did not start on {sandbox.endpoint}; "
+                        f"see {folder / 'server.log'}"
+                    )
+                time.sleep(0.1)
+            atomic_write_text(
+                _state_file(state_dir),
+                json.dumps({"pid": sandbox.pid, "port": sandbox.port, "host": sandbox.host}) + "\n",
+            )
+        except BaseException:
+            # Not recorded (it failed to start, or Ctrl-C came first): nothing could find
+            # it to stop it later (`inv local.down` reads the state file), so it goes now.
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            raise
         return sandbox, True
 
 

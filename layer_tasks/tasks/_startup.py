@@ -264,7 +264,7 @@ def parse_error_line(exc: BaseException, binary: str) -> str:
     flag = _FLAG_RE.search(text)
     name = f"--{flag[1].replace('_', '-')}" if flag else ""
     if name and "needed value" in text:
-        text = f"{name} needs a value (e.g. {name} N or {name}=N)"
+        text = f"{name} needs a value ({name} VALUE)"
     elif name and "doesn't take any value" in text:
         text = f"{name} takes no value"
     elif text.startswith("No idea what"):
@@ -288,6 +288,25 @@ def parse_errors_as_lines(binary: str) -> Iterator[None]:
         raise Exit(parse_error_line(exc, binary), code=1) from None
 
 
+def check_repeatable_flags(program: Any) -> None:
+    """A repeatable flag (``--arn``) given without a value: Invoke's parser leaves its
+    list empty without a word, as if the flag were absent, and the task would fall back
+    to its default. Its list is empty only then, so a name of it on the command line
+    with an empty list means exactly that case."""
+    from invoke.exceptions import ParseError
+
+    given = set(getattr(program.core, "unparsed", None) or [])
+    for context in getattr(program, "tasks", None) or []:
+        for arg in context.args.values():
+            if arg.kind is list and not arg.value:
+                names = {f"--{n}" if len(n) > 1 else f"-{n}" for n in arg.names}
+                names |= {name.replace("_", "-") for name in names}
+                if names & given:
+                    raise ParseError(
+                        f"Flag <Argument: {arg.name}> needed value and was not given one!"
+                    )
+
+
 def one_line_parse_errors(program: Any) -> None:
     """``inv``'s own `Program` parses the tasks' flags after importing ``tasks.py``: that
     step of this one program gets `parse_errors_as_lines`."""
@@ -297,6 +316,7 @@ def one_line_parse_errors(program: Any) -> None:
         names = program.binary_names or ["inv"]
         with parse_errors_as_lines("inv" if "inv" in names else names[0]):
             parse_tasks()
+            check_repeatable_flags(program)
 
     program.parse_tasks = parse
 

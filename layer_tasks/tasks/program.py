@@ -16,7 +16,7 @@ import invoke
 from invoke import Collection, Config, Program
 
 from layer_tasks import __version__
-from layer_tasks.tasks._startup import parse_errors_as_lines
+from layer_tasks.tasks._startup import check_repeatable_flags, parse_errors_as_lines
 
 
 class ProjectConfig(Config):
@@ -45,6 +45,7 @@ class LayerTasksProgram(Program):
     def parse_tasks(self) -> None:
         with parse_errors_as_lines(self.binary or "layer-tasks"):
             super().parse_tasks()
+            check_repeatable_flags(self)
 
     def print_version(self) -> None:
         print(f"{self.name} {self.version} (invoke {invoke.__version__})")

@@ -129,4 +129,6 @@ def test_lifecycle_days_zero_or_negative_is_an_error(
     monkeypatch.chdir(project)
     code, err = _run_in_process(["layer.lifecycle", f"--days={days}"], capsys)
     assert code == 1
-    assert err.strip().splitlines() == [f"error: --days must be at least 1, got '{days}'"]
+    # 0 is a number below the range; '-5' is no number's text (no sign: the one rule).
+    said = "must be at least 1" if days == "0" else "must be a whole number"
+    assert err.strip().splitlines() == [f"error: --days {said}, got '{days}'"]

@@ -81,7 +81,11 @@ def test_version_list_and_help_anywhere(
     [
         (["build", "--bogus"], "'--bogus' is not a task, a flag, or a flag's value here"),
         (["--bogus"], "'--bogus' is not a task, a flag, or a flag's value here"),
-        (["rollback", "--version"], "--version needs a value (e.g. --version N or --version=N)"),
+        (["rollback", "--version"], "--version needs a value (--version VALUE)"),
+        # A repeatable flag: Invoke's parser left its list empty without a word, and the
+        # task fell back to the ARN file (with --stage dev, it wrote stages.dev.layers).
+        (["update-config", "--arn"], "--arn needs a value (--arn VALUE)"),
+        (["update-config", "--arn", "--stage", "dev"], "--arn needs a value (--arn VALUE)"),
         (["build", "--force=3"], "'3' is not a task, a flag, or a flag's value here"),
     ],
 )

@@ -36,6 +36,9 @@ def test_each_default_is_written_once() -> None:
         ("budget_mb", "lots", "must be a number"),
         ("lifecycle_days", 0, "at least 1"),
         ("compression_level", 11, "must be at most 9, got 11"),
+        # Published with every version, readable by every account it is shared with.
+        ("license_info", "https://u:LicPw4455@example.com/L", "holds a URL with credentials"),
+        ("license_info", "see https://token@example.com/L", "holds a URL with credentials"),
         ("name", "bad name!", "not a valid Lambda layer name"),
         ("installer", "conda", "not supported"),
         ("prune", {"nosuch": True}, "unknown rule"),
