@@ -153,13 +153,15 @@ def _read_into(
         raise LayerError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     result.sources[resolved] = data
     for lineno, line in _logical_lines(text):
+        # Every URL the line holds may carry a password (``--index-url https://u:pw@host``,
+        # ``name @ https://u:pw@host/``): registered before anything parses the line, so
+        # that no error about it (shlex's included) can print the password. Found by
+        # splitting on whitespace: a quote in a password is what stops shlex.
+        redact.add_url(line)
         where = f"{path}:{lineno}"
         if line.startswith("-"):
             _read_option(result, path, where, line, seen | {resolved})
             continue
-        # Every URL the file holds may carry a password (``name @ https://u:pw@host/``):
-        # registered before anything can print it, in whatever form it is printed.
-        redact.add_url(line)
         if line.startswith(("http://", "https://", "file:", "git+", ".", "/")):
             raise LayerError(
                 f"{where}: {line!r} is a bare URL or path; write it as 'name @ URL' so the "
@@ -209,7 +211,8 @@ def _read_option(
         if _URL_RE.match(value):
             # pip would download it; read here as a path it became a file name holding
             # the URL's password. A remote file is not read: what the layer holds must
-            # be known, and hashed for the build cache, before the install.
+            # be known, and hashed for the build cache, before the install. (The value as
+            # shlex unescaped it may differ from the line's word: registered as well.)
             redact.add_url(value)
             raise LayerError(
                 f"{where}: {name} {redact.redact_url(value)} is a URL, and -r/-c files are "

@@ -50,7 +50,8 @@ _ARN_RE = re.compile(
     r"(?P<name>[a-zA-Z0-9_-]{1,140}):"
     r"(?P<version>[1-9][0-9]*)"
 )  # used with fullmatch: `$` passes a trailing newline, `\d` any Unicode digit
-_EXAMPLE = "arn:aws:lambda:<region>:<account>:layer:<name>:<version>"
+EXAMPLE = "arn:aws:lambda:<region>:<account>:layer:<name>:<version>"
+_EXAMPLE = EXAMPLE
 # Lambda's FunctionName: a name, a partial ARN (account:function:name) or a full ARN,
 # each with an optional version or alias qualifier.
 _FUNCTION_RE = re.compile(

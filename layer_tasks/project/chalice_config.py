@@ -30,9 +30,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from layer_tasks.config.validate import untrimmed
 from layer_tasks.errors import LayerError
-from layer_tasks.model.arns import LayerArn, is_layer_arn, parse_layer_arn, validate_layer_list
+from layer_tasks.model.arns import (
+    EXAMPLE,
+    LayerArn,
+    is_layer_arn,
+    parse_layer_arn,
+    validate_layer_list,
+)
 from layer_tasks.util.bounds import check_json_depth, read_bounded
 from layer_tasks.util.fsutil import atomic_path
 from layer_tasks.util.json_edit import Style, set_value
@@ -97,7 +102,28 @@ def all_referenced_arns(path: Path) -> set[str]:
             found.add(parse_layer_arn(value, source=f"the layer ARN in {target}").arn)
 
     walk(data)
+    # Then each list Chalice reads as layers, whole: an entry that is no layer version
+    # ARN (a number, a version in non-ASCII digits) would otherwise be passed over, and
+    # the version it meant taken for unused.
+    for where, layers in _layer_lists(data):
+        found.update(_checked_layers(layers, where, target))
     return found
+
+
+def _layer_lists(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(where, value) of every ``layers`` Chalice reads: the top level's, each stage's,
+    each function's (``[stages.<stage>.]lambda_functions.<name>.layers``)."""
+    scopes: list[tuple[str, Any]] = [("", data)]
+    stages = data.get("stages")
+    if isinstance(stages, dict):
+        scopes += [(f"stages.{name}.", stage) for name, stage in stages.items()]
+    for prefix, scope in list(scopes):
+        functions = scope.get("lambda_functions") if isinstance(scope, dict) else None
+        if isinstance(functions, dict):
+            scopes += [(f"{prefix}lambda_functions.{n}.", f) for n, f in functions.items()]
+    for prefix, scope in scopes:
+        if isinstance(scope, dict) and "layers" in scope:
+            yield f"{prefix}layers", scope["layers"]
 
 
 def set_stage_layers(
@@ -244,13 +270,27 @@ def _stage(data: dict[str, Any], stage: str, target: Path, *, create: bool) -> d
 
 
 def _stage_layers(config: dict[str, Any], stage: str, target: Path) -> list[str]:
-    layers = config.get("layers", [])
-    if not isinstance(layers, list) or not all(isinstance(item, str) for item in layers):
-        raise LayerError(f"stages.{stage}.layers in {target} must be a list of ARN strings")
+    return _checked_layers(config.get("layers", []), f"stages.{stage}.layers", target)
+
+
+def _checked_layers(layers: Any, where: str, target: Path) -> list[str]:
+    """``layers`` (at ``where`` in ``target``), each entry a layer version ARN as
+    `parse_layer_arn` takes one, or `LayerError` naming the entry.
+
+    Any layer's version is an entry (another layer, another account: not ours to
+    judge); what is no version ARN at all is refused, never skipped: Chalice passes it
+    on and Lambda refuses it, the code that swaps versions would keep it as it is, and
+    cleanup would take the version it meant for unused."""
+    if not isinstance(layers, list):
+        raise LayerError(f"{where} in {target} must be a list of ARN strings")
     for item in layers:
-        # Not an ARN for the code that swaps versions (it keeps such an entry as it is),
-        # but Chalice passes it on, and Lambda refuses it: said here, before a change.
-        untrimmed(f"stages.{stage}.layers in {target} holds", item)
+        if not isinstance(item, str):
+            raise LayerError(
+                f"{where} in {target} holds {json.dumps(item)}, which is not a layer "
+                f"version ARN string ({EXAMPLE}): fix or remove it"
+            )
+        # Whitespace, non-ASCII digits, a version out of Lambda's range: one line each.
+        parse_layer_arn(item, source=f"{where} in {target} holds")
     return list(layers)
 
 

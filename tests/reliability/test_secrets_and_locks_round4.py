@@ -10,6 +10,7 @@ any spelling: raw, percent-encoded, base64 (``user:password``, as Basic auth has
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -338,3 +339,111 @@ def test_a_share_with_entry_with_whitespace_publishes_nothing(
     )
     assert project_files(project) == before
     assert aws_state(server.url, "test-layer") == aws_before == ([], [], [])
+
+
+# --- the fifth pass: quotes in a password, malformed Chalice layer entries -----------------
+
+
+@pytest.mark.parametrize(
+    ("line", "password"),
+    [
+        ("--index-url http://user:Zq'x9w7K@127.0.0.1:5066/simple/", "Zq'x9w7K"),
+        ('--extra-index-url http://user:Dq"7Kx2Lm@127.0.0.1:1/simple/', 'Dq"7Kx2Lm'),
+        ("--index-url=http://user:Pq'!$&()*+,;=~%41z@127.0.0.1:1/simple/", "Pq'!$&()*+,;=~%41z"),
+    ],
+    ids=["single-quote", "double-quote", "every-sub-delim"],
+)
+def test_a_quote_in_a_password_never_shows_when_an_option_line_cannot_be_split(
+    tmp_path: Path, wheelhouse: Path, line: str, password: str
+) -> None:
+    """A1/A2: shlex stopped at the quote ("No closing quotation"), the URL was registered
+    only after a line parsed, and the masking shape stopped at a quote: the error line
+    quoted the line with the password in clear."""
+    project = make_project(tmp_path / "p", wheelhouse)
+    requirements = project / "requirements-all.txt"
+    requirements.write_text(f"{line}\nalpha==1.0\n", encoding="utf-8")
+    before = project_files(project)
+
+    proc = inv_here(project, "layer.build", "--force")
+
+    shown = line.replace(password, "***")
+    error = one_error_line(
+        proc,
+        rf"^error: {re.escape(str(requirements))}:1: cannot parse option line "
+        rf".*{re.escape(shown)}.*: No closing quotation$",
+    )
+    assert "user:***@127.0.0.1" in error
+    forms = [*spellings("user", password), quote(password), password.replace("%41", "A")]
+    assert [form for form in forms if form in proc.stdout + proc.stderr] == []
+    assert files_holding(project, forms, skip=(requirements,)) == []
+    assert project_files(project) == before
+
+
+BAD_ENTRIES = {
+    "a-number": (5, "5, which is not a layer version ARN string"),
+    "arabic-indic-digit": (
+        ARN[:-1] + "\u0661",
+        re.escape(repr(ARN[:-1] + "\u0661")) + " is not a Lambda layer version ARN",
+    ),
+    "version-out-of-range": (
+        ARN[:-1] + str(2**63),
+        re.escape(repr(ARN[:-1] + str(2**63))) + " has version 9223372036854775808",
+    ),
+}
+ENTRY_TASKS = {
+    "cleanup": ("dev", ("layer.cleanup", "--keep", "1", "--dry-run")),
+    "rollback": ("prod", ("layer.rollback", "--version", "1")),
+    "update-config": ("prod", ("layer.update-config", "--arn", ARN)),
+    "deploy": ("prod", ("layer.deploy",)),
+}
+
+
+@pytest.mark.parametrize("task", list(ENTRY_TASKS))
+@pytest.mark.parametrize("entry", list(BAD_ENTRIES))
+def test_a_malformed_chalice_layer_entry_is_refused_not_skipped(
+    small_project: Path, tmp_path: Path, server: MotoServer, entry: str, task: str
+) -> None:
+    """I: ``stages.dev.layers = [5]`` or a version in Arabic-Indic digits was passed over
+    as "not an ARN": cleanup said "nothing to delete" (the version it meant counted as
+    unused). Every task that reads the config's layers refuses it, before any change."""
+    server.reset()
+    project = copy_project(small_project, tmp_path / "p")
+    stage, args = ENTRY_TASKS[task]
+    value, shown = BAD_ENTRIES[entry]
+    config = project / ".chalice" / "config.json"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    data["stages"][stage]["layers"] = [value]
+    config.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    before = project_files(project)
+    aws_before = aws_state(server.url, "test-layer")
+
+    proc = inv_here(project, *args, env={"AWS_ENDPOINT_URL": server.url})
+
+    one_error_line(
+        proc, rf"^error: stages\.{stage}\.layers in {re.escape(str(config))} holds {shown}"
+    )
+    assert project_files(project) == before
+    assert aws_state(server.url, "test-layer") == aws_before
+
+
+def test_other_layers_in_the_chalice_config_are_still_entries(
+    small_project: Path, tmp_path: Path, server: MotoServer
+) -> None:
+    """Another layer's version, of another account, is a legitimate entry: kept, and
+    cleanup reads past it."""
+    server.reset()
+    project = copy_project(small_project, tmp_path / "p")
+    config = project / ".chalice" / "config.json"
+    other = "arn:aws:lambda:us-east-1:999999999999:layer:other-layer:7"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    data["stages"]["prod"]["layers"] = [other]
+    config.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    proc = inv_here(project, "layer.update-config", "--arn", ARN)
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(config.read_text(encoding="utf-8"))["stages"]["prod"]["layers"] == [ARN]
+    proc = inv_here(
+        project, "layer.cleanup", "--keep", "1", "--dry-run", env={"AWS_ENDPOINT_URL": server.url}
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -182,3 +182,56 @@ def test_a_python_version_or_a_diff_side_is_not_trimmed(tmp_path: Path) -> None:
     assert parse_side("3", base_dir=tmp_path).version == 3
     with pytest.raises(LayerError, match=r"^' 3' is not a version number"):
         parse_side(" 3", base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("place", "where"),
+    [
+        ({"stages": {"dev": {"layers": ["ENTRY"]}}}, "stages.dev.layers"),
+        ({"layers": ["ENTRY"], "stages": {"dev": {}}}, "layers"),
+        (
+            {"stages": {"dev": {"lambda_functions": {"f": {"layers": ["ENTRY"]}}}}},
+            "stages.dev.lambda_functions.f.layers",
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    ("entry", "shown"),
+    [
+        (5, "5, which is not a layer version ARN string"),
+        (None, "null, which is not a layer version ARN string"),
+        (["x"], r'\["x"\], which is not a layer version ARN string'),
+        (WHOLE[:-1] + "\u0661", re.escape(repr(WHOLE[:-1] + "\u0661")) + " is not a Lambda"),
+        (WHOLE[:-1] + "0", re.escape(repr(WHOLE[:-1] + "0")) + " is not a Lambda"),
+        (WHOLE[:-1] + str(2**63), ".* has version 9223372036854775808, more than Lambda"),
+        ("deps:3", "'deps:3' is not a Lambda layer version ARN"),
+    ],
+)
+def test_a_chalice_layer_entry_that_is_no_version_arn_is_refused_not_skipped(
+    tmp_path: Path, place: dict[str, object], where: str, entry: object, shown: str
+) -> None:
+    """I: cleanup passed over ``[5]`` or a version in Arabic-Indic digits as "not an
+    ARN" (and would count the version meant as unused); each list Chalice reads as
+    layers is checked whole, the error naming where it is and the entry."""
+    from layer_tasks.project import chalice_config
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(place).replace('"ENTRY"', json.dumps(entry)))
+    pattern = rf"^{re.escape(where)} in {re.escape(str(config))} holds {shown}"
+    with pytest.raises(LayerError, match=pattern):
+        chalice_config.all_referenced_arns(config)
+    if where == "stages.dev.layers":
+        with pytest.raises(LayerError, match=pattern):
+            chalice_config.read_stage_layers(config, "dev")
+        with pytest.raises(LayerError, match=pattern):
+            chalice_config.set_stage_layers(config, "dev", [WHOLE])
+
+
+def test_another_layer_or_account_is_still_a_chalice_layer_entry(tmp_path: Path) -> None:
+    from layer_tasks.project import chalice_config
+
+    others = [WHOLE, "arn:aws:lambda:us-east-1:999999999999:layer:other:7"]
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"stages": {"dev": {"layers": others}}}))
+    assert chalice_config.all_referenced_arns(config) == set(others)
+    assert chalice_config.read_stage_layers(config, "dev") == others

@@ -194,6 +194,12 @@ def test_userinfo_is_masked_wherever_a_message_puts_it(
         "file:///tmp/wheels/alpha-1.0-py3-none-any.whl (12:30 at /srv/a:b/c@d:e)",
         "pkg @ file:///x/y.whl; requirements file reqs:v2.txt; time 10:20@ noon",
         "/opt/x/k:v@host:notaport/",
+        # A URL in quotes, then an address: the closing quote is not a password's.
+        '["https://host","me@example.com"]',
+        "{'u': 'http://h', 'e':'me@example.com'}",
+        '{"http://host":"me@example.com"}',
+        "('https://host/x',\"me@example.com\")",
+        "'/srv/data:v1',\"me@example.com\"",
     ],
 )
 def test_at_signs_and_colons_in_ordinary_text_are_left_alone(text: str) -> None:
@@ -221,3 +227,49 @@ def test_a_login_name_in_an_ssh_url_is_not_a_secret_value(monkeypatch: pytest.Mo
     assert redact.url_secrets("git+ssh://deploy@git.example/o/pkg.git") == []
     assert redact.redact("deploy: unchanged, version 3", {}) == "deploy: unchanged, version 3"
     assert redact.url_secrets("https://TokenOnly1@git.example/x") == ["TokenOnly1", "TokenOnly1"]
+
+
+# Every character RFC 3986 allows in userinfo besides letters and digits (sub-delims,
+# unreserved, a percent escape), and the quotes, which are legal and stopped the shape.
+USERINFO_CHARS = ["'", '"', "!", "$", "&", "(", ")", "*", "+", ",", ";", "=", "%41", "~", "-", "."]
+
+
+@pytest.mark.parametrize("char", USERINFO_CHARS)
+def test_no_character_legal_in_userinfo_defeats_the_mask(
+    char: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A1/A2: ``http://user:Zq'x9w7K@host`` was printed in clear: the shape stopped at the
+    quote. Checked by shape alone (no value registered), in the messages a password
+    reaches: a parse error quoting the line, its repr, installer output, a path."""
+    monkeypatch.setattr(redact, "_SECRETS", redact._Secrets())
+    password = f"Pw{char}Core{char}K1"
+    url = f"http://user:{password}@127.0.0.1:5066/simple/"
+    line = f"--index-url {url}"
+    texts = [
+        f'<project>/r.txt:1: cannot parse option line "{line}": No closing quotation',
+        f"<project>/r.txt:1: cannot parse option line {line!r}: No closing quotation",
+        f"  ERROR: Could not find a version that satisfies alpha (from {url})",
+        f"Traceback: ValueError({url!r})",
+        f"not found: file:///tmp/p/user:{password}@localhost/w/alpha.whl",
+    ]
+    for text in texts:
+        out = redact.redact(text, {})
+        assert password not in out and f"Core{char}K1" not in out, out
+        assert "user:***@" in out, out
+    for text in texts[:3]:
+        assert "Core" not in redact.for_storage(text)
+
+
+def test_a_password_is_a_known_value_before_its_line_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every ``scheme://`` in a whitespace-split word starts a URL: after ``--opt=``, in
+    quotes, in another URL's query; shlex, which a quote stops, is not used."""
+    monkeypatch.setattr(redact, "_SECRETS", redact._Secrets())
+    text = (
+        '--index-url="http://user:Zq\'x9w7K@127.0.0.1:5066/simple/" '
+        'https://h/?next=http://a:Dq"7Kx2Lm@e/'
+    )
+    assert redact.url_secrets(text) == ["Zq'x9w7K", "Zq'x9w7K", 'Dq"7Kx2Lm', 'Dq"7Kx2Lm']
+    redact.add_url(text)
+    assert redact.redact("passwords Zq'x9w7K and Dq\"7Kx2Lm", {}) == "passwords *** and ***"

@@ -152,3 +152,29 @@ def test_every_url_a_requirements_file_holds_is_a_known_secret(
     printed = f"at file:///p/{quote('user:WheelPw77@localhost')}/w and /p/BetaTok88@files/x"
     out = redact.redact(printed, {})
     assert "WheelPw77" not in out and "BetaTok88" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("line", "password"),
+    [
+        ("--index-url http://user:Zq'x9w7K@127.0.0.1:5066/simple/", "Zq'x9w7K"),
+        ('--extra-index-url http://user:Dq"7Kx2Lm@127.0.0.1:1/simple/', 'Dq"7Kx2Lm'),
+        # A password shlex would unescape: the line's own spelling is the one printed.
+        ("--index-url 'http://user:Ab\\'c\"d9@h/simple/", "Ab\\'c\"d9"),
+    ],
+)
+def test_an_option_line_that_cannot_be_split_is_a_known_secret_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str, password: str
+) -> None:
+    """A1/A2: the URLs were registered only after shlex split the line; a quote in the
+    password stopped shlex, and the error quoted the line with the password in clear."""
+    from layer_tasks.util import redact
+
+    monkeypatch.setattr(redact, "_SECRETS", redact._Secrets())
+    root = write(tmp_path / "all.txt", f"{line}\nalpha==1.0\n")
+    with pytest.raises(LayerError, match="cannot parse option line") as caught:
+        read_requirements(root)
+    out = redact.redact(str(caught.value), {})
+    assert password not in out and "No closing quotation" in out, out
+    # The value itself, wherever it is printed, not only its URL shape.
+    assert redact.redact(f"password {password} and {password!r}", {}).count("***") == 2
