@@ -183,6 +183,13 @@ def test_ctrl_c_during_a_build_is_one_line_and_exit_130(tmp_path: Path, wheelhou
         err = first + rest
         if proc.returncode == 0:
             continue  # finished before the interrupt: nothing to see at this delay
+        if proc.returncode == -signal.SIGINT:
+            # The interrupt came after the task had returned, while the interpreter shut
+            # down (docs/bad-inputs.md, "Ctrl-C after the work is done"): killed by the
+            # signal, nothing printed, the work complete.
+            assert "Traceback" not in err and "error:" not in err, err
+            assert "verify: " in err and list((project / "dist").glob("*.zip")), err
+            continue
         interrupted += 1
         assert proc.returncode == INTERRUPTED, err
         assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
