@@ -173,6 +173,84 @@ def installer_files(cwd: Path, python: str = sys.executable) -> list[tuple[str, 
     return found
 
 
+# What the installer reads besides the requirements file, named by a variable: the
+# files (constraints, overrides, more requirements) and the --find-links places. pip
+# splits its list values at whitespace; uv's lists are comma- or space-separated.
+_NAMED_FILES = (
+    "PIP_CONSTRAINT",
+    "PIP_REQUIREMENT",
+    "UV_CONSTRAINT",
+    "UV_OVERRIDE",
+    "UV_BUILD_CONSTRAINT",
+)
+_NAMED_LINKS = ("PIP_FIND_LINKS", "UV_FIND_LINKS")
+# The pip.conf keys that name files or --find-links places, in the sections pip install
+# reads ([global], then [install]).
+_PIP_CONF_FILES = ("constraint", "requirement")
+_PIP_CONF_SECTIONS = ("global", "install")
+
+
+def _local(value: str, cwd: Path) -> Path | None:
+    """The path ``value`` names, relative to ``cwd`` (where the install runs); None for a
+    URL (``https://``, ``file://``): only a local path is a file that can be replaced."""
+    from layer_tasks.build.requirements import is_url
+
+    if not value or is_url(value):
+        return None
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else cwd / path
+
+
+def _pip_conf_values(path: str) -> dict[str, list[str]]:
+    """key -> the words of its value, for the keys that name files, from one pip.conf;
+    a file that is missing or does not parse names nothing (pip reports it itself)."""
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (OSError, configparser.Error, UnicodeDecodeError):
+        return {}
+    found: dict[str, list[str]] = {}
+    for section in _PIP_CONF_SECTIONS:
+        if not parser.has_section(section):
+            continue
+        for key, value in parser.items(section):
+            key = key.replace("_", "-")
+            if key in (*_PIP_CONF_FILES, "find-links"):
+                found.setdefault(key, []).extend(value.split())
+    return found
+
+
+def installer_inputs(cwd: Path, python: str = sys.executable) -> list[tuple[Path, str, bool]]:
+    """(path, what it is, whether a --find-links place) of every local file or folder
+    the installer is told to read by pip's configuration or a variable: constraints,
+    overrides and requirements (``PIP_CONSTRAINT``, ``constraint =`` in pip.conf, ...),
+    and ``--find-links`` places (``PIP_FIND_LINKS``, ``find-links =``), whose files the
+    installer lists and reads. A replaced one would change the next install."""
+    found: list[tuple[Path, str, bool]] = []
+
+    def add(value: str, what: str, links: bool) -> None:
+        path = _local(value, cwd)
+        if path is not None:
+            found.append((path, what, links))
+
+    for variable in _NAMED_FILES:
+        for value in os.environ.get(variable, "").replace(",", " ").split():
+            add(value, f"a file the installer reads ({variable})", False)
+    for variable in _NAMED_LINKS:
+        for value in os.environ.get(variable, "").replace(",", " ").split():
+            add(value, f"the --find-links place {_local(value, cwd)} ({variable})", True)
+    for conf in pip_config_files(python):
+        for key, values in _pip_conf_values(conf).items():
+            for value in values:
+                if key == "find-links":
+                    add(value, f"the --find-links place {_local(value, cwd)} ({conf})", True)
+                else:
+                    add(value, f"a file the installer reads ({key} in {conf})", False)
+    return found
+
+
 def _pip_config_inputs(python: str) -> tuple[str, bool]:
     """Everything `pip config list` depends on (PIP_* variables and pip's config files),
     as a cache key, and whether any of them is set at all.

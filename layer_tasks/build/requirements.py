@@ -51,6 +51,11 @@ _FLAG_OPTIONS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes"}
 _URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:/", re.ASCII)
 
 
+def is_url(value: str) -> bool:
+    """Whether pip takes ``value`` for a URL rather than a path."""
+    return bool(_URL_RE.match(value))
+
+
 @dataclass(frozen=True)
 class RequirementLine:
     source: Path
@@ -73,6 +78,10 @@ class RequirementSet:
     # Every file read (the root, its -r includes and -c constraints) and its bytes,
     # so the build cache notices a change in an included file too.
     sources: dict[Path, bytes] = field(default_factory=dict)
+    # The local --find-links places the files name (a folder or one file), as the
+    # installer finds them: beside the file that names it, or where the install runs
+    # (pip tries the first, then the second; both are listed). URLs are not.
+    find_links: list[Path] = field(default_factory=list)
 
     @property
     def sha256(self) -> str:
@@ -227,6 +236,9 @@ def _read_option(
         raise LayerError(f"{where}: unknown option {name!r} in a requirements file")
     if name in ("-i", "--index-url", "--extra-index-url", "-f", "--find-links"):
         redact.add_url(value)  # a private index's password must not reach any output
+    if name in ("-f", "--find-links") and value and not is_url(value):
+        link = Path(os.path.expanduser(value))
+        result.find_links += [link] if link.is_absolute() else [path.parent / link, link.absolute()]
     result.options.append(line)
 
 

@@ -20,7 +20,9 @@ A second run finds everything in place and changes nothing.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +182,49 @@ def layer_section(inferred: Inferred, tool_version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _in_the_way(path: Path, note: str) -> None:
+    """Refuse what stands where init keeps ``note`` and is no file it can read or add
+    to: a folder named ``requirements-layer.txt`` was taken for the layer's requirements
+    (init said "unchanged", every later build failed), a FIFO would block the read."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # a file above it: `_can_write` says so
+        if path.is_symlink():
+            raise LayerError(
+                f"{path} is a symlink to nothing, where init keeps {note}: remove it, or "
+                "point it at a file, and run init again"
+            ) from None
+        return
+    except OSError as exc:
+        raise LayerError(f"cannot read {path}: {exc.strerror or exc}") from None
+    fix = f"where init keeps {note}: move it away, and run init again"
+    if stat.S_ISDIR(mode):
+        raise LayerError(f"{path} is a folder, not a file, {fix}")
+    if not stat.S_ISREG(mode):
+        raise LayerError(f"{path} is not a regular file (a FIFO, device or socket), {fix}")
+    if not os.access(path, os.R_OK):
+        raise LayerError(f"{path} is not readable, {fix} (or make it readable)")
+
+
+def _can_write(change: FileChange) -> None:
+    """What `apply` would trip over halfway, after its first write: a file it appends
+    to that is not writable, or a file it creates under a file or a read-only folder."""
+    if change.kind == "append" and not os.access(change.path, os.W_OK):
+        raise LayerError(f"{change.path} is not writable: init adds {change.note} to it")
+    if change.kind != "create":
+        return
+    folder = change.path.parent
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise LayerError(
+            f"{folder} is not a folder, and init writes {change.path} inside it: move it "
+            "away, and run init again"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LayerError(f"cannot write {change.path}: folder {folder} is not writable")
+
+
 def _read_text(path: Path) -> str:
     try:
         return read_bounded(path, path.name).decode("utf-8")
@@ -199,6 +244,7 @@ def _invoke_yaml(
 ) -> tuple[FileChange, dict[str, Any]]:
     """The change to invoke.yaml, and the ``layer:`` section it will hold."""
     path = root / "invoke.yaml"
+    _in_the_way(path, "the layer's settings")
     section = layer_section(inferred, tool_version)
     keys = inferred.keys()
     suggestion = "; ".join(f"{k}: {_quoted(v)}" for k, v in keys.items())
@@ -250,6 +296,7 @@ def _invoke_yaml(
 
 def _requirements(root: Path, name: str) -> FileChange:
     path = Path(name) if Path(name).is_absolute() else root / name
+    _in_the_way(path, "the layer's packages")
     if path.exists():
         return FileChange(path, "unchanged", note="the layer's packages")
     text = (
@@ -270,6 +317,7 @@ def _ignore_line(folder: Path, root: Path) -> str | None:
 
 def _gitignore(root: Path, folders: Sequence[Path]) -> FileChange:
     path = root / GITIGNORE
+    _in_the_way(path, "the lines that ignore the build's folders")
     wanted = [line for line in (_ignore_line(f, root) for f in folders) if line]
     text = _read_text(path) if path.exists() else ""
     present = {line.strip().strip("/") for line in text.splitlines()}
@@ -330,6 +378,7 @@ jobs:
 
 def _workflow(root: Path, inferred: Inferred) -> FileChange:
     path = root / WORKFLOW
+    _in_the_way(path, "the deploy workflow")
     text = workflow_text(inferred)
     if not path.exists():
         return FileChange(path, "create", text, "the deploy workflow")
@@ -361,6 +410,8 @@ def plan_files(
     changes = [settings, _requirements(root, name), _gitignore(root, folders)]
     if ci:
         changes.append(_workflow(root, inferred))
+    for change in changes:
+        _can_write(change)
     return changes
 
 

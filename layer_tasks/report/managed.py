@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layer_tasks.aws.session import chain_files
-from layer_tasks.build.install import installer_files
+from layer_tasks.build.install import installer_files, installer_inputs
 from layer_tasks.build.pylock import lock_path
 from layer_tasks.build.requirements import read_requirements, split_files
 from layer_tasks.build.sbom import lock_files, sbom_path
@@ -42,6 +42,9 @@ class Managed:
     key: str = ""  # the layer.* setting it comes from; "" when none does
     writes: bool = False  # the tool writes, replaces or empties it; else it only reads it
     folder: bool = False  # everything inside counts too
+    # Only the files directly in the folder count: the installer lists a --find-links
+    # folder without descending into it, so a subfolder's files are never read.
+    flat: bool = False
 
     @property
     def verb(self) -> str:
@@ -57,7 +60,16 @@ def managed_files(layers: Sequence[LayerSettings], also_read: Iterable[Path] = (
         found += _settings_files(s)
     if layers:
         found += _project_files(layers[0])
-        found += [Managed(Path(p), what) for p, what in installer_files(layers[0].base_dir)]
+        base = layers[0].base_dir
+        found += [Managed(Path(p), what) for p, what in installer_files(base)]
+        found += [
+            Managed(path, what, folder=links, flat=links)
+            for path, what, links in installer_inputs(base)
+        ]
+    # The tool reads its own locks back (the SBOM takes hashes from every pylock*.toml):
+    # listed as what it writes, they are not also "a lock" it only reads.
+    locks = {lock_path(s) for s in layers}
+    found = [e for e in found if e.writes or e.path not in locks or e.what != "a lock"]
     found += [Managed(Path(p), what) for p, what in chain_files()]
     # Invoke's system and user configuration files (/etc/invoke.yaml, ~/.invoke.yaml).
     found += [
@@ -96,8 +108,9 @@ def _settings_files(s: LayerSettings) -> list[Managed]:
     ]
     # An unreadable requirements file or glob is reported by the task that reads it.
     with contextlib.suppress(LayerError):
-        sources = read_requirements(s.requirements).sources
-        found += [Managed(path, "a requirements file", "requirements") for path in sources]
+        read = read_requirements(s.requirements)
+        found += [Managed(path, "a requirements file", "requirements") for path in read.sources]
+        found += _links(read.find_links, f"{s.requirements.name}", "requirements")
     with contextlib.suppress(LayerError):
         parts = split_files(s.split_requirements, s.requirements, s.base_dir, setting="")
         found += [Managed(p, "a split requirements file", "split_requirements") for p in parts]
@@ -114,22 +127,34 @@ def _project_files(s: LayerSettings) -> list[Managed]:
     root = app_root(s.chalice_config) or base
     found += [Managed(path, what, folder=folder) for path, what, folder in app_files(root)]
     with contextlib.suppress(LayerError):
-        includes = read_requirements(root / "requirements.txt").sources
-        found += [Managed(p, "a requirements file of the Chalice app") for p in includes]
+        app = read_requirements(root / "requirements.txt")
+        found += [Managed(p, "a requirements file of the Chalice app") for p in app.sources]
+        found += _links(app.find_links, "the Chalice app's requirements.txt")
     found += [Managed(path, what) for path, what in written_files(base)]
     return found
 
 
+def _links(places: Iterable[Path], named_in: str, key: str = "") -> list[Managed]:
+    """The --find-links places a requirements file names: the folder's files (or the
+    file itself) are what the installer reads."""
+    return [
+        Managed(p, f"the --find-links place {p} ({named_in})", key, folder=True, flat=True)
+        for p in places
+    ]
+
+
 def _unique(found: list[Managed]) -> list[Managed]:
-    """The first entry of each path and setting (two settings naming one file stay two
-    entries: `check_settings` looks for exactly that); never the null device, which
-    AWS_CONFIG_FILE=/dev/null may name and nothing replaces."""
-    seen: set[tuple[Path, str]] = set()
+    """The first entry of each path, setting and role (two settings naming one file stay
+    two entries, and so do a file one setting writes and the same setting reads, such as
+    a lock that is also an -r include: `check_settings` looks for exactly that); never
+    the null device, which AWS_CONFIG_FILE=/dev/null may name and nothing replaces."""
+    seen: set[tuple[Path, str, bool]] = set()
     out = []
     for entry in found:
-        if (entry.path, entry.key) in seen or _real(entry.path) == Path(os.devnull):
+        mark = (entry.path, entry.key, entry.writes)
+        if mark in seen or _real(entry.path) == Path(os.devnull):
             continue
-        seen.add((entry.path, entry.key))
+        seen.add(mark)
         out.append(entry)
     return out
 
@@ -162,8 +187,10 @@ class Place:
             self.identity is not None and self.identity == other.identity
         )
 
-    def inside(self, folder: Place) -> bool:
-        """In ``folder`` or below it, or ``folder`` itself."""
+    def inside(self, folder: Place, *, flat: bool = False) -> bool:
+        """In ``folder`` or below it (``flat``: directly in it), or ``folder`` itself."""
+        if flat:
+            return self.same(folder) or folder.real == self.real.parent
         return self.same(folder) or folder.real in self.real.parents
 
 
@@ -173,7 +200,7 @@ def find(path: Path, entries: Sequence[Managed]) -> tuple[Managed, bool] | None:
     here = Place.of(path)
     for entry in entries:
         there = Place.of(entry.path)
-        if entry.folder and here.inside(there):
+        if entry.folder and here.inside(there, flat=entry.flat):
             return entry, True
         if not entry.folder and here.same(there):
             return entry, False

@@ -12,12 +12,27 @@ before any work: a refusal is one line naming the file.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.report.managed import Managed, Place, find, managed_files, refusal
+
+
+def check_file_name(flag: str, value: str) -> None:
+    """Refuse a value that names no file: an empty one (``--html ''`` wrote nothing and
+    said nothing), or one ending in a separator, which names a folder (``page.html/``
+    wrote a file ``page.html``, as Path drops the slash)."""
+    if not value:
+        raise LayerError(f"{flag} is empty: give a file name, e.g. {flag} size.html")
+    if value.endswith(("/", os.sep)) or (os.altsep and value.endswith(os.altsep)):
+        meant = value.rstrip("/" + os.sep + (os.altsep or "")) or "size.html"
+        raise LayerError(
+            f"{flag} {value} ends in a separator, so it names a folder: give a file name, "
+            f"e.g. {flag} {meant}"
+        )
 
 
 def check_output(
@@ -62,13 +77,17 @@ def check_settings(
         if not a.writes:
             continue
         for b, bt in places:
-            if b.key == a.key:
+            # Not by key: the lock and every -r include of the requirements share one
+            # ("requirements"), and a lock that is also an include was replaced by the
+            # lock. Only the entry itself, or another entry for the same output (one
+            # per architecture), is the same file legitimately.
+            if b is a or (b.writes and (b.key, b.what) == (a.key, a.what)):
                 continue
             if at.same(bt):
                 relation = "is"
-            elif b.folder and at.inside(bt):
+            elif b.folder and at.inside(bt, flat=b.flat):
                 relation = "is inside"
-            elif a.folder and bt.inside(at):
+            elif a.folder and bt.inside(at, flat=a.flat):
                 relation = "holds"
             else:
                 continue
@@ -90,6 +109,13 @@ def _clash(
         return (
             f"{subject} holds {_named(b, settings)}, and the tool manages everything inside "
             f"it: give layer.{a.key} a folder of its own"
+        )
+    if relation == "is" and a.key == b.key:
+        # One setting leads to both (the lock, and the file it is included from): no
+        # other value of the setting helps, the two files must part.
+        return (
+            f"{subject} is also {_named(b, settings)}, which the tool reads: {a.what} would "
+            f"replace it; give the one the tool reads another name"
         )
     fix = "a file of its own" if relation == "is" else "a place outside it"
     # "invoke.yaml, which inv reads" says already who reads it.

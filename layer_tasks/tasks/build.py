@@ -128,7 +128,7 @@ def size_report(
     c: Context,
     json: bool = False,
     top: Any = None,
-    html: str = "",
+    html: str | None = None,
     imports: bool = False,
     repeat: Any = None,
     force: bool = False,
@@ -139,12 +139,13 @@ def size_report(
     from layer_tasks.report.html import check_destination, is_size_page
     from layer_tasks.report.html import write as write_html
     from layer_tasks.report.import_cost import measure_imports
-    from layer_tasks.report.output_path import check_output
+    from layer_tasks.report.output_path import check_file_name, check_output
 
     # Parsed here, not by Invoke: its int() would take '\u0662' and '1_0'.
     top = whole_flag("--top", top, *TOP_RANGE) or 0
     repeat = whole_flag("--repeat", repeat, *REPEAT_RANGE) or 3
-    if html:
+    if html is not None:
+        check_file_name("--html", html)  # '' or 'page.html/': no file to write
         check_destination(Path(html))  # a folder, or no folder to write in: one line
     layers = per_architecture(c)
     several = len(layers) > 1
@@ -180,7 +181,7 @@ def size_report(
     sys.stdout.write("[" + ",".join(texts) + "]\n" if json and several else "".join(texts))
 
 
-def _page(html: str, arch: str, several: bool) -> Path | None:
+def _page(html: str | None, arch: str, several: bool) -> Path | None:
     """Where ``--html`` writes; with several architectures FILE-<arch>.html each."""
     if not html:
         return None

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from support.chalice_app import add_app, chalice_config
 from support.cli import write_requirements
+from support.snapshot import project_files
 
 from layer_tasks.local import sandbox
 from layer_tasks.tasks.program import make_program
@@ -89,3 +92,46 @@ def test_local_publishes_in_the_region_of_boto3s_chain(
         assert copy["stages"]["dev"]["layers"] == [arn]
     finally:
         sandbox.down(app / ".state")
+
+
+@pytest.mark.parametrize(
+    ("make", "ci", "expect"),
+    [
+        (
+            lambda root: (root / "requirements-layer.txt").mkdir(),
+            [],
+            "{root}/requirements-layer.txt is a folder, not a file, where init keeps the "
+            "layer's packages: move it away, and run init again",
+        ),
+        (
+            lambda root: os.mkfifo(root / "requirements-layer.txt"),
+            [],
+            "{root}/requirements-layer.txt is not a regular file (a FIFO, device or socket), "
+            "where init keeps the layer's packages: move it away, and run init again",
+        ),
+        (
+            lambda root: (root / ".gitignore").mkdir(),
+            [],
+            "{root}/.gitignore is a folder, not a file, where init keeps the lines that "
+            "ignore the build's folders: move it away, and run init again",
+        ),
+        (
+            lambda root: (root / ".github").write_text("not a folder\n", encoding="utf-8"),
+            ["--ci", "github"],
+            "{root}/.github is not a folder, and init writes "
+            "{root}/.github/workflows/layer-tasks.yml inside it: move it away, and run init again",
+        ),
+    ],
+)
+def test_init_checks_every_file_before_its_first_write(
+    app: Path, capsys: pytest.CaptureFixture[str], make: Any, ci: list[str], expect: str
+) -> None:
+    """K: a folder named requirements-layer.txt was taken for the layer's requirements:
+    init exited 0 after writing invoke.yaml and .gitignore, and every build failed."""
+    make(app)
+    before = project_files(app)
+    code, out, err = run(["init", "--region", "us-east-1", "--stage", "dev", *ci], capsys)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["error: " + expect.format(root=app)]
+    assert project_files(app) == before
+    assert not (app / "invoke.yaml").exists()

@@ -250,3 +250,95 @@ def test_path_settings_never_name_one_file_twice(
     line = refused(app_project, "layer.rollback", "--version", "1", env=env)
     assert re.fullmatch("error: " + expect, line), line
     assert aws_state(endpoint, "test-layer") == ([], [], [])
+
+
+WHEEL = "wh/gamma-1.0-py3-none-any.whl"
+
+
+@pytest.mark.parametrize(
+    ("case", "target", "what"),
+    [
+        # B1: a --find-links folder of the requirements, of an -r include, of pip's
+        # configuration or a variable: the installer lists the folder and reads its files.
+        ("requirements", WHEEL, "the --find-links place <project>/wh (requirements-all.txt)"),
+        ("include", WHEEL, "the --find-links place <project>/wh (requirements-all.txt)"),
+        ("PIP_FIND_LINKS", WHEEL, "the --find-links place <project>/wh (PIP_FIND_LINKS)"),
+        ("UV_FIND_LINKS", WHEEL, "the --find-links place <project>/wh (UV_FIND_LINKS)"),
+        ("pip.conf find-links", WHEEL, "the --find-links place <project>/wh (<project>/pip.conf)"),
+        # B2-B3: constraints, requirements and overrides named by pip.conf or a variable.
+        ("pip.conf constraint", "c.txt", "a file the installer reads (constraint in <project>/pip.conf)"),
+        ("pip.conf requirement", "c.txt", "a file the installer reads (requirement in <project>/pip.conf)"),
+        ("PIP_CONSTRAINT", "c.txt", "a file the installer reads (PIP_CONSTRAINT)"),
+        ("UV_CONSTRAINT", "c.txt", "a file the installer reads (UV_CONSTRAINT)"),
+        ("PIP_REQUIREMENT", "c.txt", "a file the installer reads (PIP_REQUIREMENT)"),
+        ("UV_OVERRIDE", "c.txt", "a file the installer reads (UV_OVERRIDE)"),
+        ("UV_BUILD_CONSTRAINT", "c.txt", "a file the installer reads (UV_BUILD_CONSTRAINT)"),
+    ],
+)  # fmt: skip
+def test_html_never_replaces_what_the_installer_is_told_to_read(
+    project: Path, wheelhouse: Path, case: str, target: str, what: str
+) -> None:
+    """B1-B3: `--html FILE --force` turned a --find-links wheel, or a constraints file
+    pip.conf or PIP_CONSTRAINT named, into HTML, exit 0."""
+    (project / "wh").mkdir()
+    (project / WHEEL).write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    (project / "c.txt").write_text("alpha==1.0\n", encoding="utf-8")
+    lines = ["alpha"]
+    if case == "requirements":
+        lines.insert(0, "--find-links ./wh")
+    if case == "include":
+        (project / "more.txt").write_text("-f wh\n", encoding="utf-8")
+        lines.insert(0, "-r more.txt")
+    write_requirements(project / "requirements-all.txt", wheelhouse, *lines)
+    env: dict[str, str] = {}
+    if case.startswith("pip.conf"):
+        key = case.split()[1]
+        value = "./wh" if key == "find-links" else str(project / "c.txt")
+        (project / "pip.conf").write_text(f"[global]\n{key} = {value}\n", encoding="utf-8")
+        env["PIP_CONFIG_FILE"] = str(project / "pip.conf")
+    elif case.endswith("FIND_LINKS"):
+        env[case] = str(project / "wh")
+    elif case.isupper():
+        env[case] = str(project / "c.txt")
+    line = refused(project, "layer.size-report", "--html", target, "--force", env=env)
+    what = what.replace("<project>", str(project))
+    if target == WHEEL:
+        assert line == f"error: --html {target} is inside {what}, which the tool reads: " + (
+            "give a file elsewhere"
+        )
+    else:
+        assert line == f"error: --html {target} is {what}" + MANAGED
+
+
+@pytest.mark.parametrize("include", ["-r", "-c"])
+def test_the_lock_is_never_a_file_the_tool_reads(
+    project: Path, wheelhouse: Path, include: str
+) -> None:
+    """C: the lock was also an -r include of the requirements; `inv layer.lock` exited
+    0 and replaced it (every entry of one setting was skipped as "the same key")."""
+    lock = "pylock.test-layer-x86_64.toml"
+    (project / lock).write_text("gamma==1.0\n", encoding="utf-8")
+    write_requirements(project / "requirements-all.txt", wheelhouse, f"{include} {lock}", "alpha")
+    assert refused(project, "layer.lock") == (
+        f"error: layer.requirements (its lock, {lock}) is also a requirements file (from "
+        "layer.requirements), which the tool reads: the lock would replace it; give the one "
+        "the tool reads another name"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expect"),
+    [
+        ("", "--html is empty: give a file name, e.g. --html size.html"),
+        (
+            "page.html/",
+            "--html page.html/ ends in a separator, so it names a folder: give a file name, "
+            "e.g. --html page.html",
+        ),
+    ],
+)
+def test_html_names_a_file(small_project: Path, tmp_path: Path, value: str, expect: str) -> None:
+    """J: `--html ''` exited 0 and wrote nothing; `--html page.html/` wrote a file."""
+    project = copy_project(small_project, tmp_path / "p")
+    assert refused(project, "layer.size-report", "--html", value) == f"error: {expect}"
+    assert not (project / "page.html").exists()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from layer_tasks.build.install import installer_inputs
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.report.html import GENERATOR, is_size_page, render
 from layer_tasks.report.managed import managed_files
-from layer_tasks.report.output_path import check_output, check_settings
+from layer_tasks.report.output_path import check_file_name, check_output, check_settings
 
 
 def check(path: Path, settings: LayerSettings, force: bool = False) -> None:
@@ -116,3 +117,59 @@ def test_a_clash_names_both_keys_the_changed_one_first(
     with pytest.raises(LayerError) as raised:
         check_settings(clash, given=given)
     assert raised.value.message.startswith(start)
+
+
+def test_only_local_paths_the_installer_is_told_to_read_are_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B2-B3: variables and pip.conf keys that name files or --find-links places; a URL
+    is not a file here, uv's lists take commas, pip.conf's [install] counts too."""
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[install]\nconstraint = c.txt https://h/c.txt\nfind_links = wh\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    monkeypatch.setenv("UV_OVERRIDE", "o.txt,https://h/o.txt")
+    monkeypatch.setenv("PIP_FIND_LINKS", "file:///srv/wh https://h/simple")
+    for name in ("PIP_CONSTRAINT", "PIP_REQUIREMENT", "UV_CONSTRAINT", "UV_BUILD_CONSTRAINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("UV_FIND_LINKS", raising=False)
+    found = {(path, links) for path, _what, links in installer_inputs(tmp_path)}
+    mine = {(p, links) for p, links in found if tmp_path in p.parents or "h" in p.parts}
+    assert mine == {
+        (tmp_path / "o.txt", False),
+        (tmp_path / "c.txt", False),
+        (tmp_path / "wh", True),
+    }
+    assert not any(
+        p.is_relative_to("/srv") for p, _ in found
+    )  # the host's own pip.conf may add more
+
+
+def test_only_the_files_directly_in_a_find_links_folder_count(
+    settings: LayerSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B1: the installer lists a --find-links folder, not its subfolders."""
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
+    with pytest.raises(LayerError, match="is inside the --find-links place"):
+        check(tmp_path / "x.whl", settings, force=True)
+    (tmp_path / "sub").mkdir()
+    check(tmp_path / "sub" / "x.html", settings, force=True)
+
+
+@pytest.mark.parametrize("value", ["", "page.html/"])
+def test_an_empty_value_or_a_folder_name_is_no_file(value: str) -> None:
+    """J."""
+    with pytest.raises(LayerError, match=r"^--html (is empty|page\.html/ ends in a separator)"):
+        check_file_name("--html", value)
+
+
+def test_a_lock_that_is_also_an_include_clashes(settings: LayerSettings) -> None:
+    """C: the lock and the file it is included from come from one setting; an own
+    lock read back (the SBOM's hashes) is no clash."""
+    check_settings(settings)
+    lock = settings.requirements.with_name(f"pylock.{settings.name}-x86_64.toml")
+    lock.write_text("gamma==1.0\n", encoding="utf-8")
+    check_settings(settings)  # beside the requirements: read back as a lock only
+    text = settings.requirements.read_text(encoding="utf-8")
+    settings.requirements.write_text(f"-r {lock.name}\n" + text, encoding="utf-8")
+    with pytest.raises(LayerError, match=r"\(its lock, .*\) is also a requirements file"):
+        check_settings(settings)
