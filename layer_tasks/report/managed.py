@@ -32,6 +32,9 @@ from layer_tasks.errors import LayerError
 from layer_tasks.project.app import app_files, app_root
 from layer_tasks.project.init import INVOKE_FILES, written_files
 
+# What pip and uv take from a --find-links folder: distributions and index pages.
+FIND_LINKS_SUFFIXES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar", ".html", ".htm")
+
 
 @dataclass(frozen=True)
 class Managed:
@@ -188,9 +191,15 @@ class Place:
         )
 
     def inside(self, folder: Place, *, flat: bool = False) -> bool:
-        """In ``folder`` or below it (``flat``: directly in it), or ``folder`` itself."""
+        """In ``folder`` or below it, or ``folder`` itself. ``flat`` (a --find-links
+        place): directly in it, and named like what an installer takes from one (a wheel,
+        an sdist, an HTML index page): with `--find-links .` the project's own files
+        (the ARN file, the state folder) are not the installer's."""
         if flat:
-            return self.same(folder) or folder.real == self.real.parent
+            name = self.real.name.lower()
+            return self.same(folder) or (
+                folder.real == self.real.parent and name.endswith(FIND_LINKS_SUFFIXES)
+            )
         return self.same(folder) or folder.real in self.real.parents
 
 

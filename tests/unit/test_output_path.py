@@ -153,6 +153,18 @@ def test_only_the_files_directly_in_a_find_links_folder_count(
         check(tmp_path / "x.whl", settings, force=True)
     (tmp_path / "sub").mkdir()
     check(tmp_path / "sub" / "x.html", settings, force=True)
+    # Only what an installer takes from such a folder: with `--find-links .` the
+    # project's own files there (the ARN file, notes) are not the installer's.
+    check(tmp_path / "notes.txt", settings, force=True)
+
+
+def test_find_links_dot_leaves_the_projects_own_files_alone(
+    settings: LayerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_FIND_LINKS", str(settings.base_dir))
+    check_settings(settings)  # the ARN file, the state folder: beside the wheels, not them
+    with pytest.raises(LayerError, match="is inside the --find-links place"):
+        check(settings.base_dir / "alpha-1.0-py3-none-any.whl", settings, force=True)
 
 
 @pytest.mark.parametrize("value", ["", "page.html/"])
