@@ -67,14 +67,52 @@ _CHAIN_FILES = (
 )
 
 
+# The keys of the AWS config and credentials files that name a file the chain reads or
+# runs: credential_process's program, the CA bundle, the web identity token.
+_NAMED_IN_CONFIG = {
+    "credential_process": "the program credential_process runs",
+    "ca_bundle": "the CA bundle boto3 trusts",
+    "web_identity_token_file": "the AWS web identity token file",
+}
+
+
 def chain_files() -> list[tuple[str, str]]:
-    """(path, what it is) of each file boto3's chain reads, existing or not."""
+    """(path, what it is) of each file boto3's chain reads, existing or not, and those
+    that its config and credentials files name."""
     found = []
     for variable, default, what in _CHAIN_FILES:
         path = os.environ.get(variable) or default
         if path:
             found.append((os.path.expanduser(path), f"{what} ({variable})"))
+    for config, _what in found[:2]:
+        found += _named_in(config)
     return found
+
+
+def _named_in(config: str) -> list[tuple[str, str]]:
+    """The files an AWS config or credentials file names (any profile), read as text."""
+    import configparser
+    import shlex
+
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    try:
+        if not os.path.isfile(config) or os.path.getsize(config) > 1024 * 1024:
+            return []
+        parser.read(config, encoding="utf-8")
+    except (OSError, UnicodeError, configparser.Error):
+        return []  # unreadable: boto3 says so itself when a task uses it
+    named = []
+    for section in parser.sections():
+        for key, what in _NAMED_IN_CONFIG.items():
+            value = parser.get(section, key, fallback="").strip()
+            if key == "credential_process" and value:
+                try:
+                    value = shlex.split(value)[0]
+                except (ValueError, IndexError):
+                    continue
+            if value:
+                named.append((os.path.expanduser(value), f"{what} ({config} [{section}])"))
+    return named
 
 
 def client_config(settings: LayerSettings, *, read_timeout: float | None = None) -> Config:

@@ -455,7 +455,7 @@ def _dos_stamp(epoch: int) -> tuple[int, int]:
 def _epoch(source_date_epoch: int | None) -> int:
     if source_date_epoch is not None:
         return int(source_date_epoch)
-    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "")
     if not raw:
         return _DOS_MIN_EPOCH
     number = whole_number(raw)  # ASCII digits, as for every number (int() takes '1_0')
@@ -464,6 +464,13 @@ def _epoch(source_date_epoch: int | None) -> int:
             f"SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, got {raw!r}"
         )
     return number  # any size: the zip's dates are clamped to what DOS time can hold
+
+
+def build_epoch(source_date_epoch: int | None = None) -> int:
+    """The build's time (``SOURCE_DATE_EPOCH``, else 1980-01-01) as the zip records it:
+    within what DOS time holds (1980 to 2107). The SBOM takes the same, so the two never
+    disagree, and a year past 9999 never reaches a datetime."""
+    return min(max(_epoch(source_date_epoch), _DOS_MIN_EPOCH), _DOS_MAX_EPOCH)
 
 
 class _Entry(NamedTuple):

@@ -182,11 +182,16 @@ _NAMED_FILES = (
     "UV_CONSTRAINT",
     "UV_OVERRIDE",
     "UV_BUILD_CONSTRAINT",
+    # The certificates pip and uv trust or present (uv reads SSL_CERT_FILE too).
+    "PIP_CERT",
+    "PIP_CLIENT_CERT",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
 )
 _NAMED_LINKS = ("PIP_FIND_LINKS", "UV_FIND_LINKS")
 # The pip.conf keys that name files or --find-links places, in the sections pip install
 # reads ([global], then [install]).
-_PIP_CONF_FILES = ("constraint", "requirement")
+_PIP_CONF_FILES = ("constraint", "requirement", "cert", "client-cert")
 _PIP_CONF_SECTIONS = ("global", "install")
 
 

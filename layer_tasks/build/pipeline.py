@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from layer_tasks import __version__
 from layer_tasks.build.app_package import app_modules, check_duplicates
-from layer_tasks.build.archive import code_sha256, deflate_backend, write_layer_zip
+from layer_tasks.build.archive import build_epoch, code_sha256, deflate_backend, write_layer_zip
 from layer_tasks.build.install import (
     IndexConfig,
     IndexLimits,
@@ -315,6 +315,7 @@ def build_layer(
     bytecode is the ``imported`` set's)."""
     reqs = read_requirements(settings.requirements)
     require_non_empty(reqs)
+    build_epoch()  # a bad SOURCE_DATE_EPOCH is refused now, not once the zip is written
     for output in (settings.zip_path, settings.manifest_path):
         if output.is_dir() and not output.is_symlink():
             raise LayerError(f"{output} is a folder: the build writes a file there; remove it")

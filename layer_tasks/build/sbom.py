@@ -19,7 +19,6 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import os
 import sys
 import uuid
 import zipfile
@@ -33,6 +32,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from layer_tasks import __version__
+from layer_tasks.build.archive import build_epoch
 from layer_tasks.build.install import Target
 from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
@@ -186,11 +186,10 @@ def _hex(code_sha256: str) -> str:
 
 
 def _timestamp() -> dt.datetime:
-    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     try:
-        epoch = int(raw) if raw else _ZIP_EPOCH
-    except ValueError:
-        epoch = _ZIP_EPOCH  # archive.py already refused it for the zip
+        epoch = build_epoch()
+    except LayerError:
+        epoch = _ZIP_EPOCH  # the build refused it before it began
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
 
 

@@ -45,6 +45,7 @@ from layer_tasks.config.validate import (
 )
 from layer_tasks.errors import LayerError
 from layer_tasks.util.globs import glob_regex
+from layer_tasks.util.redact import redact
 
 INSTALLERS = ("uv", "pip")
 BYTECODE_MODES = ("imported", "all", "none")
@@ -542,10 +543,10 @@ def _license_info(key: str, value: Any) -> str:
     license_info = as_str(key, value)
     if len(license_info) > 512:
         raise LayerError(f"layer.{key} must be at most 512 characters")
-    if _URL_USERINFO_RE.search(license_info):
+    if _URL_USERINFO_RE.search(license_info) or redact(license_info) != license_info:
         # LicenseInfo is published with every version: anyone it is shared with reads it.
         raise LayerError(
-            f"layer.{key} holds a URL with credentials in it ({license_info!r}): it is "
+            f"layer.{key} holds a URL with credentials in it ({redact(license_info)!r}): it is "
             "published with every layer version, readable by every account it is shared "
             "with; give the URL without them"
         )

@@ -203,8 +203,9 @@ def shown(value: Any, limit: int = 60) -> str:
 
 
 def whole_flag(flag: str, value: Any, minimum: int, maximum: int) -> int | None:
-    """A task's whole-number flag as typed (None: not given), in its range."""
-    if value is None or value == "":
+    """A task's whole-number flag as typed (None: not given), in its range: ``--top ''``
+    is no number, not "not given"."""
+    if value is None:
         return None
     number = whole_number(value)
     if number is None:

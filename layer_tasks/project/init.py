@@ -198,6 +198,13 @@ def _in_the_way(path: Path, note: str) -> None:
     except OSError as exc:
         raise LayerError(f"cannot read {path}: {exc.strerror or exc}") from None
     fix = f"where init keeps {note}: move it away, and run init again"
+    if path.is_symlink():
+        # A .gitignore linked to /etc/hosts got init's lines: init writes the project's
+        # own files, never through a link to wherever it leads.
+        raise LayerError(
+            f"{path} is a symlink (to {os.path.realpath(path)}), {fix}; init writes only "
+            "the project's own files, never through a link"
+        )
     if stat.S_ISDIR(mode):
         raise LayerError(f"{path} is a folder, not a file, {fix}")
     if not stat.S_ISREG(mode):

@@ -46,6 +46,11 @@ def checked_path(
     fix = "unset it or point it at another file"
     if path.is_dir():
         raise LayerError(f"{VARIABLE} {path} is a folder: {fix}")
+    if path.exists() and not path.is_file():
+        # A FIFO held the task forever on its open(); a device is no summary either.
+        raise LayerError(
+            f"{VARIABLE} {path} is not a regular file (a FIFO, device or socket): {fix}"
+        )
     if not path.parent.is_dir():
         raise LayerError(
             f"{VARIABLE} {path}: folder {path.parent} does not exist; unset it or fix the path"

@@ -10,77 +10,82 @@ value, before it is used.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from layer_tasks.errors import LayerError
 from layer_tasks.util.bounds import MAX_TEXT_FILE_BYTES
 
-_INT_TAG = "tag:yaml.org,2002:int"
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 # What a number's text may be here: no leading zero (YAML's octal), no '_', no base 60,
 # no exponent (the one rule: config/validate.py).
 # A '-' stays (YAML's -5 is -5, and the range check names it); not '-0', not '+'.
-# .inf and .nan are left to the settings' own check (not a finite number).
-_PLAIN = {
-    _INT_TAG: re.compile(r"0|-?[1-9][0-9]*"),
-    _FLOAT_TAG: re.compile(r"-?([0-9]+\.[0-9]*|\.[0-9]+)|-?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"),
-}
+# .inf and .nan are left to the settings' own check (not a finite number). A float
+# written as a whole number with !!float (5) is the same number.
+_PLAIN_INT = re.compile(r"0|-?[1-9][0-9]*")
+_PLAIN_FLOAT = re.compile(
+    r"-?([0-9]+\.[0-9]*|\.[0-9]+)|0|-?[1-9][0-9]*|-?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
+
+
+class _WrittenInt(int):
+    """An int that remembers how the file wrote it."""
+
+    text: str
+
+
+class _WrittenFloat(float):
+    text: str
 
 
 def check_number_forms(path: Path, keys: Collection[str]) -> None:
     """`LayerError` naming the key and the file when a numeric ``layer.<key>`` of the
-    YAML file ``path`` is written in a form that YAML reads as another number."""
+    YAML file ``path`` is written in a form that YAML reads as another number.
+
+    The file is read as Invoke reads it (PyYAML's safe loader: the last of two ``layer:``
+    keys wins, merge keys copy values in, tags make text a number), with the loader's
+    numbers keeping their text: what is checked is the value Invoke will use."""
     from invoke.util import yaml
 
     try:
         if path.stat().st_size > MAX_TEXT_FILE_BYTES:
             return  # the start-up check refuses it (tasks/_startup.py)
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_loader(yaml))
     except (OSError, ValueError, yaml.YAMLError, RecursionError):
         return  # Invoke has read it already, or said why it could not
-    layer = _value_of(root, "layer") if isinstance(root, yaml.MappingNode) else None
-    if not isinstance(layer, yaml.MappingNode):
+    layer = data.get("layer") if isinstance(data, dict) else None
+    if not isinstance(layer, dict):
         return
-    for key, value in _entries(layer, yaml):
-        plain = _PLAIN.get(getattr(value, "tag", ""))
-        if (
-            key in keys
-            and isinstance(value, yaml.ScalarNode)
-            and plain is not None  # a number: plain, or quoted with !!int / !!float
-            and not plain.fullmatch(value.value)
-        ):
-            raise LayerError(
-                f"layer.{key} is written {value.value} in {path}, which YAML reads as "
-                f"{_read(value, yaml)}: write the number in plain digits"
-            )
+    for key in keys:
+        value = layer.get(key)
+        if isinstance(value, _WrittenInt) and not _PLAIN_INT.fullmatch(value.text):
+            read: object = int(value)
+        elif isinstance(value, _WrittenFloat) and not _PLAIN_FLOAT.fullmatch(value.text):
+            read = float(value)
+        else:
+            continue
+        raise LayerError(
+            f"layer.{key} is written {value.text} in {path}, which YAML reads as "
+            f"{read!r}: write the number in plain digits"
+        )
 
 
-def _read(node: Any, yaml: Any) -> str:
-    """The number YAML makes of ``node`` (what the settings would have seen)."""
-    try:
-        return repr(yaml.SafeLoader("").construct_object(node))
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
-        return "another number"
+def _loader(yaml: Any) -> Any:
+    """PyYAML's safe loader, whose ints and floats remember their text."""
 
+    class Loader(yaml.SafeLoader):
+        pass
 
-def _entries(mapping: Any, yaml: Any, depth: int = 0) -> Iterator[tuple[str, Any]]:
-    """A mapping's (key, value) pairs, with those a merge key (``<<: *defaults``) brings
-    in: YAML copies them into the mapping, so Invoke sees them as ``layer.*`` values."""
-    for key_node, value in mapping.value:
-        if key_node.tag == _MERGE_TAG and depth < 20:
-            merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
-            for each in merged:
-                if isinstance(each, yaml.MappingNode):
-                    yield from _entries(each, yaml, depth + 1)
-        elif isinstance(key_node, yaml.ScalarNode):
-            yield key_node.value, value
+    def construct_int(loader: Any, node: Any) -> _WrittenInt:
+        number = _WrittenInt(yaml.SafeLoader.construct_yaml_int(loader, node))
+        number.text = node.value
+        return number
 
+    def construct_float(loader: Any, node: Any) -> _WrittenFloat:
+        number = _WrittenFloat(yaml.SafeLoader.construct_yaml_float(loader, node))
+        number.text = node.value
+        return number
 
-def _value_of(mapping: Any, name: str) -> Any:
-    for key_node, value in mapping.value:
-        if getattr(key_node, "value", None) == name:
-            return value
-    return None
+    Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
+    Loader.add_constructor("tag:yaml.org,2002:float", construct_float)
+    return Loader

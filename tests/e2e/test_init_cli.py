@@ -116,6 +116,18 @@ def test_local_publishes_in_the_region_of_boto3s_chain(
             "ignore the build's folders: move it away, and run init again",
         ),
         (
+            # A .gitignore linked to a file outside the project (/etc/hosts got init's
+            # three lines): init writes only the project's own files.
+            lambda root: (
+                (root.parent / "outside.txt").write_text("hosts\n", encoding="utf-8"),
+                (root / ".gitignore").symlink_to(root.parent / "outside.txt"),
+            ),
+            [],
+            "{root}/.gitignore is a symlink (to {root.parent}/outside.txt), where init keeps "
+            "the lines that ignore the build's folders: move it away, and run init again; "
+            "init writes only the project's own files, never through a link",
+        ),
+        (
             lambda root: (root / ".github").write_text("not a folder\n", encoding="utf-8"),
             ["--ci", "github"],
             "{root}/.github is not a folder, and init writes "

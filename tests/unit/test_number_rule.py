@@ -134,7 +134,9 @@ def test_version_flags_end_at_lambdas_largest_version(tmp_path: Path) -> None:
     for check in (parse_version, check_keep, lambda v: parse_side(v, base_dir=tmp_path)):
         with pytest.raises(LayerError, match=re.escape(past)):
             check(past)
-    assert whole_flag("--top", None, 0, 10) is None and whole_flag("--top", "", 0, 10) is None
+    assert whole_flag("--top", None, 0, 10) is None
+    with pytest.raises(LayerError, match=r"^--top must be a whole number, got ''$"):
+        whole_flag("--top", "", 0, 10)  # given empty: no number, not "not given"
 
 
 def test_a_manifest_from_s3_with_infinity_counts_zero_not_a_traceback() -> None:
@@ -142,3 +144,18 @@ def test_a_manifest_from_s3_with_infinity_counts_zero_not_a_traceback() -> None:
     assert [diff._int(v) for v in (float("inf"), float("nan"), "\u0662", None, 12)] == [
         0, 0, 0, 0, 12,
     ]  # fmt: skip
+
+
+def test_source_date_epoch_is_the_zips_time_for_the_sbom_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """M4: 99999999999999 ended in a traceback from the SBOM (year 3170843) after the zip
+    was written: the zip clamps it to DOS time, and the SBOM takes the same time."""
+    from layer_tasks.build import sbom
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "99999999999999")
+    assert archive.build_epoch() == archive._DOS_MAX_EPOCH
+    assert sbom._timestamp().year == 2107
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", " 315532800")  # refused, not trimmed
+    with pytest.raises(LayerError, match=r"^SOURCE_DATE_EPOCH must be a whole number"):
+        archive.build_epoch()

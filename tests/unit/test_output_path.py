@@ -4,6 +4,7 @@ replaced, another file only with --force, a file the tool manages or reads never
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -185,3 +186,41 @@ def test_a_lock_that_is_also_an_include_clashes(settings: LayerSettings) -> None
     settings.requirements.write_text(f"-r {lock.name}\n" + text, encoding="utf-8")
     with pytest.raises(LayerError, match=r"\(its lock, .*\) is also a requirements file"):
         check_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("credential_process", "cred.sh"),
+        ("ca_bundle", "ca.pem"),
+        ("web_identity_token_file", "tok.jwt"),
+    ],
+)
+def test_what_the_aws_config_names_is_never_replaced(
+    key: str, name: str, settings: LayerSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """H2, H3: the program credential_process runs, the CA bundle and the token file that
+    the AWS config file names are read (or run) by boto3's chain, like the file itself."""
+    target = tmp_path / name
+    target.write_text("#!/bin/sh\nexit 1\n")
+    value = f"{target} --profile x" if key == "credential_process" else str(target)
+    (tmp_path / "awsconfig").write_text(f"[profile x]\n{key} = {value}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "awsconfig"))
+    with pytest.raises(LayerError, match=rf"^--html {re.escape(str(target))} is .*\[profile x\]"):
+        check(target, settings, force=True)
+    assert target.read_text() == "#!/bin/sh\nexit 1\n"
+
+
+@pytest.mark.parametrize(
+    "variable", ["PIP_CERT", "PIP_CLIENT_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"]
+)
+def test_the_certificates_the_installer_reads_are_never_replaced(
+    variable: str, settings: LayerSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """H4."""
+    cert = tmp_path / "ca.pem"
+    cert.write_text("PEM\n")
+    monkeypatch.setenv(variable, str(cert))
+    with pytest.raises(LayerError, match=rf"\({variable}\), which the tool manages or reads"):
+        check(cert, settings, force=True)
+    assert cert.read_text() == "PEM\n"

@@ -39,6 +39,11 @@ def test_each_default_is_written_once() -> None:
         # Published with every version, readable by every account it is shared with.
         ("license_info", "https://u:LicPw4455@example.com/L", "holds a URL with credentials"),
         ("license_info", "see https://token@example.com/L", "holds a URL with credentials"),
+        (
+            "license_info",
+            "https://example.com/L?X-Amz-Security-Token=Zx9SecretPw77",
+            "holds a URL with credentials",
+        ),
         ("name", "bad name!", "not a valid Lambda layer name"),
         ("installer", "conda", "not supported"),
         ("prune", {"nosuch": True}, "unknown rule"),

@@ -3,6 +3,7 @@ GITHUB_STEP_SUMMARY is set."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -55,11 +56,14 @@ def test_written_only_when_the_variable_is_set(tmp_path: Path) -> None:
         (".", r" is a folder: unset it"),
         (".chalice/config.json", r"config\.json is the Chalice config, which the tool manages"),
         (".state/x.md", r"x\.md is inside layer\.state_dir \(.*state\), which the tool manages"),
+        # A FIFO held the task forever on its open().
+        ("fifo", r"fifo is not a regular file \(a FIFO, device or socket\): unset it"),
     ],
 )
 def test_the_path_is_checked_before_any_change(tmp_path: Path, where: str, message: str) -> None:
     settings = make_settings(tmp_path)
     settings.state_dir.mkdir()
+    os.mkfifo(tmp_path / "fifo")
     config = settings.chalice_config.read_bytes()
     env = {"GITHUB_STEP_SUMMARY": str(tmp_path / where)}
     with pytest.raises(LayerError, match="^GITHUB_STEP_SUMMARY .*" + message):

@@ -38,6 +38,19 @@ from layer_tasks.tasks.yaml_numbers import check_number_forms
             "0x2",
             "2",
         ),
+        # What Invoke uses, however YAML gets there: the last of two layer: keys ...
+        ("layer:\n  workers: 2\nlayer:\n  budget_mb: 0x10\n", "budget_mb", "0x10", "16"),
+        # ... a layer: that a top-level merge key brings in ...
+        ("base: &b\n  layer:\n    budget_mb: 0x10\n<<: *b\n", "budget_mb", "0x10", "16"),
+        # ... and a chain of merges of any depth.
+        (
+            "m0: &m0 {budget_mb: 0x10}\n"
+            + "".join(f"m{i}: &m{i} {{<<: *m{i - 1}}}\n" for i in range(1, 23))
+            + "layer: {<<: *m22, name: x}\n",
+            "budget_mb",
+            "0x10",
+            "16",
+        ),
     ],
 )
 def test_a_number_yaml_reads_otherwise_is_named(
@@ -57,6 +70,7 @@ def test_plain_numbers_strings_and_other_keys_pass(tmp_path: Path) -> None:
     path = tmp_path / "invoke.yaml"
     path.write_text(
         "layer:\n  workers: 2\n  budget_mb: 200.5\n  reserve_mb: -5\n  read_timeout: .5\n"
+        "  connect_timeout: !!float 5\n"
         "  lifecycle_days: '0x10'\n  budget_mb_note: 0x10\n  name: 010\n"
         "other:\n  workers: 0x10\n"
     )
