@@ -45,7 +45,7 @@ from layer_tasks.config.settings import LayerSettings
 from layer_tasks.config.validate import shown
 from layer_tasks.errors import LayerError
 from layer_tasks.util import redact
-from layer_tasks.util.bounds import check_nesting, check_toml_depth, read_bounded
+from layer_tasks.util.bounds import MAX_TOML_DEPTH, check_nesting, check_toml_depth, read_bounded
 from layer_tasks.util.fsutil import atomic_write_text
 
 if sys.version_info >= (3, 11):
@@ -209,10 +209,12 @@ def _read_toml(path: Path) -> tuple[bytes, dict[str, Any]]:
         raise LayerError(
             f"{path.name} is not valid TOML ({exc}): run `inv layer.lock` to write it again"
         ) from None
-    except RecursionError:  # a nesting the bracket count missed: still one line
+    except RecursionError:
+        # Tables nested by name (a header, a dotted key) are counted after parsing, but
+        # tomli (Python 3.10) recurses on them first: the same line either way.
         raise LayerError(
-            f"lock file {path.name} nests too deeply to read: run `inv layer.lock` to write "
-            "it again"
+            f"lock file {path.name} nests arrays or tables more than {MAX_TOML_DEPTH} levels "
+            "deep; no real one does: check the file"
         ) from None
     check_nesting(parsed, f"lock file {path.name}")
     return data, parsed

@@ -114,8 +114,11 @@ def test_versions_and_cleanup_dry_run_into_a_closed_pipe(built: Path, server: Mo
 # --- Ctrl-C ------------------------------------------------------------------------------
 
 WORKERS_SCRIPT = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
+# As in a terminal: a test run started in the background (`cmd &` in a script, as CI
+# may) passes SIGINT on ignored, and Python then keeps it ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from layer_tasks.build.archive import write_layer_zip
 tree = Path(sys.argv[1])
 print("ready", flush=True)
