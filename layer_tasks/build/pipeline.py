@@ -10,12 +10,10 @@ so a failed build never leaves a half zip at ``<dist_dir>/<name>.zip``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -57,7 +55,6 @@ from layer_tasks.config.settings import LayerSettings
 from layer_tasks.errors import LayerError
 from layer_tasks.model.app import AppPackage
 from layer_tasks.model.manifest import Manifest
-from layer_tasks.util.bounds import read_bounded
 from layer_tasks.util.fsutil import atomic_write_text, ensure_folder, remove_in_background
 
 # What only a real build uses (pruning, the ELF check, bytecode, progress bars) is
@@ -122,34 +119,7 @@ def _bytecode_python(settings: LayerSettings) -> str:
     if settings.bytecode == "none":
         return ""
     interpreter = find_interpreter(settings.python)
-    return known_version(interpreter, settings.state_dir) if interpreter else ""
-
-
-def known_version(interpreter: str, state_dir: Path) -> str:
-    """`interpreter_version`, remembered in the state folder for this very file: asking
-    starts a process (~15 ms, most of what a no-change build spends beyond Invoke). A
-    new patch release is a new file (another inode, size or time), so it is asked again."""
-    try:
-        st = os.stat(interpreter)  # follows the link: the file that runs
-    except OSError:
-        return interpreter_version(interpreter)
-    stamp = f"{os.path.realpath(interpreter)}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
-    cache = state_dir / "interpreters.json"
-    try:
-        known = json.loads(read_bounded(cache, "the interpreter cache", 64 * 1024))
-        if not isinstance(known, dict):
-            known = {}
-    except (OSError, ValueError, LayerError):
-        known = {}
-    version = known.get(stamp)
-    if isinstance(version, str) and re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+[a-z0-9]*", version):
-        return version
-    version = interpreter_version(interpreter)
-    if version:
-        with contextlib.suppress(OSError, LayerError):
-            ensure_folder(state_dir, "layer.state_dir")
-            atomic_write_text(cache, json.dumps({stamp: version}) + "\n")
-    return version
+    return interpreter_version(interpreter) if interpreter else ""
 
 
 def prepare_dist_dir(dist_dir: Path) -> None:
